@@ -1,0 +1,158 @@
+"""Each feasibility rule, positive and negative, and vectorised == scalar."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from volunteer_hub.matching import SlotTable, VolunteerTable, WeeklyWindow, Weights, build_candidates, vocabulary_for
+from volunteer_hub.matching import domain as d
+
+from ._factories import BASE_DAY, easy_slot, easy_volunteer, random_instance
+
+
+def test_easy_pair_is_feasible() -> None:
+    assert d.is_feasible(easy_slot(), easy_volunteer(1))
+
+
+def test_active() -> None:
+    assert d.is_active(easy_slot(), easy_volunteer(1))
+    assert not d.is_active(easy_slot(), easy_volunteer(1, active=False))
+
+
+@pytest.mark.parametrize(
+    ("skills", "ok"),
+    [({"first_aid": 1}, True), ({"first_aid": 3}, True), ({}, False), ({"cooking": 3}, False)],
+)
+def test_skill_levels(skills: dict[str, int], ok: bool) -> None:
+    assert d.has_required_skills(easy_slot(), easy_volunteer(1, skills=skills)) is ok
+
+
+def test_skill_level_below_minimum() -> None:
+    slot = easy_slot(required_skills={"first_aid": 2})
+    assert not d.has_required_skills(slot, easy_volunteer(1, skills={"first_aid": 1}))
+    assert d.has_required_skills(slot, easy_volunteer(1, skills={"first_aid": 2}))
+
+
+@pytest.mark.parametrize(
+    ("certs", "ok"),
+    [
+        ({"cpr": None}, True),
+        ({"cpr": BASE_DAY.date()}, True),  # expiry day itself is still valid
+        ({"cpr": BASE_DAY.date() - timedelta(days=1)}, False),
+        ({}, False),
+    ],
+)
+def test_certification_valid_on_slot_date(certs: dict[str, date | None], ok: bool) -> None:
+    assert d.has_valid_certifications(easy_slot(), easy_volunteer(1, certifications=certs)) is ok
+
+
+def test_certification_must_last_until_overnight_slot_ends() -> None:
+    slot = easy_slot(start=BASE_DAY + timedelta(hours=22), end=BASE_DAY + timedelta(hours=26))
+    assert not d.has_valid_certifications(slot, easy_volunteer(1, certifications={"cpr": BASE_DAY.date()}))
+
+
+def test_weekly_availability_covers_whole_slot() -> None:
+    monday_morning = (WeeklyWindow(0, 8 * 60, 12 * 60),)
+    assert d.weekly_availability_covers(easy_slot(), easy_volunteer(1, availability=monday_morning))
+    short = (WeeklyWindow(0, 8 * 60, 10 * 60),)
+    assert not d.weekly_availability_covers(easy_slot(), easy_volunteer(1, availability=short))
+    tuesday = (WeeklyWindow(1, 0, 1440),)
+    assert not d.weekly_availability_covers(easy_slot(), easy_volunteer(1, availability=tuesday))
+
+
+def test_touching_windows_merge_and_overnight_slot() -> None:
+    split = (WeeklyWindow(0, 8 * 60, 10 * 60), WeeklyWindow(0, 10 * 60, 12 * 60))
+    assert d.weekly_availability_covers(easy_slot(), easy_volunteer(1, availability=split))
+    overnight = easy_slot(start=BASE_DAY + timedelta(hours=23), end=BASE_DAY + timedelta(hours=25))
+    both = (WeeklyWindow(0, 22 * 60, 1440), WeeklyWindow(1, 0, 120))
+    assert d.weekly_availability_covers(overnight, easy_volunteer(1, availability=both))
+    assert not d.weekly_availability_covers(overnight, easy_volunteer(1, availability=both[:1]))
+
+
+def test_dated_exception() -> None:
+    assert d.not_excepted_that_day(easy_slot(), easy_volunteer(1, unavailable_dates=frozenset({date(2024, 3, 5)})))
+    assert not d.not_excepted_that_day(easy_slot(), easy_volunteer(1, unavailable_dates=frozenset({BASE_DAY.date()})))
+
+
+def test_busy_overlap() -> None:
+    def busy(h0: int, h1: int) -> tuple[tuple[datetime, datetime], ...]:
+        return ((BASE_DAY + timedelta(hours=h0), BASE_DAY + timedelta(hours=h1)),)
+
+    assert d.is_free(easy_slot(), easy_volunteer(1, busy=busy(11, 12)))  # touching is fine
+    assert d.is_free(easy_slot(), easy_volunteer(1, busy=busy(7, 9)))
+    assert not d.is_free(easy_slot(), easy_volunteer(1, busy=busy(10, 12)))
+    assert not d.is_free(easy_slot(), easy_volunteer(1, busy=busy(8, 13)))
+
+
+def test_distance_with_coordinates() -> None:
+    near = easy_volunteer(1, lat=31.23 + 2.0 / 111.2)  # about 2 km north
+    assert d.within_distance(easy_slot(max_distance_km=3.0), near)
+    assert not d.within_distance(easy_slot(max_distance_km=1.0), near)
+    assert d.within_distance(easy_slot(max_distance_km=None), near)
+    assert d.haversine_km(31.23, 121.47, 31.23 + 2.0 / 111.2, 121.47) == pytest.approx(2.0, rel=1e-3)
+
+
+def test_distance_hierarchy_fallback() -> None:
+    no_coords = dict(lat=None, lon=None)
+    same_grid = easy_volunteer(1, **no_coords)
+    same_community = easy_volunteer(1, grid_id=9, **no_coords)
+    same_street = easy_volunteer(1, grid_id=9, community_id=9, **no_coords)
+    farther = easy_volunteer(1, grid_id=9, community_id=9, street_id=9, **no_coords)
+    tight, wide = easy_slot(max_distance_km=1.0), easy_slot(max_distance_km=d.STREET_FALLBACK_MIN_KM)
+    assert d.within_distance(tight, same_grid) and d.within_distance(tight, same_community)
+    assert not d.within_distance(tight, same_street) and d.within_distance(wide, same_street)
+    assert not d.within_distance(easy_slot(max_distance_km=None), farther)
+    assert d.relation_and_distance(tight, same_community) == ("same_community", 1.5)
+
+
+def test_adults_only() -> None:
+    assert d.meets_age(easy_slot(adults_only=True), easy_volunteer(1, age=18))
+    assert not d.meets_age(easy_slot(adults_only=True), easy_volunteer(1, age=17))
+    assert d.meets_age(easy_slot(adults_only=False), easy_volunteer(1, age=16))
+
+
+def test_same_gender() -> None:
+    assert d.matches_gender(easy_slot(same_gender="female"), easy_volunteer(1, gender="female"))
+    assert not d.matches_gender(easy_slot(same_gender="female"), easy_volunteer(1, gender="male"))
+    assert d.matches_gender(easy_slot(same_gender=None), easy_volunteer(1, gender="male"))
+
+
+def test_background_check() -> None:
+    assert d.meets_background_check(easy_slot(needs_background_check=True), easy_volunteer(1))
+    assert not d.meets_background_check(
+        easy_slot(needs_background_check=True), easy_volunteer(1, background_checked=False)
+    )
+
+
+def test_cost_terms() -> None:
+    w = Weights()
+    base = d.pair_cost(easy_slot(), easy_volunteer(1), w)
+    assert d.pair_cost(easy_slot(), easy_volunteer(1, skills={"first_aid": 3}), w) == base + 50  # 1 surplus level
+    assert d.pair_cost(easy_slot(), easy_volunteer(1, recent_load=2), w) == base + 200
+    assert d.pair_cost(easy_slot(beneficiary_id=7), easy_volunteer(1, served_beneficiaries=frozenset({7})), w) == base - 200
+    assert d.pair_cost(easy_slot(), easy_volunteer(1, preferred_need_types=frozenset({"visit"})), w) == base - 100
+    assert d.pair_cost(easy_slot(), easy_volunteer(1), w) >= 1
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_vectorised_rules_and_costs_match_scalar(seed: int) -> None:
+    slots, vols = random_instance(seed, 25, 60)
+    vocab = vocabulary_for(slots, vols)
+    weights = Weights()
+    graph = build_candidates(SlotTable.from_slots(slots, vocab), VolunteerTable.from_volunteers(vols, vocab), weights, max_candidates=1000)
+    sorted_slots, sorted_vols = sorted(slots, key=lambda s: s.id), sorted(vols, key=lambda v: v.id)
+    edges = {(int(s), int(v)): int(c) for s, v, c in zip(graph.slot_idx, graph.vol_idx, graph.cost)}
+    expected = {
+        (i, j)
+        for i, s in enumerate(sorted_slots)
+        for j, v in enumerate(sorted_vols)
+        if d.is_feasible(s, v)
+    }
+    assert set(edges) == expected
+    for (i, j), cost in edges.items():
+        # numpy and math trig may differ in the last ulp; allow one cost unit.
+        assert abs(cost - d.pair_cost(sorted_slots[i], sorted_vols[j], weights)) <= 1
+    assert np.all(graph.cost >= 1)

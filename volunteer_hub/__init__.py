@@ -1,0 +1,61 @@
+"""Volunteer Hub: volunteers, needs, service hours and mobilization for communities."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+from volunteer_hub.config import load_config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+# One entry per feature package: each exposes `api` (a flask-smorest Blueprint)
+# and/or `views` (a Flask Blueprint) modules.
+FEATURES = ("accounts", "orgs", "volunteers")
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    load_config(app, test_config)
+    _init_extensions(app)
+    _register_features(app)
+    from volunteer_hub.cli import register_cli
+    from volunteer_hub.errors import register_error_handlers
+
+    from volunteer_hub.pagination import add_pagination_header
+
+    app.after_request(add_pagination_header)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from volunteer_hub import extensions as ext
+    from volunteer_hub.accounts.auth import init_auth
+    from volunteer_hub.web.i18n import init_i18n
+
+    ext.db.init_app(app)
+    ext.migrate.init_app(app, ext.db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    ext.api.init_app(app)
+    ext.csrf.init_app(app)
+    ext.limiter.init_app(app)
+    init_i18n(app)
+    init_auth(app)
+
+
+def _register_features(app: Flask) -> None:
+    from importlib import import_module
+
+    from volunteer_hub.extensions import api, csrf
+    from volunteer_hub.web.views import blp as web_blp
+
+    app.register_blueprint(web_blp)
+    for feature in FEATURES:
+        package = f"volunteer_hub.{feature}"
+        api_module = import_module(f"{package}.api")
+        # The API authenticates with bearer tokens only, never the session cookie,
+        # so a forged cross-site request carries no credentials and needs no CSRF token.
+        csrf.exempt(api_module.blp)
+        api.register_blueprint(api_module.blp, url_prefix=f"/api/v1{api_module.URL_PREFIX}")
+        app.register_blueprint(import_module(f"{package}.views").blp)

@@ -1,0 +1,4 @@
+"""Pages for accounts."""
+from flask import Blueprint
+
+blp = Blueprint("accounts", __name__, template_folder="templates")

@@ -1,0 +1,85 @@
+"""`volunteer-hub ...` (also `flask vh ...`): thin wrappers over services."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app(*_args, **_kwargs):
+    from volunteer_hub import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
+def main():
+    """Volunteer Hub administration."""
+
+
+@main.command("demo")
+@click.option("--volunteers", default=2000, show_default=True, help="How many volunteers.")
+@click.option("--seed", default=2026, show_default=True)
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database holds any org.")
+@with_appcontext
+def demo_command(volunteers: int, seed: int, if_empty: bool):
+    """Build a believable demo district and print one login per role."""
+    from volunteer_hub.demo import build_demo, database_is_empty
+
+    if if_empty and not database_is_empty():
+        click.echo("The database already has data: demo skipped.")
+        return
+    logins = build_demo(volunteers=volunteers, seed=seed, progress=True)
+    click.echo("\nDemo logins (password for all: %s):" % logins.pop("password"))
+    for role, login in logins.items():
+        click.echo(f"  {role:<12} {login}")
+
+
+@main.group("import")
+def import_group():
+    """Import data from files."""
+
+
+@import_group.command("volunteers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--all-or-nothing", is_flag=True, help="Import nothing if any row is bad.")
+@with_appcontext
+def import_volunteers_command(path: str, all_or_nothing: bool):
+    """Import volunteers from a CSV file (UTF-8 or GBK)."""
+    from volunteer_hub.volunteers.importer import import_volunteers
+
+    with open(path, "rb") as handle:
+        report = import_volunteers(handle.read(), all_or_nothing=all_or_nothing)
+    click.echo(f"Encoding: {report.encoding}. Imported {report.imported} of {report.total} rows.")
+    for problem in report.problems:
+        click.echo(f"  line {problem.line}: {problem.field}: {problem.message}", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
+@main.command("create-admin")
+@click.option("--org-code", required=True, help="Code of the org node the admin covers.")
+@click.option("--phone", required=True)
+@click.option("--name", required=True)
+@click.password_option()
+@with_appcontext
+def create_admin_command(org_code: str, phone: str, name: str, password: str):
+    """Create a user holding the admin role on an org node."""
+    from volunteer_hub.accounts import services
+    from volunteer_hub.db import db, transaction
+    from volunteer_hub.orgs.models import Org
+
+    with transaction():
+        org = db.session.execute(db.select(Org).filter_by(code=org_code)).scalar_one()
+        user = services.create_user(display_name=name, password=password, phone=phone)
+        services.grant_role(user, org, "admin", by=None)
+    click.echo(f"Admin {name} created on {org.name_zh}.")
+
+
+def register_cli(app) -> None:
+    """Expose the same commands as `flask vh ...`."""
+    group = click.Group("vh", help="Volunteer Hub commands.")
+    for name in ("demo", "import", "create-admin"):
+        group.add_command(main.commands[name])
+    app.cli.add_command(group)

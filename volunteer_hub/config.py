@@ -1,0 +1,120 @@
+"""Configuration: defaults in code, then VOLUNTEER_HUB_* environment variables.
+
+Every setting the domain marks [local] or [open] lives here with a safe default, so a
+deployment changes behaviour by configuration, never by editing code.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+ENV_PREFIX = "VOLUNTEER_HUB_"
+
+
+class DefaultConfig:
+    SECRET_KEY: str | None = None  # generated per instance when unset, see _ensure_secrets
+    DATABASE_URL: str | None = None  # default: sqlite file in instance/
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # Keys for personal data: a Fernet key for encryption and a separate key for the
+    # keyed hash that enforces "one ID, one account" without storing the clear number.
+    DATA_ENCRYPTION_KEY: str | None = None
+    ID_HASH_KEY: str | None = None
+
+    # i18n
+    BABEL_DEFAULT_LOCALE = "zh_Hans"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_Hans", "en")
+
+    # API / OpenAPI (flask-smorest)
+    API_TITLE = "Volunteer Hub API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+    # Rate limits (Flask-Limiter). Memory storage is per process: use redis:// in production.
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute"
+
+    WTF_CSRF_TIME_LIMIT = None  # tokens last as long as the session
+
+    # Domain settings ([local] / [open] in DOMAIN.md)
+    MIN_SELF_REGISTRATION_AGE = 14  # under 14 cannot register alone (PIPL Art. 31)
+    ADULT_AGE = 18  # 14-17 register with a guardian's consent
+    LEGACY_15_DIGIT_ID = "refuse"  # 15-digit IDs were replaced in 2004-2013; refuse them
+    REQUIRE_APPROVAL_DEFAULT = True  # organizer approval of new volunteers, overridable per org
+    PASSWORD_MIN_LENGTH = 8
+    CONSENT_TEXT_VERSION = "2026-11"
+
+    # Pagination
+    API_PAGE_SIZE_DEFAULT = 50
+    API_PAGE_SIZE_MAX = 200
+
+
+def _coerce(raw: str, current: object) -> object:
+    """Interpret an env var in the type of its default (bool, int, tuple, dict, str)."""
+    if isinstance(current, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(current, int):
+        return int(raw)
+    if isinstance(current, (dict, list, tuple)):
+        return json.loads(raw)
+    return raw
+
+
+def load_config(app, test_config: dict | None = None) -> None:
+    """Fill app.config from DefaultConfig, the environment, then test_config."""
+    app.config.from_object(DefaultConfig)
+    for name, raw in os.environ.items():
+        if name.startswith(ENV_PREFIX):
+            key = name[len(ENV_PREFIX):]
+            app.config[key] = _coerce(raw, app.config.get(key))
+    if test_config:
+        app.config.update(test_config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{Path(app.instance_path) / 'volunteer_hub.db'}"
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    _ensure_secrets(app)
+
+
+def _ensure_secrets(app) -> None:
+    """Use configured secrets; otherwise create them once in instance/secrets.json.
+
+    Losing the data key makes every stored ID number unreadable, so generated keys are
+    written to disk on first start rather than regenerated per process.
+    """
+    wanted = ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "ID_HASH_KEY")
+    if all(app.config.get(k) for k in wanted):
+        return
+    from cryptography.fernet import Fernet
+
+    path = Path(app.instance_path) / "secrets.json"
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    generators = {
+        "SECRET_KEY": lambda: secrets.token_hex(32),
+        "DATA_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
+        "ID_HASH_KEY": lambda: secrets.token_hex(32),
+    }
+    changed = False
+    for key in wanted:
+        if not app.config.get(key):
+            if key not in stored:
+                stored[key] = generators[key]()
+                changed = True
+            app.config[key] = stored[key]
+    if changed:
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)

@@ -1,0 +1,165 @@
+"""A believable demo district: orgs, grids, teams, 2,000 volunteers, one login per role."""
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+import click
+
+from volunteer_hub.accounts.models import RoleGrant, User
+from volunteer_hub.db import db, transaction
+from volunteer_hub.orgs.models import Org, Team, TeamMember
+from volunteer_hub.orgs.services import create_org
+from volunteer_hub.security import encrypt, hash_password, keyed_hash
+from volunteer_hub.volunteers import idnumbers
+from volunteer_hub.volunteers.catalogue import SKILLS
+from volunteer_hub.volunteers.models import (
+    AvailabilityWindow, Certification, Consent, Volunteer, VolunteerSkill,
+)
+
+DEMO_PASSWORD = "demo2026"
+AREA_CODE = "110105"  # Beijing, Chaoyang
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红鹏建华飞鑫波宇浩凯健俊帆帅旭宁龙林欣怡子涵梓轩雨桐佳琪思远晨曦"
+STREETS = [("JX", "劲松街道", "Jinsong Street"), ("PJY", "潘家园街道", "Panjiayuan Street"),
+           ("SLT", "双井街道", "Shuangjing Street")]
+COMMUNITY_NAMES = ["劲松一区", "劲松二区", "农光里", "和平村", "华威西里", "潘家园东里",
+                   "松榆里", "武圣东里", "九龙社区", "广和里", "富力城", "百子湾"]
+CENTER = (39.8843, 116.4578)
+
+
+def database_is_empty() -> bool:
+    return db.session.execute(db.select(Org.id).limit(1)).first() is None
+
+
+def _name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def demo_id_number(rng: random.Random, birth: date, gender: str) -> str:
+    sequence = rng.randrange(0, 499) * 2 + (1 if gender == "male" else 0)
+    first17 = f"{AREA_CODE}{birth:%Y%m%d}{sequence:03d}"
+    return first17 + idnumbers.check_char(first17)
+
+
+def _build_orgs(rng: random.Random):
+    city = create_org(None, level="city", code="BJ", name_zh="北京市", name_en="Beijing")
+    district = create_org(city, level="district", code="BJ-CY", name_zh="朝阳区",
+                          name_en="Chaoyang District")
+    communities = []
+    for s_index, (code, zh, en) in enumerate(STREETS):
+        street = create_org(district, level="street", code=f"CY-{code}", name_zh=zh, name_en=en)
+        for c_index in range(4):
+            number = s_index * 4 + c_index
+            lat = CENTER[0] + rng.uniform(-0.03, 0.03)
+            lon = CENTER[1] + rng.uniform(-0.03, 0.03)
+            community = create_org(
+                street, level="community", code=f"{street.code}-{c_index + 1:02d}",
+                name_zh=f"{COMMUNITY_NAMES[number]}社区", name_en=f"Community {number + 1}",
+                lat=lat, lon=lon, resident_population=rng.randrange(6000, 15000),
+                requires_approval=True)
+            for g_index in range(3):
+                create_org(community, level="grid", code=f"{community.code}-G{g_index + 1}",
+                           name_zh=f"第{g_index + 1}网格", name_en=f"Grid {g_index + 1}",
+                           lat=lat + rng.uniform(-0.003, 0.003),
+                           lon=lon + rng.uniform(-0.003, 0.003))
+            communities.append(community)
+    return city, district, communities
+
+
+def _staff(org: Org, role: str, phone: str, name: str, password_hash: str) -> User:
+    user = User(phone=phone, display_name=name, password_hash=password_hash)
+    db.session.add(user)
+    db.session.flush()
+    db.session.add(RoleGrant(user_id=user.id, org_id=org.id, role=role))
+    return user
+
+
+def _volunteer(rng, index, community, password_hash, today) -> Volunteer:
+    gender = rng.choice(("male", "female"))
+    age = rng.choice([rng.randrange(18, 35), rng.randrange(35, 60), rng.randrange(60, 75),
+                      rng.randrange(16, 18)])
+    birth = today - timedelta(days=age * 365 + rng.randrange(0, 360))
+    number = demo_id_number(rng, birth, gender)
+    grid = rng.choice(community.children)
+    phone = f"139{index:08d}"
+    user = User(phone=phone, display_name="", password_hash=password_hash)
+    name = _name(rng)
+    user.display_name = name
+    volunteer = Volunteer(
+        user=user, volunteer_number=f"{community.code}-{index:06d}", real_name=name,
+        gender=gender, birth_date=birth, id_type="mainland_id",
+        id_number_encrypted=encrypt(number), id_number_hash=keyed_hash(f"mainland_id:{number}"),
+        id_number_masked=idnumbers.mask(number), phone=phone, community=community, grid=grid,
+        org_path=grid.path, lat=grid.lat + rng.gauss(0, 0.002), lon=grid.lon + rng.gauss(0, 0.002),
+        languages="zh" if rng.random() > 0.1 else "zh,en",
+        status=rng.choices(("active", "pending", "suspended"), (90, 8, 2))[0],
+    )
+    for code in rng.sample(sorted(SKILLS), rng.randrange(1, 4)):
+        level = rng.choice((1, 1, 2, 2, 3))
+        volunteer.skills.append(VolunteerSkill(
+            skill_code=code, level=level, confirmed_level=level if rng.random() < 0.5 else None))
+    if rng.random() < 0.35:
+        issued = today - timedelta(days=rng.randrange(100, 1500))
+        volunteer.certifications.append(Certification(
+            kind=rng.choice(("first_aid", "first_aid", "water_rescue_licence", "driving_licence",
+                             "background_check")),
+            issuer="北京市红十字会", number=f"C{index:07d}", issued_on=issued,
+            expires_on=issued + timedelta(days=3 * 365)))  # some have expired already
+    for weekday in rng.sample(range(7), rng.randrange(1, 4)):
+        start = rng.choice((8, 9, 14, 18)) * 60
+        volunteer.availability.append(AvailabilityWindow(
+            weekday=weekday, start_minute=start, end_minute=start + rng.choice((120, 180, 240))))
+    for kind in ("service_terms", "sensitive_data"):
+        volunteer.consents.append(Consent(kind=kind, text_version="2026-11"))
+    if age < 18:
+        volunteer.consents.append(Consent(kind="guardian", text_version="2026-11",
+                                          guardian_name=_name(rng), guardian_phone=f"138{index:08d}",
+                                          guardian_relationship="父母"))
+    return volunteer
+
+
+def _teams(rng, district, communities, volunteers):
+    adults = [v for v in volunteers if (date.today() - v.birth_date).days >= 18 * 366]
+    specs = [(district, "朝阳区水务应急队", "flood_water"), (district, "朝阳区医疗救护队", "medical"),
+             (communities[0].parent, "劲松街道消防应急队", "fire"),
+             (communities[4].parent, "潘家园地震救援队", "earthquake_rescue"),
+             (communities[0], "劲松一区助老服务队", "professional")]
+    for org, name, type_ in specs:
+        team = Team(org=org, name=name, type=type_)
+        db.session.add(team)
+        pool = [v for v in adults if v.org_path.startswith(org.path)]
+        for position, volunteer in enumerate(rng.sample(pool, min(25, len(pool)))):
+            team.members.append(TeamMember(volunteer=volunteer,
+                                           role="leader" if position == 0 else "member"))
+
+
+def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = False) -> dict:
+    """Create the demo and return the logins to print."""
+    rng = random.Random(seed)
+    today = date.today()
+    password_hash = hash_password(DEMO_PASSWORD)  # one hash for all: argon2 is slow on purpose
+    with transaction():
+        city, district, communities = _build_orgs(rng)
+        admin = _staff(city, "admin", "13000000001", "系统管理员", password_hash)
+        organizer = _staff(communities[0], "organizer", "13000000002", "劲松一区组织者",
+                           password_hash)
+        coordinator = _staff(district, "coordinator", "13000000003", "朝阳区应急协调员",
+                             password_hash)
+        created = []
+        bar = click.progressbar(range(1, volunteers + 1), label="Volunteers") if progress \
+            else None
+        iterator = bar.__enter__() if bar else range(1, volunteers + 1)
+        for index in iterator:
+            created.append(_volunteer(rng, index, communities[index % len(communities)],
+                                      password_hash, today))
+            db.session.add(created[-1])
+            if index % 500 == 0:
+                db.session.flush()
+        if bar:
+            bar.__exit__(None, None, None)
+        first = next(v for v in created if v.community is communities[0])
+        first.status = "active"
+        _teams(rng, district, communities, created)
+    return {"password": DEMO_PASSWORD, "admin": admin.phone, "organizer": organizer.phone,
+            "coordinator": coordinator.phone, "volunteer": first.phone}

@@ -1,0 +1,718 @@
+"""Columnar tables and the sparse candidate graph (slot x volunteer edges).
+
+The scalar rules in domain.py are the reference; this module applies the same
+rules to arrays of (slot, volunteer) pairs so that 20k x 1M stays fast.
+Pairs come from a cKDTree on unit-sphere coordinates (k nearest within the
+slot's travel limit) plus a hierarchy lookup (grid / community / street) for
+whoever lacks coordinates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from .domain import (
+    ADULT_AGE,
+    COST_POINTS_SCALE,
+    EARTH_RADIUS_KM,
+    FEASIBILITY_RULES,
+    HIERARCHY_DISTANCE_KM,
+    MINUTES_PER_DAY,
+    PRIORITY_RANK,
+    STREET_FALLBACK_MIN_KM,
+    TIME_EPOCH,
+    Slot,
+    UnfilledReason,
+    Volunteer,
+    Weights,
+    merged_weekly_windows,
+    minutes_ceil,
+    minutes_floor,
+    day_segments,
+)
+
+IntArray = npt.NDArray[np.int64]
+I32Array = npt.NDArray[np.int32]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+MISSING_ID = -1
+NO_EXPIRY = np.iinfo(np.int32).max
+KEY_SHIFT = np.int64(1) << np.int64(32)  # volunteer index in the high bits of lookup keys
+RELATIONS = ("coordinates", "same_grid", "same_community", "same_street", "farther")
+REASONS: tuple[UnfilledReason, ...] = tuple(reason for reason, _ in FEASIBILITY_RULES)
+NO_REASON = -1
+REASON_NO_PAIRS = -2  # nobody even in range / sharing the hierarchy
+DEFAULT_MAX_CANDIDATES = 50
+OVERSAMPLE = 4  # neighbours fetched per wanted candidate before filtering
+MAX_EXPANSIONS = 3  # times a slot short of candidates re-queries with 4x more neighbours
+
+
+def _opt_id(value: int | None) -> int:
+    return MISSING_ID if value is None else value
+
+
+def _vocabulary(codes: Iterable[str]) -> dict[str, int]:
+    return {code: i for i, code in enumerate(sorted(set(codes)))}
+
+
+def unit_vectors(lat: FloatArray, lon: FloatArray) -> FloatArray:
+    phi, lam = np.radians(lat), np.radians(lon)
+    cos_phi = np.cos(phi)
+    return np.column_stack((cos_phi * np.cos(lam), cos_phi * np.sin(lam), np.sin(phi)))
+
+
+def haversine_km_arrays(lat1: FloatArray, lon1: FloatArray, lat2: FloatArray, lon2: FloatArray) -> FloatArray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dlat, dlon = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dlat / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlon / 2) ** 2
+    result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+    return result
+
+
+def chord_for_km(km: float) -> float:
+    """Euclidean distance between unit vectors that are km apart on the sphere."""
+    if not np.isfinite(km):
+        return float("inf")
+    # Tiny slack so float error never drops a pair the haversine test would accept.
+    return float(2 * np.sin(min(km / EARTH_RADIUS_KM, np.pi) / 2)) * (1 + 1e-9) + 1e-12
+
+
+def _sorted_membership(keys: IntArray, queries: IntArray) -> BoolArray:
+    if len(keys) == 0:
+        return np.zeros(len(queries), dtype=bool)
+    idx = np.searchsorted(keys, queries)
+    idx_clipped = np.minimum(idx, len(keys) - 1)
+    found: BoolArray = (idx < len(keys)) & (keys[idx_clipped] == queries)
+    return found
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    skills: Mapping[str, int]
+    certifications: Mapping[str, int]
+    genders: Mapping[str, int]
+    need_types: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class VolunteerTable:
+    """Volunteers as columns, sorted by id. Lookup tables are sorted int64 keys.
+
+    avail_keys = (index * 7 + weekday) * 1441 + start_minute, with avail_ends
+    parallel: windows of one (volunteer, weekday) merged and sorted.
+    busy_keys = index << 32 | start minute since TIME_EPOCH, busy_ends parallel,
+    intervals of one volunteer merged and sorted.
+    """
+
+    ids: IntArray
+    lat: FloatArray  # NaN when unknown
+    lon: FloatArray
+    grid: IntArray  # MISSING_ID when unknown
+    community: IntArray
+    street: IntArray
+    gender: IntArray
+    age: IntArray
+    active: BoolArray
+    background_checked: BoolArray
+    skill_levels: npt.NDArray[np.uint8]  # (n, n_skills)
+    cert_expiry: npt.NDArray[np.int32]  # (n, n_certs) date ordinal, 0 = not held
+    avail_keys: IntArray
+    avail_ends: IntArray
+    unavailable_keys: IntArray  # index << 32 | date ordinal
+    busy_keys: IntArray
+    busy_ends: IntArray
+    recent_load: IntArray
+    served_keys: IntArray  # index << 32 | beneficiary id
+    preference_keys: IntArray  # index << 32 | need type code
+    vocabulary: Vocabulary
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def has_coordinates(self) -> BoolArray:
+        result: BoolArray = ~(np.isnan(self.lat) | np.isnan(self.lon))
+        return result
+
+    @staticmethod
+    def from_volunteers(volunteers: Sequence[Volunteer], vocabulary: Vocabulary) -> VolunteerTable:
+        ordered = sorted(volunteers, key=lambda v: v.id)
+        n = len(ordered)
+        skills = np.zeros((n, len(vocabulary.skills)), dtype=np.uint8)
+        certs = np.zeros((n, len(vocabulary.certifications)), dtype=np.int32)
+        avail: list[tuple[int, int]] = []
+        unavailable: list[int] = []
+        busy: list[tuple[int, int]] = []
+        served: list[int] = []
+        preferences: list[int] = []
+        for i, v in enumerate(ordered):
+            for code, level in v.skills.items():
+                skills[i, vocabulary.skills[code]] = level
+            for code, expiry in v.certifications.items():
+                certs[i, vocabulary.certifications[code]] = NO_EXPIRY if expiry is None else expiry.toordinal()
+            for weekday, start, end in merged_weekly_windows(v.availability):
+                avail.append(((i * 7 + weekday) * (MINUTES_PER_DAY + 1) + start, end))
+            unavailable.extend(i * int(KEY_SHIFT) + d.toordinal() for d in v.unavailable_dates)
+            busy.extend((i * int(KEY_SHIFT) + s, e) for s, e in _merged_busy(v))
+            served.extend(i * int(KEY_SHIFT) + b for b in v.served_beneficiaries)
+            preferences.extend(
+                i * int(KEY_SHIFT) + vocabulary.need_types[t] for t in v.preferred_need_types if t in vocabulary.need_types
+            )
+        avail.sort()
+        busy.sort()
+
+        def ints(values: Iterable[int]) -> IntArray:
+            return np.fromiter(values, dtype=np.int64)
+
+        def coord(value: float | None) -> float:
+            return float("nan") if value is None else value
+
+        return VolunteerTable(
+            ids=ints(v.id for v in ordered),
+            lat=np.array([coord(v.lat if v.has_coordinates else None) for v in ordered], dtype=np.float64),
+            lon=np.array([coord(v.lon if v.has_coordinates else None) for v in ordered], dtype=np.float64),
+            grid=ints(_opt_id(v.grid_id) for v in ordered),
+            community=ints(_opt_id(v.community_id) for v in ordered),
+            street=ints(_opt_id(v.street_id) for v in ordered),
+            gender=ints(vocabulary.genders[v.gender] for v in ordered),
+            age=ints(v.age for v in ordered),
+            active=np.array([v.active for v in ordered], dtype=bool),
+            background_checked=np.array([v.background_checked for v in ordered], dtype=bool),
+            skill_levels=skills,
+            cert_expiry=certs,
+            avail_keys=ints(k for k, _ in avail),
+            avail_ends=ints(e for _, e in avail),
+            unavailable_keys=np.sort(ints(unavailable)),
+            busy_keys=ints(k for k, _ in busy),
+            busy_ends=ints(e for _, e in busy),
+            recent_load=ints(v.recent_load for v in ordered),
+            served_keys=np.sort(ints(served)),
+            preference_keys=np.sort(ints(preferences)),
+            vocabulary=vocabulary,
+        )
+
+
+def _merged_busy(volunteer: Volunteer) -> list[tuple[int, int]]:
+    intervals = sorted((minutes_floor(s), minutes_ceil(e)) for s, e in volunteer.busy)
+    merged: list[tuple[int, int]] = []
+    for start, end in intervals:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+@dataclass(frozen=True)
+class SlotTable:
+    """Slots as columns, sorted by id. Requirements unknown to the vocabulary
+    (a skill nobody has) are flagged so that every pair fails that rule."""
+
+    ids: IntArray
+    lat: FloatArray
+    lon: FloatArray
+    grid: IntArray
+    community: IntArray
+    street: IntArray
+    max_km: FloatArray  # inf when unlimited
+    rank: IntArray  # PRIORITY_RANK
+    start_minute: IntArray
+    end_minute: IntArray
+    seg_weekday: IntArray  # (n, n_segments) day pieces of the slot
+    seg_start: IntArray
+    seg_end: IntArray
+    seg_day_ordinal: IntArray
+    seg_valid: BoolArray
+    last_day_ordinal: IntArray
+    required_skills: npt.NDArray[np.uint8]  # (n, n_skills) minimum level, 0 = not required
+    unknown_skill: BoolArray
+    required_certs: npt.NDArray[np.bool_]  # (n, n_certs)
+    unknown_cert: BoolArray
+    gender: IntArray  # -1 = any; -2 = a gender no volunteer has
+    adults_only: BoolArray
+    needs_background_check: BoolArray
+    beneficiary: IntArray
+    need_type: IntArray  # -1 when no volunteer prefers this type
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def has_coordinates(self) -> BoolArray:
+        result: BoolArray = ~(np.isnan(self.lat) | np.isnan(self.lon))
+        return result
+
+    @staticmethod
+    def from_slots(slots: Sequence[Slot], vocabulary: Vocabulary) -> SlotTable:
+        ordered = sorted(slots, key=lambda s: s.id)
+        n = len(ordered)
+        starts = np.array([minutes_floor(s.start) for s in ordered], dtype=np.int64)
+        ends = np.array([minutes_ceil(s.end) for s in ordered], dtype=np.int64)
+        required_skills = np.zeros((n, len(vocabulary.skills)), dtype=np.uint8)
+        unknown_skill = np.zeros(n, dtype=bool)
+        required_certs = np.zeros((n, len(vocabulary.certifications)), dtype=bool)
+        unknown_cert = np.zeros(n, dtype=bool)
+        for i, s in enumerate(ordered):
+            for code, level in s.required_skills.items():
+                if code in vocabulary.skills:
+                    required_skills[i, vocabulary.skills[code]] = level
+                elif level > 0:
+                    unknown_skill[i] = True
+            for code in s.required_certifications:
+                if code in vocabulary.certifications:
+                    required_certs[i, vocabulary.certifications[code]] = True
+                else:
+                    unknown_cert[i] = True
+
+        def gender_code(slot: Slot) -> int:
+            if slot.same_gender is None:
+                return -1
+            return vocabulary.genders.get(slot.same_gender, -2)
+
+        def ints(values: Iterable[int]) -> IntArray:
+            return np.fromiter(values, dtype=np.int64, count=n)
+
+        def coord(slot: Slot, value: float | None) -> float:
+            return float("nan") if value is None or not slot.has_coordinates else value
+
+        return SlotTable.from_arrays(
+            ids=ints(s.id for s in ordered),
+            lat=np.array([coord(s, s.lat) for s in ordered], dtype=np.float64),
+            lon=np.array([coord(s, s.lon) for s in ordered], dtype=np.float64),
+            grid=ints(_opt_id(s.grid_id) for s in ordered),
+            community=ints(_opt_id(s.community_id) for s in ordered),
+            street=ints(_opt_id(s.street_id) for s in ordered),
+            max_km=np.array(
+                [np.inf if s.max_distance_km is None else s.max_distance_km for s in ordered], dtype=np.float64
+            ),
+            rank=ints(PRIORITY_RANK[s.priority] for s in ordered),
+            start_minute=starts,
+            end_minute=ends,
+            required_skills=required_skills,
+            unknown_skill=unknown_skill,
+            required_certs=required_certs,
+            unknown_cert=unknown_cert,
+            gender=ints(gender_code(s) for s in ordered),
+            adults_only=np.array([s.adults_only for s in ordered], dtype=bool),
+            needs_background_check=np.array([s.needs_background_check for s in ordered], dtype=bool),
+            beneficiary=ints(_opt_id(s.beneficiary_id) for s in ordered),
+            need_type=ints(vocabulary.need_types.get(s.need_type, -1) for s in ordered),
+        )
+
+    @staticmethod
+    def from_arrays(
+        *,
+        ids: IntArray,
+        lat: FloatArray,
+        lon: FloatArray,
+        grid: IntArray,
+        community: IntArray,
+        street: IntArray,
+        max_km: FloatArray,
+        rank: IntArray,
+        start_minute: IntArray,
+        end_minute: IntArray,
+        required_skills: npt.NDArray[np.uint8],
+        unknown_skill: BoolArray,
+        required_certs: npt.NDArray[np.bool_],
+        unknown_cert: BoolArray,
+        gender: IntArray,
+        adults_only: BoolArray,
+        needs_background_check: BoolArray,
+        beneficiary: IntArray,
+        need_type: IntArray,
+    ) -> SlotTable:
+        """Build from columns already sorted by id; derives the day pieces."""
+        segments = [day_segments(int(s), int(e)) for s, e in zip(start_minute, end_minute)]
+        width = max((len(s) for s in segments), default=1)
+        n = len(ids)
+        seg = np.zeros((4, n, width), dtype=np.int64)
+        valid = np.zeros((n, width), dtype=bool)
+        for i, pieces in enumerate(segments):
+            for j, (day, lo, hi) in enumerate(pieces):
+                seg[:, i, j] = (day, lo, hi, TIME_EPOCH.toordinal() + day)
+                valid[i, j] = True
+        last_day = np.array([TIME_EPOCH.toordinal() + p[-1][0] for p in segments], dtype=np.int64)
+        return SlotTable(
+            ids=ids, lat=lat, lon=lon, grid=grid, community=community, street=street, max_km=max_km,
+            rank=rank, start_minute=start_minute, end_minute=end_minute,
+            seg_weekday=seg[0] % 7, seg_start=seg[1], seg_end=seg[2], seg_day_ordinal=seg[3], seg_valid=valid,
+            last_day_ordinal=last_day, required_skills=required_skills, unknown_skill=unknown_skill,
+            required_certs=required_certs, unknown_cert=unknown_cert, gender=gender, adults_only=adults_only,
+            needs_background_check=needs_background_check, beneficiary=beneficiary, need_type=need_type,
+        )  # fmt: skip
+
+
+def vocabulary_for(slots: Sequence[Slot], volunteers: Sequence[Volunteer]) -> Vocabulary:
+    return Vocabulary(
+        skills=_vocabulary(code for v in volunteers for code in v.skills),
+        certifications=_vocabulary(code for v in volunteers for code in v.certifications),
+        genders=_vocabulary(v.gender for v in volunteers),
+        need_types=_vocabulary(t for v in volunteers for t in v.preferred_need_types),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Vectorised rules over pairs (si, vi): index arrays into the two tables.
+# ---------------------------------------------------------------------------
+
+
+def relation_codes(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> IntArray:
+    def same(a: IntArray, b: IntArray) -> BoolArray:
+        result: BoolArray = (a != MISSING_ID) & (a == b)
+        return result
+
+    both_coords = slots.has_coordinates[si] & vols.has_coordinates[vi]
+    codes = np.full(len(si), RELATIONS.index("farther"), dtype=np.int64)
+    codes[same(slots.street[si], vols.street[vi])] = RELATIONS.index("same_street")
+    codes[same(slots.community[si], vols.community[vi])] = RELATIONS.index("same_community")
+    codes[same(slots.grid[si], vols.grid[vi])] = RELATIONS.index("same_grid")
+    codes[both_coords] = RELATIONS.index("coordinates")
+    return codes
+
+
+def pair_distances_km(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray, rel: IntArray) -> FloatArray:
+    fallback = np.array([HIERARCHY_DISTANCE_KM.get(r, 0.0) for r in RELATIONS], dtype=np.float64)
+    km = fallback[rel]
+    coords = rel == 0
+    km[coords] = haversine_km_arrays(slots.lat[si[coords]], slots.lon[si[coords]], vols.lat[vi[coords]], vols.lon[vi[coords]])
+    return km
+
+
+def within_distance_mask(slots: SlotTable, si: IntArray, rel: IntArray, km: FloatArray) -> BoolArray:
+    limit = slots.max_km[si]
+    ok = np.zeros(len(si), dtype=bool)
+    ok[rel == 0] = km[rel == 0] <= limit[rel == 0]
+    ok[(rel == 1) | (rel == 2)] = True
+    street = rel == 3
+    ok[street] = limit[street] >= STREET_FALLBACK_MIN_KM
+    return ok
+
+
+def skills_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    ok = ~slots.unknown_skill[si]
+    for col in np.flatnonzero(slots.required_skills.any(axis=0)):
+        ok &= vols.skill_levels[vi, col] >= slots.required_skills[si, col]
+    return ok
+
+
+def skill_surplus_array(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> IntArray:
+    surplus = np.zeros(len(si), dtype=np.int64)
+    for col in np.flatnonzero(slots.required_skills.any(axis=0)):
+        required = slots.required_skills[si, col].astype(np.int64)
+        surplus += np.where(required > 0, vols.skill_levels[vi, col].astype(np.int64) - required, 0)
+    return surplus
+
+
+def certifications_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    ok = ~slots.unknown_cert[si]
+    last_day = slots.last_day_ordinal[si]
+    for col in np.flatnonzero(slots.required_certs.any(axis=0)):
+        held = vols.cert_expiry[vi, col]
+        ok &= ~slots.required_certs[si, col] | ((held != 0) & (held >= last_day))
+    return ok
+
+
+def gender_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    wanted = slots.gender[si]
+    result: BoolArray = (wanted == -1) | (vols.gender[vi] == wanted)
+    return result
+
+
+def age_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    result: BoolArray = ~slots.adults_only[si] | (vols.age[vi] >= ADULT_AGE)
+    return result
+
+
+def background_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    result: BoolArray = ~slots.needs_background_check[si] | vols.background_checked[vi]
+    return result
+
+
+def weekly_availability_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    ok = np.ones(len(si), dtype=bool)
+    keys, ends = vols.avail_keys, vols.avail_ends
+    stride = MINUTES_PER_DAY + 1
+    for j in range(slots.seg_valid.shape[1]):
+        valid = slots.seg_valid[si, j]
+        group = vi * 7 + slots.seg_weekday[si, j]
+        if len(keys) == 0:
+            ok &= ~valid
+            continue
+        # The merged window with the latest start <= piece start is the only one that can cover it.
+        idx = np.searchsorted(keys, group * stride + slots.seg_start[si, j], side="right") - 1
+        safe = np.maximum(idx, 0)
+        covered = (idx >= 0) & (keys[safe] // stride == group) & (ends[safe] >= slots.seg_end[si, j])
+        ok &= ~valid | covered
+    return ok
+
+
+def exception_day_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    ok = np.ones(len(si), dtype=bool)
+    for j in range(slots.seg_valid.shape[1]):
+        excepted = _sorted_membership(vols.unavailable_keys, vi * KEY_SHIFT + slots.seg_day_ordinal[si, j])
+        ok &= ~(slots.seg_valid[si, j] & excepted)
+    return ok
+
+
+def free_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
+    keys = vols.busy_keys
+    if len(keys) == 0:
+        return np.ones(len(si), dtype=bool)
+    # Busy intervals are merged, so the last one starting before the slot ends has the latest end.
+    idx = np.searchsorted(keys, vi * KEY_SHIFT + slots.end_minute[si], side="left") - 1
+    safe = np.maximum(idx, 0)
+    overlaps = (idx >= 0) & (keys[safe] // KEY_SHIFT == vi) & (vols.busy_ends[safe] > slots.start_minute[si])
+    result: BoolArray = ~overlaps
+    return result
+
+
+def rule_masks(
+    slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray, rel: IntArray, km: FloatArray
+) -> list[BoolArray]:
+    """Masks in the order of domain.FEASIBILITY_RULES."""
+    return [
+        within_distance_mask(slots, si, rel, km),
+        vols.active[vi],
+        skills_mask(slots, vols, si, vi),
+        certifications_mask(slots, vols, si, vi),
+        gender_mask(slots, vols, si, vi),
+        age_mask(slots, vols, si, vi),
+        background_mask(slots, vols, si, vi),
+        weekly_availability_mask(slots, vols, si, vi),
+        exception_day_mask(slots, vols, si, vi),
+        free_mask(slots, vols, si, vi),
+    ]
+
+
+def pair_costs(
+    slots: SlotTable, vols: VolunteerTable, weights: Weights, si: IntArray, vi: IntArray, km: FloatArray
+) -> tuple[IntArray, BoolArray, BoolArray]:
+    """Integer costs (same formula and operation order as domain.pair_cost)."""
+    beneficiary = slots.beneficiary[si]
+    continuity = (beneficiary != MISSING_ID) & _sorted_membership(vols.served_keys, vi * KEY_SHIFT + beneficiary)
+    need_type = slots.need_type[si]
+    preference = (need_type >= 0) & _sorted_membership(vols.preference_keys, vi * KEY_SHIFT + need_type)
+    points = (
+        weights.distance * km
+        + weights.skill_surplus * skill_surplus_array(slots, vols, si, vi)
+        + weights.load * vols.recent_load[vi]
+        + weights.continuity * np.where(continuity, 0.0, 1.0)
+        + weights.preference * np.where(preference, 0.0, 1.0)
+    )
+    cost = np.rint(points * COST_POINTS_SCALE).astype(np.int64) + 1
+    return cost, continuity, preference
+
+
+# ---------------------------------------------------------------------------
+# Pair generation
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CandidateGraph:
+    """Feasible edges sorted by (slot, cost, volunteer); indices into the tables."""
+
+    n_slots: int
+    n_volunteers: int
+    slot_idx: IntArray
+    vol_idx: IntArray
+    cost: IntArray
+    distance_km: FloatArray
+    relation: IntArray
+    continuity: BoolArray
+    preference: BoolArray
+    slot_rank: IntArray  # PRIORITY_RANK per slot
+    reason: IntArray  # per slot: index into REASONS, NO_REASON or REASON_NO_PAIRS
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.slot_idx)
+
+
+class _SpatialIndex:
+    def __init__(self, vols: VolunteerTable) -> None:
+        self.members = np.flatnonzero(vols.has_coordinates)
+        points = unit_vectors(vols.lat[self.members], vols.lon[self.members])
+        self.tree = cKDTree(points) if len(self.members) else None
+
+    def nearest(self, points: FloatArray, k: int, max_km: float) -> tuple[IntArray, IntArray]:
+        """(row, volunteer index) pairs: up to k nearest within max_km of each point."""
+        if self.tree is None or len(points) == 0:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        k = min(k, len(self.members))
+        _, nbr = self.tree.query(points, k=k, distance_upper_bound=chord_for_km(max_km))
+        nbr = np.asarray(nbr).reshape(len(points), k)
+        rows, cols = np.nonzero(nbr < len(self.members))
+        return rows.astype(np.int64), self.members[nbr[rows, cols]]
+
+
+class _HierarchyIndex:
+    """Volunteers grouped by grid / community / street id (for those lacking coordinates)."""
+
+    def __init__(self, vols: VolunteerTable, members: IntArray) -> None:
+        self.levels = []
+        for column in (vols.grid, vols.community, vols.street):
+            keys = column[members]
+            order = np.argsort(keys, kind="stable")
+            self.levels.append((keys[order], members[order]))
+
+    def lookup(self, ids: tuple[int, int, int], limit: int) -> IntArray:
+        found: list[IntArray] = []
+        for (keys, members), wanted in zip(self.levels, ids):
+            if wanted == MISSING_ID:
+                continue
+            lo, hi = np.searchsorted(keys, wanted, "left"), np.searchsorted(keys, wanted, "right")
+            found.append(members[lo:hi])
+        if not found:
+            return np.empty(0, np.int64)
+        # Closest level first (grid, then community, then street), ids ascending within.
+        ordered = np.concatenate(found)
+        _, first = np.unique(ordered, return_index=True)
+        return ordered[np.sort(first)][:limit]
+
+
+def _hierarchy_pairs(slots: SlotTable, vols: VolunteerTable, slot_rows: IntArray, members: IntArray, limit: int) -> tuple[IntArray, IntArray]:
+    if len(slot_rows) == 0 or len(members) == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    index = _HierarchyIndex(vols, members)
+    si_parts, vi_parts = [], []
+    for s in slot_rows:
+        found = index.lookup((int(slots.grid[s]), int(slots.community[s]), int(slots.street[s])), limit)
+        si_parts.append(np.full(len(found), s, dtype=np.int64))
+        vi_parts.append(found)
+    return np.concatenate(si_parts), np.concatenate(vi_parts)
+
+
+def _spatial_pairs(
+    slots: SlotTable, index: _SpatialIndex, slot_rows: IntArray, k: int
+) -> tuple[IntArray, IntArray]:
+    si_parts, vi_parts = [], []
+    limits = slots.max_km[slot_rows]
+    # One batched query per distinct travel limit (few: one per need type).
+    for limit in np.unique(limits):
+        rows = slot_rows[limits == limit]
+        points = unit_vectors(slots.lat[rows], slots.lon[rows])
+        r, v = index.nearest(points, k, float(limit))
+        si_parts.append(rows[r])
+        vi_parts.append(v)
+    if not si_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(si_parts), np.concatenate(vi_parts)
+
+
+@dataclass
+class _Pairs:
+    si: IntArray
+    vi: IntArray
+    feasible: BoolArray
+    failed_rule: IntArray  # per pair: first failing rule index, len(rules) if feasible
+    rel: IntArray
+    km: FloatArray
+
+
+def _evaluate(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> _Pairs:
+    rel = relation_codes(slots, vols, si, vi)
+    km = pair_distances_km(slots, vols, si, vi, rel)
+    masks = rule_masks(slots, vols, si, vi, rel, km)
+    failed = np.full(len(si), len(masks), dtype=np.int64)
+    for rule_index in range(len(masks) - 1, -1, -1):
+        failed[~masks[rule_index]] = rule_index
+    return _Pairs(si, vi, failed == len(masks), failed, rel, km)
+
+
+def _concat(parts: Sequence[_Pairs]) -> _Pairs:
+    return _Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("si", "vi", "feasible", "failed_rule", "rel", "km")))
+
+
+def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int) -> _Pairs:
+    coord_slots = np.flatnonzero(slots.has_coordinates)
+    plain_slots = np.flatnonzero(~slots.has_coordinates)
+    coordless_vols = np.flatnonzero(~vols.has_coordinates)
+    hierarchy_limit = OVERSAMPLE * max_candidates
+    parts = [
+        _evaluate(slots, vols, *_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit)),
+        _evaluate(slots, vols, *_hierarchy_pairs(slots, vols, plain_slots, np.arange(len(vols)), hierarchy_limit)),
+    ]
+    spatial = _SpatialIndex(vols)
+    k = OVERSAMPLE * max_candidates
+    pending = coord_slots
+    for expansion in range(MAX_EXPANSIONS + 1):
+        pairs = _evaluate(slots, vols, *_spatial_pairs(slots, spatial, pending, k))
+        returned = np.bincount(pairs.si, minlength=len(slots))[pending]
+        feasible = np.bincount(pairs.si[pairs.feasible], minlength=len(slots))[pending]
+        # A slot whose k neighbours all came back may have more beyond them.
+        short = (returned == min(k, len(spatial.members))) & (feasible < max_candidates)
+        if expansion == MAX_EXPANSIONS or not short.any() or k >= len(spatial.members):
+            parts.append(pairs)
+            break
+        keep = ~np.isin(pairs.si, pending[short])
+        parts.append(_Pairs(pairs.si[keep], pairs.vi[keep], pairs.feasible[keep], pairs.failed_rule[keep], pairs.rel[keep], pairs.km[keep]))
+        pending = pending[short]
+        k *= 4
+    return _concat(parts)
+
+
+def _unfilled_reasons(n_slots: int, pairs: _Pairs) -> IntArray:
+    """Per slot, the rule that removed its last surviving pair (rules applied in order)."""
+    reason = np.full(n_slots, REASON_NO_PAIRS, dtype=np.int64)
+    if len(pairs.si):
+        # The pair that survives longest names the most telling reason.
+        best = np.full(n_slots, -1, dtype=np.int64)
+        np.maximum.at(best, pairs.si, pairs.failed_rule)
+        has_pairs = best >= 0
+        reason[has_pairs] = np.where(best[has_pairs] == len(REASONS), NO_REASON, best[has_pairs])
+    return reason
+
+
+def build_candidate_graph(
+    slots: SlotTable, vols: VolunteerTable, weights: Weights, *, max_candidates: int = DEFAULT_MAX_CANDIDATES
+) -> CandidateGraph:
+    pairs = _generate_pairs(slots, vols, max_candidates)
+    reason = _unfilled_reasons(len(slots), pairs)
+    si, vi = pairs.si[pairs.feasible], pairs.vi[pairs.feasible]
+    rel, km = pairs.rel[pairs.feasible], pairs.km[pairs.feasible]
+    cost, continuity, preference = pair_costs(slots, vols, weights, si, vi, km)
+    order = np.lexsort((vi, cost, si))
+    sorted_si = si[order]
+    # Keep the max_candidates cheapest per slot (ties: lowest volunteer id).
+    rank_in_slot = np.arange(len(order)) - np.searchsorted(sorted_si, sorted_si, side="left")
+    keep = order[rank_in_slot < max_candidates]
+    return CandidateGraph(
+        n_slots=len(slots),
+        n_volunteers=len(vols),
+        slot_idx=si[keep],
+        vol_idx=vi[keep],
+        cost=cost[keep],
+        distance_km=km[keep],
+        relation=rel[keep],
+        continuity=continuity[keep],
+        preference=preference[keep],
+        slot_rank=slots.rank.copy(),
+        reason=reason,
+    )
+
+
+def reason_name(code: int) -> UnfilledReason:
+    if code == REASON_NO_PAIRS:
+        return "none_within_distance"
+    if code == NO_REASON:
+        return "candidates_taken"
+    return REASONS[code]
+
+
+__all__ = [
+    "CandidateGraph",
+    "SlotTable",
+    "VolunteerTable",
+    "Vocabulary",
+    "build_candidate_graph",
+    "vocabulary_for",
+    "reason_name",
+]

@@ -1,0 +1,407 @@
+"""Value objects of the matching engine.
+
+Pure data: no Flask, no SQLAlchemy. All datetimes are naive local times of the
+station; the engine never converts time zones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Literal
+
+Priority = Literal["urgent", "high", "normal"]
+Relation = Literal["coordinates", "same_grid", "same_community", "same_street", "farther"]
+
+PRIORITIES: tuple[Priority, ...] = ("urgent", "high", "normal")
+# Rank used to weigh an unfilled slot: an urgent slot outranks a high one, etc.
+PRIORITY_RANK: Mapping[str, int] = MappingProxyType({"urgent": 3, "high": 2, "normal": 1})
+
+
+
+def _no_skills() -> Mapping[str, int]:
+    return MappingProxyType({})
+
+
+def _no_certs() -> Mapping[str, date | None]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    """A recurring availability window: weekday 0=Monday, minutes since midnight."""
+
+    weekday: int
+    start_minute: int
+    end_minute: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.weekday <= 6:
+            raise ValueError(f"weekday must be 0..6, got {self.weekday}")
+        if not 0 <= self.start_minute < self.end_minute <= 24 * 60:
+            raise ValueError(f"bad window minutes {self.start_minute}..{self.end_minute}")
+
+
+@dataclass(frozen=True)
+class Volunteer:
+    id: int
+    lat: float | None = None
+    lon: float | None = None
+    grid_id: int | None = None
+    community_id: int | None = None
+    street_id: int | None = None
+    gender: str = "unknown"
+    age: int = 30
+    active: bool = True
+    skills: Mapping[str, int] = field(default_factory=_no_skills)
+    # cert code -> expiry date (inclusive); None means the cert never expires.
+    certifications: Mapping[str, date | None] = field(default_factory=_no_certs)
+    background_checked: bool = False
+    availability: tuple[WeeklyWindow, ...] = ()
+    unavailable_dates: frozenset[date] = frozenset()
+    busy: tuple[tuple[datetime, datetime], ...] = ()
+    recent_load: int = 0
+    served_beneficiaries: frozenset[int] = frozenset()
+    preferred_need_types: frozenset[str] = frozenset()
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(frozen=True)
+class Slot:
+    id: int
+    need_id: int
+    need_type: str
+    priority: Priority
+    start: datetime
+    end: datetime
+    lat: float | None = None
+    lon: float | None = None
+    grid_id: int | None = None
+    community_id: int | None = None
+    street_id: int | None = None
+    max_distance_km: float | None = None
+    required_skills: Mapping[str, int] = field(default_factory=_no_skills)
+    required_certifications: frozenset[str] = frozenset()
+    same_gender: str | None = None
+    adults_only: bool = False
+    needs_background_check: bool = False
+    beneficiary_id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"slot {self.id}: end must be after start")
+        if self.priority not in PRIORITY_RANK:
+            raise ValueError(f"slot {self.id}: unknown priority {self.priority!r}")
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Per-organisation cost weights, in cost points.
+
+    One point is roughly "one extra kilometre of travel": distance is charged
+    per km, everything else is expressed relative to that.
+    """
+
+    distance: float = 1.0  # per km (haversine, or hierarchy distance)
+    skill_surplus: float = 0.5  # per level above the required minimum
+    load: float = 1.0  # per assignment in the recent window
+    continuity: float = 2.0  # bonus if the volunteer served this beneficiary
+    preference: float = 1.0  # bonus if the need type is among the preferred ones
+
+    def __post_init__(self) -> None:
+        for name in ("distance", "skill_surplus", "load", "continuity", "preference"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"weight {name} must be >= 0")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    relation: Relation
+    distance_km: float
+    skills_matched: Mapping[str, tuple[int, int]]  # code -> (volunteer level, required)
+    recent_load: int
+    continuity: bool
+    preference_hit: bool
+
+
+@dataclass(frozen=True)
+class Pairing:
+    slot_id: int
+    volunteer_id: int
+    cost: int
+    explanation: Explanation
+
+
+UnfilledReason = Literal[
+    "no_volunteers",
+    "none_within_distance",
+    "none_active",
+    "missing_skill",
+    "missing_certification",
+    "gender_mismatch",
+    "adults_only",
+    "background_check",
+    "not_available_weekly",
+    "unavailable_that_day",
+    "busy",
+    "candidates_taken",
+]
+
+
+@dataclass(frozen=True)
+class Unfilled:
+    slot_id: int
+    reason: UnfilledReason
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class MatchStats:
+    slots: int
+    volunteers: int
+    candidate_edges: int
+    filled: int
+    filled_by_priority: Mapping[str, int]
+    total_cost: int
+    total_distance_km: float
+    candidate_seconds: float
+    solve_seconds: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    pairings: list[Pairing]
+    unfilled: list[Unfilled]
+    stats: MatchStats
+
+
+# ---------------------------------------------------------------------------
+# Shared conventions, used identically by the scalar rules below and by the
+# vectorised candidate builder (candidates.py), so both give the same answers.
+# ---------------------------------------------------------------------------
+
+EARTH_RADIUS_KM = 6371.0088
+MINUTES_PER_DAY = 24 * 60
+ADULT_AGE = 18
+# Monday, so that (minute // MINUTES_PER_DAY) % 7 is the weekday.
+TIME_EPOCH = datetime(2000, 1, 3)
+
+# Distance charged when a side lacks coordinates (documented in docs/BENCHMARKS-matching.md).
+HIERARCHY_DISTANCE_KM: Mapping[str, float] = MappingProxyType(
+    {"same_grid": 0.5, "same_community": 1.5, "same_street": 3.0, "farther": 10.0}
+)
+# Without coordinates "same street" is only accepted when the slot tolerates at
+# least this much travel; "farther" is never accepted, since nothing bounds it.
+STREET_FALLBACK_MIN_KM = 3.0
+
+COST_POINTS_SCALE = 100  # integer cost unit = 1/100 point (10 m of travel)
+
+
+def minutes_floor(moment: datetime) -> int:
+    """Minutes since TIME_EPOCH, rounded down (interval starts round outward)."""
+    delta = moment - TIME_EPOCH
+    return (delta.days * 86400 + delta.seconds) // 60
+
+
+def minutes_ceil(moment: datetime) -> int:
+    """Minutes since TIME_EPOCH, rounded up (interval ends round outward)."""
+    delta = moment - TIME_EPOCH
+    seconds = delta.days * 86400 + delta.seconds + (1 if delta.microseconds else 0)
+    return -((-seconds) // 60)
+
+
+def day_ordinal(day_index: int) -> int:
+    return TIME_EPOCH.toordinal() + day_index
+
+
+def day_segments(start_minute: int, end_minute: int) -> list[tuple[int, int, int]]:
+    """Split [start, end) into (day_index, start_min_of_day, end_min_of_day) pieces."""
+    segments = []
+    first_day = start_minute // MINUTES_PER_DAY
+    last_day = (end_minute - 1) // MINUTES_PER_DAY
+    for day in range(first_day, last_day + 1):
+        day_start = day * MINUTES_PER_DAY
+        lo = max(start_minute, day_start) - day_start
+        hi = min(end_minute, day_start + MINUTES_PER_DAY) - day_start
+        segments.append((day, lo, hi))
+    return segments
+
+
+def slot_segments(slot: Slot) -> list[tuple[int, int, int]]:
+    return day_segments(minutes_floor(slot.start), minutes_ceil(slot.end))
+
+
+def slot_last_date(slot: Slot) -> date:
+    """Certifications must stay valid until the last day the slot touches."""
+    return date.fromordinal(day_ordinal(slot_segments(slot)[-1][0]))
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dlat, dlon = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dlat / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _same(a: int | None, b: int | None) -> bool:
+    return a is not None and a == b
+
+
+def hierarchy_relation(slot: Slot, volunteer: Volunteer) -> Relation:
+    if _same(slot.grid_id, volunteer.grid_id):
+        return "same_grid"
+    if _same(slot.community_id, volunteer.community_id):
+        return "same_community"
+    if _same(slot.street_id, volunteer.street_id):
+        return "same_street"
+    return "farther"
+
+
+def relation_and_distance(slot: Slot, volunteer: Volunteer) -> tuple[Relation, float]:
+    if slot.lat is not None and slot.lon is not None and volunteer.lat is not None and volunteer.lon is not None:
+        return "coordinates", haversine_km(slot.lat, slot.lon, volunteer.lat, volunteer.lon)
+    relation = hierarchy_relation(slot, volunteer)
+    return relation, HIERARCHY_DISTANCE_KM[relation]
+
+
+# ---------------------------------------------------------------------------
+# Feasibility rules: one function per rule, scalar reference implementation.
+# ---------------------------------------------------------------------------
+
+
+def is_active(slot: Slot, volunteer: Volunteer) -> bool:
+    return volunteer.active
+
+
+def has_required_skills(slot: Slot, volunteer: Volunteer) -> bool:
+    return all(volunteer.skills.get(code, 0) >= level for code, level in slot.required_skills.items())
+
+
+def has_valid_certifications(slot: Slot, volunteer: Volunteer) -> bool:
+    last_day = slot_last_date(slot)
+    for code in slot.required_certifications:
+        if code not in volunteer.certifications:
+            return False
+        expiry = volunteer.certifications[code]
+        if expiry is not None and expiry < last_day:
+            return False
+    return True
+
+
+def matches_gender(slot: Slot, volunteer: Volunteer) -> bool:
+    return slot.same_gender is None or volunteer.gender == slot.same_gender
+
+
+def meets_age(slot: Slot, volunteer: Volunteer) -> bool:
+    return not slot.adults_only or volunteer.age >= ADULT_AGE
+
+
+def meets_background_check(slot: Slot, volunteer: Volunteer) -> bool:
+    return not slot.needs_background_check or volunteer.background_checked
+
+
+def merged_weekly_windows(windows: tuple[WeeklyWindow, ...]) -> list[tuple[int, int, int]]:
+    """(weekday, start, end) with overlapping or touching windows of a day merged."""
+    merged: list[tuple[int, int, int]] = []
+    for w in sorted(windows, key=lambda w: (w.weekday, w.start_minute, w.end_minute)):
+        if merged and merged[-1][0] == w.weekday and w.start_minute <= merged[-1][2]:
+            day, start, end = merged[-1]
+            merged[-1] = (day, start, max(end, w.end_minute))
+        else:
+            merged.append((w.weekday, w.start_minute, w.end_minute))
+    return merged
+
+
+def weekly_availability_covers(slot: Slot, volunteer: Volunteer) -> bool:
+    """Every day-piece of the slot lies inside one (merged) weekly window."""
+    windows = merged_weekly_windows(volunteer.availability)
+    for day, lo, hi in slot_segments(slot):
+        weekday = day % 7
+        if not any(d == weekday and s <= lo and hi <= e for d, s, e in windows):
+            return False
+    return True
+
+
+def not_excepted_that_day(slot: Slot, volunteer: Volunteer) -> bool:
+    days = {date.fromordinal(day_ordinal(day)) for day, _, _ in slot_segments(slot)}
+    return not (days & volunteer.unavailable_dates)
+
+
+def is_free(slot: Slot, volunteer: Volunteer) -> bool:
+    start, end = minutes_floor(slot.start), minutes_ceil(slot.end)
+    return all(
+        not (minutes_floor(b_start) < end and start < minutes_ceil(b_end)) for b_start, b_end in volunteer.busy
+    )
+
+
+def within_distance(slot: Slot, volunteer: Volunteer) -> bool:
+    relation, km = relation_and_distance(slot, volunteer)
+    limit = slot.max_distance_km
+    if relation == "coordinates":
+        return limit is None or km <= limit
+    if relation in ("same_grid", "same_community"):
+        return True
+    if relation == "same_street":
+        return limit is None or limit >= STREET_FALLBACK_MIN_KM
+    return False
+
+
+# Order matters: it is the order used to name why a slot stayed empty, from the
+# most structural reason (nobody near) to the most circumstantial (all busy).
+FEASIBILITY_RULES: tuple[tuple[UnfilledReason, Callable[[Slot, Volunteer], bool]], ...] = (
+    ("none_within_distance", within_distance),
+    ("none_active", is_active),
+    ("missing_skill", has_required_skills),
+    ("missing_certification", has_valid_certifications),
+    ("gender_mismatch", matches_gender),
+    ("adults_only", meets_age),
+    ("background_check", meets_background_check),
+    ("not_available_weekly", weekly_availability_covers),
+    ("unavailable_that_day", not_excepted_that_day),
+    ("busy", is_free),
+)
+
+
+def is_feasible(slot: Slot, volunteer: Volunteer) -> bool:
+    return all(rule(slot, volunteer) for _, rule in FEASIBILITY_RULES)
+
+
+def skill_surplus(slot: Slot, volunteer: Volunteer) -> int:
+    return sum(volunteer.skills.get(code, 0) - level for code, level in slot.required_skills.items())
+
+
+def cost_points(
+    weights: Weights, distance_km: float, surplus: int, load: int, continuity: bool, preference: bool
+) -> float:
+    """Cost in points; shifted by the maximal bonuses so it is never negative."""
+    return (
+        weights.distance * distance_km
+        + weights.skill_surplus * surplus
+        + weights.load * load
+        + weights.continuity * (0.0 if continuity else 1.0)
+        + weights.preference * (0.0 if preference else 1.0)
+    )
+
+
+def to_cost_units(points: float) -> int:
+    # +1 keeps every real edge strictly positive: sparse matrices drop zeros.
+    return int(round(points * COST_POINTS_SCALE)) + 1
+
+
+def pair_cost(slot: Slot, volunteer: Volunteer, weights: Weights) -> int:
+    """Scalar reference of the cost the vectorised builder computes."""
+    _, km = relation_and_distance(slot, volunteer)
+    continuity = slot.beneficiary_id is not None and slot.beneficiary_id in volunteer.served_beneficiaries
+    preference = slot.need_type in volunteer.preferred_need_types
+    points = cost_points(weights, km, skill_surplus(slot, volunteer), volunteer.recent_load, continuity, preference)
+    return to_cost_units(points)

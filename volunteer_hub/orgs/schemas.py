@@ -1,0 +1,69 @@
+"""Organization and team API schemas."""
+from marshmallow import Schema, fields, validate
+
+from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.orgs.models import ORG_LEVELS, TEAM_ROLES, TEAM_TYPES
+
+
+class OrgSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    parent_id = fields.Integer(allow_none=True)
+    level = fields.String(required=True, validate=validate.OneOf(ORG_LEVELS))
+    code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
+    name_zh = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
+    requires_approval = fields.Boolean()
+    resident_population = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+
+
+class OrgUpdateSchema(Schema):
+    name_zh = fields.String(validate=validate.Length(min=1, max=100))
+    name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
+    requires_approval = fields.Boolean()
+    resident_population = fields.Integer(allow_none=True, validate=validate.Range(min=0))
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+
+
+OrgPageSchema = page_of(OrgSchema)
+
+
+class OrgQueryArgsSchema(PageArgsSchema):
+    level = fields.String(validate=validate.OneOf(ORG_LEVELS))
+    within = fields.Integer(metadata={"description": "only this node's subtree"})
+
+
+class TeamMemberSchema(Schema):
+    volunteer_id = fields.Integer()
+    real_name = fields.Function(lambda m: m.volunteer.real_name)
+    role = fields.String()
+    joined_at = fields.DateTime()
+
+
+class TeamSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    org_id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    type = fields.String(required=True, validate=validate.OneOf(TEAM_TYPES))
+    custom_type = fields.String(allow_none=True, validate=validate.Length(max=100))
+    description = fields.String(allow_none=True, validate=validate.Length(max=500))
+    members = fields.List(fields.Nested(TeamMemberSchema), dump_only=True)
+
+
+class TeamUpdateSchema(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=100))
+    custom_type = fields.String(allow_none=True, validate=validate.Length(max=100))
+    description = fields.String(allow_none=True, validate=validate.Length(max=500))
+
+
+TeamPageSchema = page_of(TeamSchema)
+
+
+class TeamQueryArgsSchema(PageArgsSchema):
+    type = fields.String(validate=validate.OneOf(TEAM_TYPES))
+
+
+class MembershipSchema(Schema):
+    role = fields.String(load_default="member", validate=validate.OneOf(TEAM_ROLES))

@@ -1,0 +1,167 @@
+"""Volunteer API schemas."""
+from marshmallow import Schema, fields, validate
+
+from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.volunteers.catalogue import STATUSES
+from volunteer_hub.volunteers.idnumbers import ID_TYPES
+
+
+class SkillInSchema(Schema):
+    code = fields.String(required=True)
+    level = fields.Integer(required=True, validate=validate.Range(min=1, max=3))
+
+
+class GuardianSchema(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    phone = fields.String(required=True)
+    relationship = fields.String(validate=validate.Length(max=30))
+
+
+class RegistrationSchema(Schema):
+    real_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    gender = fields.String(validate=validate.OneOf(("male", "female")))
+    birth_date = fields.Date()
+    id_type = fields.String(load_default="mainland_id", validate=validate.OneOf(ID_TYPES))
+    id_number = fields.String(required=True, load_only=True)
+    phone = fields.String(required=True)
+    email = fields.String(validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True)
+    community_id = fields.Integer(required=True)
+    grid_id = fields.Integer(allow_none=True)
+    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    languages = fields.List(fields.String())
+    skills = fields.List(fields.Nested(SkillInSchema))
+    guardian = fields.Nested(GuardianSchema, allow_none=True)
+    agree_terms = fields.Boolean(required=True)
+    agree_sensitive_data = fields.Boolean(required=True)
+    locale = fields.String(validate=validate.OneOf(("zh_Hans", "en")))
+
+
+class ProfileUpdateSchema(Schema):
+    real_name = fields.String(validate=validate.Length(min=1, max=50))
+    phone = fields.String()
+    community_id = fields.Integer()
+    grid_id = fields.Integer(allow_none=True)
+    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    languages = fields.List(fields.String())
+
+
+class SkillSchema(Schema):
+    code = fields.String(attribute="skill_code")
+    level = fields.Integer()
+    confirmed_level = fields.Integer(allow_none=True)
+    effective_level = fields.Integer()
+    confirmed_at = fields.DateTime(allow_none=True)
+
+
+class SkillsSchema(Schema):
+    skills = fields.List(fields.Nested(SkillInSchema), required=True)
+
+
+class SkillConfirmationSchema(Schema):
+    level = fields.Integer(required=True, validate=validate.Range(min=1, max=3))
+
+
+class CertificationSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(required=True)
+    name = fields.String(allow_none=True, validate=validate.Length(max=100))
+    issuer = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    number = fields.String(allow_none=True, validate=validate.Length(max=60))
+    issued_on = fields.Date(required=True)
+    expires_on = fields.Date(allow_none=True)
+
+
+class WindowSchema(Schema):
+    weekday = fields.Integer(required=True, validate=validate.Range(min=0, max=6))
+    start_minute = fields.Integer(required=True, validate=validate.Range(min=0, max=1440))
+    end_minute = fields.Integer(required=True, validate=validate.Range(min=0, max=1440))
+
+
+class ExceptionSchema(Schema):
+    day = fields.Date(required=True)
+    available = fields.Boolean(load_default=False)
+    note = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class AvailabilitySchema(Schema):
+    windows = fields.List(fields.Nested(WindowSchema), required=True)
+    exceptions = fields.List(fields.Nested(ExceptionSchema), load_default=list)
+
+
+class ConsentSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    kind = fields.String(required=True)
+    text_version = fields.String(dump_only=True)
+    granted_at = fields.DateTime(dump_only=True)
+    withdrawn_at = fields.DateTime(dump_only=True, allow_none=True)
+    guardian_name = fields.String(dump_only=True, allow_none=True)
+    guardian = fields.Nested(GuardianSchema, load_only=True, allow_none=True)
+
+
+class StatusChangeSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    reason = fields.String(allow_none=True, validate=validate.Length(max=255))
+
+
+class VolunteerSchema(Schema):
+    id = fields.Integer()
+    volunteer_number = fields.String()
+    real_name = fields.String()
+    gender = fields.String()
+    birth_date = fields.Date()
+    id_type = fields.String()
+    id_number_masked = fields.String()
+    phone = fields.String()
+    community_id = fields.Integer()
+    grid_id = fields.Integer(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    languages = fields.List(fields.String(), attribute="language_list")
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    skills = fields.List(fields.Nested(SkillSchema))
+    certifications = fields.List(fields.Nested(CertificationSchema))
+    availability = fields.Method("dump_availability")
+
+    def dump_availability(self, volunteer):
+        return AvailabilitySchema().dump(
+            {"windows": volunteer.availability, "exceptions": volunteer.exceptions})
+
+
+class VolunteerSummarySchema(Schema):
+    id = fields.Integer()
+    volunteer_number = fields.String()
+    real_name = fields.String()
+    gender = fields.String()
+    phone = fields.String()
+    community_id = fields.Integer()
+    grid_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    created_at = fields.DateTime()
+
+
+VolunteerPageSchema = page_of(VolunteerSummarySchema)
+
+
+class VolunteerQueryArgsSchema(PageArgsSchema):
+    org_id = fields.Integer()
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    skill = fields.String()
+    min_level = fields.Integer(validate=validate.Range(min=1, max=3))
+    team_id = fields.Integer()
+    certification = fields.String()
+    certification_expiring_before = fields.Date()
+    q = fields.String(validate=validate.Length(max=50))
+
+
+class IdRevealSchema(Schema):
+    id_number = fields.String()
+
+
+class CatalogueEntrySchema(Schema):
+    code = fields.String()
+    label = fields.String()

@@ -1,0 +1,45 @@
+"""Locale choice: the user's setting, then the session's switch, then Accept-Language."""
+from __future__ import annotations
+
+from flask import current_app, request, session
+from flask_login import current_user
+
+from volunteer_hub.extensions import babel
+
+
+def select_locale() -> str:
+    languages = current_app.config["LANGUAGES"]
+    user_locale = getattr(current_user, "locale", None) if current_user else None
+    if user_locale in languages:
+        return user_locale
+    if session.get("locale") in languages:
+        return session["locale"]
+    return locale_from_header() or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def locale_from_header() -> str | None:
+    for value, _quality in request.accept_languages:
+        tag = value.lower()
+        if tag.startswith("zh"):
+            # Traditional-script readers still get Simplified: the only Chinese we ship.
+            return "zh_Hans"
+        if tag.startswith("en"):
+            return "en"
+    return None
+
+
+def init_i18n(app) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories=str(
+            __import__("pathlib").Path(app.root_path) / "translations"
+        ),
+    )
+
+    @app.context_processor
+    def inject_locale():
+        from flask_babel import get_locale
+
+        locale = str(get_locale())
+        return {"current_locale": locale, "html_lang": "zh-Hans" if locale == "zh_Hans" else "en"}

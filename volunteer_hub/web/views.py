@@ -1,0 +1,36 @@
+"""Site-wide pages: home, language switch, health."""
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from volunteer_hub.accounts.permissions import has_any_role
+from volunteer_hub.db import db, transaction
+
+blp = Blueprint("web", __name__)
+
+
+@blp.route("/")
+def index():
+    if not current_user.is_authenticated:
+        return render_template("index.html")
+    if has_any_role(current_user):
+        return redirect(url_for("volunteers.org_list"))
+    return redirect(url_for("volunteers.profile"))
+
+
+@blp.route("/lang/<locale>", methods=["POST"])
+def switch_language(locale):
+    """Remember the language for this browser, and for the account when logged in."""
+    if locale in current_app.config["LANGUAGES"]:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            with transaction():
+                current_user.locale = locale
+    target = request.form.get("next") or request.referrer or url_for("web.index")
+    return redirect(target if target.startswith("/") or request.host in target
+                    else url_for("web.index"))
+
+
+@blp.route("/healthz")
+def health():
+    db.session.execute(db.text("SELECT 1"))
+    return {"status": "ok"}
