@@ -28,6 +28,8 @@ def app(tmp_path_factory):
         "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
         "ID_HASH_KEY": "test-id-hash-key",
         "WTF_CSRF_ENABLED": True,
+        # Cheap hashes keep the suite fast; production uses argon2's defaults.
+        "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
     })
     app.instance_path = str(instance)
     with app.app_context():

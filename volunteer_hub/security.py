@@ -10,18 +10,21 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet, InvalidToken
 from flask import current_app
 
-_password_hasher = PasswordHasher()
+def _password_hasher() -> PasswordHasher:
+    """Argon2id with the library's defaults; tests lower the cost through config."""
+    params = current_app.config.get("ARGON2_PARAMETERS") or {}
+    return PasswordHasher(**params)
 
 
 def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+    return _password_hasher().hash(password)
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
     try:
-        return _password_hasher.verify(password_hash, password)
+        return _password_hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

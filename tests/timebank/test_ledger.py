@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import HealthCheck, event, given, settings
@@ -49,7 +49,7 @@ from volunteer_hub.timebank.ledger import (
     volunteer_account,
 )
 
-T0 = datetime(2024, 3, 1, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 8, 0, tzinfo=UTC)
 ORG = issuance_account("org-1")
 POOL = pool_account("community-1")
 CLINIC = redemption_account("redemption-1")
@@ -73,7 +73,9 @@ RANDOM_RUN_POLICY = replace(SMALL_POLICY, person_cap_minutes=600)
 
 
 def fast(max_examples: int) -> settings:
-    return settings(max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    return settings(
+        max_examples=max_examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    )
 
 
 class Ledger:
@@ -105,8 +107,10 @@ class Ledger:
         return sum(
             -p.minutes
             for tx, _ in self.chain
-            if tx.kind is TransactionKind.MINT and tx.created_at.date() == day
-            and tx.id not in self.reversed_ids and _credits_to(tx, volunteer)
+            if tx.kind is TransactionKind.MINT
+            and tx.created_at.date() == day
+            and tx.id not in self.reversed_ids
+            and _credits_to(tx, volunteer)
             for p in tx.postings
             if p.account.kind.value == "ISSUANCE"
         )
@@ -143,8 +147,14 @@ def relationship_of(giver: int, recipient: int) -> tuple[Relationship | None, bo
 def op_mint(ledger: Ledger, who: int, minutes: int, group: bool) -> None:
     volunteer = VOLUNTEERS[who]
     plan = plan_mint(
-        ledger.balances, volunteer=volunteer, issuer=ORG, pool=POOL, minutes=minutes,
-        group_earned=group, earned_today=ledger.earned_today(volunteer), policy=ledger.policy,
+        ledger.balances,
+        volunteer=volunteer,
+        issuer=ORG,
+        pool=POOL,
+        minutes=minutes,
+        group_earned=group,
+        earned_today=ledger.earned_today(volunteer),
+        policy=ledger.policy,
     )
     ledger.commit(plan)
 
@@ -152,8 +162,13 @@ def op_mint(ledger: Ledger, who: int, minutes: int, group: bool) -> None:
 def op_gift(ledger: Ledger, giver: int, recipient: int, minutes: int) -> None:
     relationship, confirmed = relationship_of(giver, recipient)
     plan = plan_gift(
-        ledger.balances, giver=VOLUNTEERS[giver], recipient=VOLUNTEERS[recipient], minutes=minutes,
-        relationship=relationship, relationship_confirmed=confirmed, policy=ledger.policy,
+        ledger.balances,
+        giver=VOLUNTEERS[giver],
+        recipient=VOLUNTEERS[recipient],
+        minutes=minutes,
+        relationship=relationship,
+        relationship_confirmed=confirmed,
+        policy=ledger.policy,
     )
     ledger.commit(plan)
 
@@ -166,8 +181,13 @@ def op_redeem(ledger: Ledger, payer: int, provider: int, minutes: int) -> None:
     payer_ref = POOL if payer < 0 else VOLUNTEERS[payer]
     provider_ref = CLINIC if provider < 0 else VOLUNTEERS[provider]
     plan = plan_redemption(
-        ledger.balances, payer=payer_ref, provider=provider_ref, pool=POOL, minutes=minutes,
-        policy=ledger.policy, payer_age=AGES.get(payer_ref),
+        ledger.balances,
+        payer=payer_ref,
+        provider=provider_ref,
+        pool=POOL,
+        minutes=minutes,
+        policy=ledger.policy,
+        payer_age=AGES.get(payer_ref),
     )
     ledger.commit(plan)
 
@@ -175,8 +195,11 @@ def op_redeem(ledger: Ledger, payer: int, provider: int, minutes: int) -> None:
 def op_reverse(ledger: Ledger, index: int) -> None:
     original = ledger.chain[index % len(ledger.chain)][0]
     plans = plan_reversal(
-        ledger.balances, original=original, already_reversed=original.id in ledger.reversed_ids,
-        pool=POOL, policy=ledger.policy,
+        ledger.balances,
+        original=original,
+        already_reversed=original.id in ledger.reversed_ids,
+        pool=POOL,
+        policy=ledger.policy,
     )
     for plan in plans:
         ledger.commit(plan)
@@ -185,8 +208,11 @@ def op_reverse(ledger: Ledger, index: int) -> None:
 def op_expire(ledger: Ledger, who: int) -> None:
     volunteer = VOLUNTEERS[who]
     plan = plan_expiry(
-        ledger.balances, volunteer=volunteer, issuer=ORG,
-        recent_credits=ledger.recent_credits(volunteer), policy=ledger.policy,
+        ledger.balances,
+        volunteer=volunteer,
+        issuer=ORG,
+        recent_credits=ledger.recent_credits(volunteer),
+        policy=ledger.policy,
     )
     if plan is not None:
         ledger.commit(plan)
@@ -250,8 +276,12 @@ class LedgerMachine(RuleBasedStateMachine):
             operation(self.ledger, *args)
             kinds = {tx.kind.value for tx, _ in self.ledger.chain[committed:]}
             event(f"{operation.__name__}: ok {sorted(kinds)}")
-            if any(p.account == POOL for tx, _ in self.ledger.chain[committed:] for p in tx.postings
-                   if tx.kind in (TransactionKind.MINT, TransactionKind.REDEMPTION)):
+            if any(
+                p.account == POOL
+                for tx, _ in self.ledger.chain[committed:]
+                for p in tx.postings
+                if tx.kind in (TransactionKind.MINT, TransactionKind.REDEMPTION)
+            ):
                 event(f"{operation.__name__}: overflow to pool")
         except LedgerRuleError as error:
             event(f"{operation.__name__}: {error.code}")
@@ -312,7 +342,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
 
 LedgerMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=50, deadline=None,
+    max_examples=200,
+    stateful_step_count=50,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestLedgerMachine = LedgerMachine.TestCase
@@ -324,12 +356,19 @@ TestLedgerMachine = LedgerMachine.TestCase
 ledger_ops_st = st.lists(st.one_of(OPERATIONS), min_size=5, max_size=40)
 
 MUTATIONS = [
-    "edit_amount", "delete_posting", "delete_transaction", "delete_transaction_keep_postings",
-    "edit_field", "swap_transactions", "rehash_edited",
+    "edit_amount",
+    "delete_posting",
+    "delete_transaction",
+    "delete_transaction_keep_postings",
+    "edit_field",
+    "swap_transactions",
+    "rehash_edited",
 ]
 
 
-def mutate(ledger: Ledger, mutation: str, index: int, field: int) -> tuple[list[ChainLink], set[str]]:
+def mutate(
+    ledger: Ledger, mutation: str, index: int, field: int
+) -> tuple[list[ChainLink], set[str]]:
     """Apply one tampering to a copy of the stored rows; returns (chain, posting tx ids)."""
     chain = list(ledger.chain)
     posting_ids = {tx.id for tx, _ in chain}
@@ -338,10 +377,13 @@ def mutate(ledger: Ledger, mutation: str, index: int, field: int) -> tuple[list[
     if mutation == "edit_amount":
         j = field % len(tx.postings)
         edited = replace(tx.postings[j], minutes=tx.postings[j].minutes + 1 + field)
-        chain[i] = (replace(tx, postings=tx.postings[:j] + (edited,) + tx.postings[j + 1:]), stored)
+        chain[i] = (
+            replace(tx, postings=tx.postings[:j] + (edited,) + tx.postings[j + 1 :]),
+            stored,
+        )
     elif mutation == "delete_posting":
         j = field % len(tx.postings)
-        chain[i] = (replace(tx, postings=tx.postings[:j] + tx.postings[j + 1:]), stored)
+        chain[i] = (replace(tx, postings=tx.postings[:j] + tx.postings[j + 1 :]), stored)
     elif mutation == "delete_transaction":
         del chain[i]
         posting_ids.discard(tx.id)
@@ -374,7 +416,7 @@ def edit_field(tx: Transaction, which: int) -> Transaction:
     return edits[which % len(edits)]
 
 
-@fast(150)
+@fast(300)
 @given(
     operations=ledger_ops_st,
     mutation=st.sampled_from(MUTATIONS),
@@ -382,14 +424,19 @@ def edit_field(tx: Transaction, which: int) -> Transaction:
     field=st.integers(0, 100),
 )
 def test_verifier_detects_any_single_mutation(
-    operations: list[tuple[Callable[..., None], tuple[object, ...]]], mutation: str, index: int, field: int
+    operations: list[tuple[Callable[..., None], tuple[object, ...]]],
+    mutation: str,
+    index: int,
+    field: int,
 ) -> None:
     ledger = build_ledger(operations)
     if not ledger.chain:
         return
     assert verify(ledger.chain, ledger.balances, expected_head=ledger.head).ok
     chain, posting_ids = mutate(ledger, mutation, index, field)
-    report = verify(chain, ledger.balances, posting_transaction_ids=posting_ids, expected_head=ledger.head)
+    report = verify(
+        chain, ledger.balances, posting_transaction_ids=posting_ids, expected_head=ledger.head
+    )
     assert not report.ok, (mutation, index, field)
 
 
@@ -437,10 +484,24 @@ def balances(**minutes: Balance) -> Balances:
 V0, V1, V2, V3 = VOLUNTEERS
 
 
-def mint(bals: Balances, minutes: int, *, policy: Policy = SMALL_POLICY, earned_today: int = 0,
-         group: bool = False) -> PlannedTransaction:
-    return plan_mint(bals, volunteer=V0, issuer=ORG, pool=POOL, minutes=minutes,
-                     group_earned=group, earned_today=earned_today, policy=policy)
+def mint(
+    bals: Balances,
+    minutes: int,
+    *,
+    policy: Policy = SMALL_POLICY,
+    earned_today: int = 0,
+    group: bool = False,
+) -> PlannedTransaction:
+    return plan_mint(
+        bals,
+        volunteer=V0,
+        issuer=ORG,
+        pool=POOL,
+        minutes=minutes,
+        group_earned=group,
+        earned_today=earned_today,
+        policy=policy,
+    )
 
 
 def test_one_hour_of_service_mints_sixty_minutes() -> None:
@@ -484,22 +545,51 @@ def test_non_positive_amount_is_refused() -> None:
 
 def test_wrong_account_kind_is_refused() -> None:
     with pytest.raises(LedgerRuleError) as error:
-        plan_mint({}, volunteer=POOL, issuer=ORG, pool=POOL, minutes=60, group_earned=False,
-                  earned_today=0, policy=SMALL_POLICY)
+        plan_mint(
+            {},
+            volunteer=POOL,
+            issuer=ORG,
+            pool=POOL,
+            minutes=60,
+            group_earned=False,
+            earned_today=0,
+            policy=SMALL_POLICY,
+        )
     assert error.value.code == "WRONG_ACCOUNT_KIND"
 
 
 # --------------------------------------------------------------------------- examples: gift
 
 
-def gift(bals: Balances, relationship: Relationship | None, confirmed: bool = True, minutes: int = 60,
-         policy: Policy = SMALL_POLICY, recipient: AccountRef = V1) -> PlannedTransaction:
-    return plan_gift(bals, giver=V0, recipient=recipient, minutes=minutes, relationship=relationship,
-                     relationship_confirmed=confirmed, policy=policy)
+def gift(
+    bals: Balances,
+    relationship: Relationship | None,
+    confirmed: bool = True,
+    minutes: int = 60,
+    policy: Policy = SMALL_POLICY,
+    recipient: AccountRef = V1,
+) -> PlannedTransaction:
+    return plan_gift(
+        bals,
+        giver=V0,
+        recipient=recipient,
+        minutes=minutes,
+        relationship=relationship,
+        relationship_confirmed=confirmed,
+        policy=policy,
+    )
 
 
-@pytest.mark.parametrize("relationship", [Relationship.PARENT, Relationship.CHILD, Relationship.SPOUSE,
-                                          Relationship.GRANDPARENT, Relationship.GRANDCHILD])
+@pytest.mark.parametrize(
+    "relationship",
+    [
+        Relationship.PARENT,
+        Relationship.CHILD,
+        Relationship.SPOUSE,
+        Relationship.GRANDPARENT,
+        Relationship.GRANDCHILD,
+    ],
+)
 def test_gift_to_direct_relative(relationship: Relationship) -> None:
     plan = gift(balances(v0=Balance(100)), relationship)
     assert set(plan.postings) == {Posting(V0, -60), Posting(V1, 60)}
@@ -514,14 +604,20 @@ def test_gift_outside_direct_relatives_is_refused(relationship: Relationship | N
 
 def test_spouse_can_be_excluded_by_policy() -> None:
     with pytest.raises(LedgerRuleError) as error:
-        gift(balances(v0=Balance(100)), Relationship.SPOUSE,
-             policy=replace(SMALL_POLICY, spouse_counts_as_direct_relative=False))
+        gift(
+            balances(v0=Balance(100)),
+            Relationship.SPOUSE,
+            policy=replace(SMALL_POLICY, spouse_counts_as_direct_relative=False),
+        )
     assert error.value.code == "NOT_DIRECT_RELATIVE"
 
 
 def test_gift_to_anyone_when_policy_allows() -> None:
     policy = replace(SMALL_POLICY, gifts_only_to_direct_relatives=False)
-    assert gift(balances(v0=Balance(100)), None, confirmed=False, policy=policy).kind is TransactionKind.GIFT
+    assert (
+        gift(balances(v0=Balance(100)), None, confirmed=False, policy=policy).kind
+        is TransactionKind.GIFT
+    )
 
 
 def test_gift_needs_confirmed_relationship() -> None:
@@ -558,7 +654,9 @@ def test_gift_to_self_is_refused() -> None:
 
 
 def test_donation_uses_group_minutes_first() -> None:
-    plan = plan_donation(balances(v0=Balance(individual=100, group=40)), donor=V0, pool=POOL, minutes=70)
+    plan = plan_donation(
+        balances(v0=Balance(individual=100, group=40)), donor=V0, pool=POOL, minutes=70
+    )
     assert set(plan.postings) == {Posting(V0, -40, True), Posting(V0, -30), Posting(POOL, 70)}
 
 
@@ -571,10 +669,18 @@ def test_donation_beyond_balance_is_refused() -> None:
 # --------------------------------------------------------------------------- examples: redemption
 
 
-def redeem(bals: Balances, payer: AccountRef, provider: AccountRef, age: int | None,
-           minutes: int = 60) -> PlannedTransaction:
-    return plan_redemption(bals, payer=payer, provider=provider, pool=POOL, minutes=minutes,
-                           policy=SMALL_POLICY, payer_age=age)
+def redeem(
+    bals: Balances, payer: AccountRef, provider: AccountRef, age: int | None, minutes: int = 60
+) -> PlannedTransaction:
+    return plan_redemption(
+        bals,
+        payer=payer,
+        provider=provider,
+        pool=POOL,
+        minutes=minutes,
+        policy=SMALL_POLICY,
+        payer_age=age,
+    )
 
 
 def test_senior_redeems_and_serving_volunteer_earns() -> None:
@@ -632,8 +738,9 @@ def committed(plan: PlannedTransaction, tx_id: str = "t1") -> Transaction:
 def test_reversal_negates_exactly_and_links_the_original() -> None:
     original = committed(mint(balances(v0=Balance(800)), 300))
     state = apply(balances(v0=Balance(800)), original.postings)
-    [reversal] = plan_reversal(state, original=original, already_reversed=False, pool=POOL,
-                               policy=SMALL_POLICY)
+    [reversal] = plan_reversal(
+        state, original=original, already_reversed=False, pool=POOL, policy=SMALL_POLICY
+    )
     assert reversal.reverses_id == "t1"
     assert reversal.kind is TransactionKind.REVERSAL
     assert apply(state, reversal.postings) == balances(v0=Balance(800))
@@ -642,19 +749,30 @@ def test_reversal_negates_exactly_and_links_the_original() -> None:
 def test_reversal_twice_is_refused() -> None:
     original = committed(mint({}, 60))
     with pytest.raises(LedgerRuleError) as error:
-        plan_reversal(apply({}, original.postings), original=original, already_reversed=True,
-                      pool=POOL, policy=SMALL_POLICY)
+        plan_reversal(
+            apply({}, original.postings),
+            original=original,
+            already_reversed=True,
+            pool=POOL,
+            policy=SMALL_POLICY,
+        )
     assert error.value.code == "ALREADY_REVERSED"
 
 
 def test_reversal_of_a_reversal_is_refused() -> None:
     original = committed(mint({}, 60))
     state = apply({}, original.postings)
-    [reversal] = plan_reversal(state, original=original, already_reversed=False, pool=POOL,
-                               policy=SMALL_POLICY)
+    [reversal] = plan_reversal(
+        state, original=original, already_reversed=False, pool=POOL, policy=SMALL_POLICY
+    )
     with pytest.raises(LedgerRuleError) as error:
-        plan_reversal(apply(state, reversal.postings), original=committed(reversal, "t2"),
-                      already_reversed=False, pool=POOL, policy=SMALL_POLICY)
+        plan_reversal(
+            apply(state, reversal.postings),
+            original=committed(reversal, "t2"),
+            already_reversed=False,
+            pool=POOL,
+            policy=SMALL_POLICY,
+        )
     assert error.value.code == "REVERSAL_OF_REVERSAL"
 
 
@@ -663,7 +781,9 @@ def test_reversal_of_spent_minutes_is_refused() -> None:
     spent = plan_donation(apply({}, original.postings), donor=V0, pool=POOL, minutes=30)
     state = apply(apply({}, original.postings), spent.postings)
     with pytest.raises(LedgerRuleError) as error:
-        plan_reversal(state, original=original, already_reversed=False, pool=POOL, policy=SMALL_POLICY)
+        plan_reversal(
+            state, original=original, already_reversed=False, pool=POOL, policy=SMALL_POLICY
+        )
     assert error.value.code == "REVERSAL_OVERDRAFT"
     assert error.value.account == V0
 
@@ -671,8 +791,9 @@ def test_reversal_of_spent_minutes_is_refused() -> None:
 def test_reversal_handing_back_minutes_above_cap_appends_overflow() -> None:
     original = committed(gift(balances(v0=Balance(100)), Relationship.CHILD))
     state = {V0: Balance(880), V1: Balance(60)}  # v0 earned back up to near the cap since
-    plans = plan_reversal(state, original=original, already_reversed=False, pool=POOL,
-                          policy=SMALL_POLICY)
+    plans = plan_reversal(
+        state, original=original, already_reversed=False, pool=POOL, policy=SMALL_POLICY
+    )
     assert [p.kind for p in plans] == [TransactionKind.REVERSAL, TransactionKind.CAP_OVERFLOW]
     final = apply(apply(state, plans[0].postings), plans[1].postings)
     assert final == {V0: Balance(900), POOL: Balance(40)}
@@ -681,8 +802,13 @@ def test_reversal_handing_back_minutes_above_cap_appends_overflow() -> None:
 def test_unbalanced_original_cannot_be_reversed() -> None:
     broken = Transaction("t9", TransactionKind.MINT, T0, (Posting(ORG, -60), Posting(V0, 50)))
     with pytest.raises(LedgerRuleError) as error:
-        plan_reversal(balances(v0=Balance(50)), original=broken, already_reversed=False, pool=POOL,
-                      policy=SMALL_POLICY)
+        plan_reversal(
+            balances(v0=Balance(50)),
+            original=broken,
+            already_reversed=False,
+            pool=POOL,
+            policy=SMALL_POLICY,
+        )
     assert error.value.code == "UNBALANCED"
 
 
@@ -702,36 +828,66 @@ def test_planned_transaction_rejects_malformed_postings() -> None:
 
 
 def test_expiry_takes_only_minutes_older_than_the_window() -> None:
-    plan = plan_expiry(balances(v0=Balance(300, 50)), volunteer=V0, issuer=ORG,
-                       recent_credits=Balance(120, 80), policy=SMALL_POLICY)
+    plan = plan_expiry(
+        balances(v0=Balance(300, 50)),
+        volunteer=V0,
+        issuer=ORG,
+        recent_credits=Balance(120, 80),
+        policy=SMALL_POLICY,
+    )
     assert plan is not None
     assert set(plan.postings) == {Posting(V0, -180), Posting(ORG, 180)}
 
 
 def test_nothing_to_expire_returns_none() -> None:
-    assert plan_expiry(balances(v0=Balance(100)), volunteer=V0, issuer=ORG,
-                       recent_credits=Balance(100), policy=SMALL_POLICY) is None
+    assert (
+        plan_expiry(
+            balances(v0=Balance(100)),
+            volunteer=V0,
+            issuer=ORG,
+            recent_credits=Balance(100),
+            policy=SMALL_POLICY,
+        )
+        is None
+    )
 
 
 def test_expiry_disabled_by_default() -> None:
     with pytest.raises(LedgerRuleError) as error:
-        plan_expiry(balances(v0=Balance(100)), volunteer=V0, issuer=ORG, recent_credits=Balance(),
-                    policy=Policy())
+        plan_expiry(
+            balances(v0=Balance(100)),
+            volunteer=V0,
+            issuer=ORG,
+            recent_credits=Balance(),
+            policy=Policy(),
+        )
     assert error.value.code == "EXPIRY_DISABLED"
     assert expiry_cutoff(T0, Policy()) is None
     assert expiry_cutoff(T0, SMALL_POLICY) == T0 - timedelta(days=30)
 
 
 def test_cap_sweep_after_policy_lowers_the_cap() -> None:
-    plan = plan_cap_overflow(balances(v0=Balance(1000, 20)), volunteer=V0, pool=POOL, policy=SMALL_POLICY)
+    plan = plan_cap_overflow(
+        balances(v0=Balance(1000, 20)), volunteer=V0, pool=POOL, policy=SMALL_POLICY
+    )
     assert plan is not None and plan.kind is TransactionKind.CAP_OVERFLOW
-    assert apply(balances(v0=Balance(1000, 20)), plan.postings) == {V0: Balance(900), POOL: Balance(120)}
-    assert plan_cap_overflow(balances(v0=Balance(900)), volunteer=V0, pool=POOL, policy=SMALL_POLICY) is None
+    assert apply(balances(v0=Balance(1000, 20)), plan.postings) == {
+        V0: Balance(900),
+        POOL: Balance(120),
+    }
+    assert (
+        plan_cap_overflow(balances(v0=Balance(900)), volunteer=V0, pool=POOL, policy=SMALL_POLICY)
+        is None
+    )
 
 
 def test_check_invariants_reports_each_breach() -> None:
-    codes = {b.code for b in check_invariants({V0: Balance(-1), V1: Balance(901), POOL: Balance(0, -5)},
-                                              SMALL_POLICY)}
+    codes = {
+        b.code
+        for b in check_invariants(
+            {V0: Balance(-1), V1: Balance(901), POOL: Balance(0, -5)}, SMALL_POLICY
+        )
+    }
     assert codes == {"NEGATIVE_BALANCE", "PERSON_CAP_EXCEEDED", "LEDGER_NOT_ZERO_SUM"}
 
 
@@ -759,9 +915,13 @@ def test_verifier_reports_orphan_postings_and_dangling_reversals() -> None:
     tx, _ = ledger.chain[0]
     dangling = replace(tx, id="t1", reverses_id="t404")
     chain = [*ledger.chain, (dangling, chain_hash(ledger.head, dangling))]
-    report = verify(chain, apply(ledger.balances, dangling.postings), posting_transaction_ids=["t0", "t7"])
+    report = verify(
+        chain, apply(ledger.balances, dangling.postings), posting_transaction_ids=["t0", "t7"]
+    )
     assert {(b.code, b.transaction_id) for b in report.breaches} == {
-        ("ORPHAN_POSTING", "t7"), ("DANGLING_REVERSAL", "t1")}
+        ("ORPHAN_POSTING", "t7"),
+        ("DANGLING_REVERSAL", "t1"),
+    }
 
 
 def test_verifier_caps_the_breach_list() -> None:

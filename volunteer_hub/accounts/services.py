@@ -47,7 +47,7 @@ def check_password_strength(password: str, field: str = "password") -> None:
     minimum = current_app.config["PASSWORD_MIN_LENGTH"]
     if len(password or "") < minimum or password.isdigit() or password.isalpha():
         raise ValidationFailed(
-            _l("Use at least %(n)d characters mixing letters and digits.", n=minimum),
+            _l("Use a password of at least %(n)d characters, mixing letters and digits.", n=minimum),
             code="PASSWORD_WEAK", field=field,
         )
 

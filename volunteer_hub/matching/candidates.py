@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import numpy.typing as npt
@@ -49,8 +50,8 @@ REASONS: tuple[UnfilledReason, ...] = tuple(reason for reason, _ in FEASIBILITY_
 NO_REASON = -1
 REASON_NO_PAIRS = -2  # nobody even in range / sharing the hierarchy
 DEFAULT_MAX_CANDIDATES = 50
-OVERSAMPLE = 4  # neighbours fetched per wanted candidate before filtering
-MAX_EXPANSIONS = 3  # times a slot short of candidates re-queries with 4x more neighbours
+OVERSAMPLE = 2  # neighbours fetched per wanted candidate before filtering
+MAX_EXPANSIONS = 2  # times a slot short of candidates re-queries with 4x more neighbours
 
 
 def _opt_id(value: int | None) -> int:
@@ -138,6 +139,21 @@ class VolunteerTable:
     @property
     def has_coordinates(self) -> BoolArray:
         result: BoolArray = ~(np.isnan(self.lat) | np.isnan(self.lon))
+        return result
+
+    @cached_property
+    def avail_offsets(self) -> IntArray:
+        """Start of each (volunteer, weekday) group in avail_keys: direct indexing
+        instead of a binary search over millions of windows."""
+        groups = self.avail_keys // (MINUTES_PER_DAY + 1)
+        counts = np.bincount(groups, minlength=len(self.ids) * 7)
+        result: IntArray = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        return result
+
+    @cached_property
+    def busy_offsets(self) -> IntArray:
+        counts = np.bincount(self.busy_keys // KEY_SHIFT, minlength=len(self.ids))
+        result: IntArray = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         return result
 
     @staticmethod
@@ -437,18 +453,24 @@ def background_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: In
 
 def weekly_availability_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
     ok = np.ones(len(si), dtype=bool)
-    keys, ends = vols.avail_keys, vols.avail_ends
+    keys, ends, offsets = vols.avail_keys, vols.avail_ends, vols.avail_offsets
     stride = MINUTES_PER_DAY + 1
     for j in range(slots.seg_valid.shape[1]):
         valid = slots.seg_valid[si, j]
         group = vi * 7 + slots.seg_weekday[si, j]
-        if len(keys) == 0:
-            ok &= ~valid
-            continue
-        # The merged window with the latest start <= piece start is the only one that can cover it.
-        idx = np.searchsorted(keys, group * stride + slots.seg_start[si, j], side="right") - 1
-        safe = np.maximum(idx, 0)
-        covered = (idx >= 0) & (keys[safe] // stride == group) & (ends[safe] >= slots.seg_end[si, j])
+        first, stop = offsets[group], offsets[group + 1]
+        lo, hi = slots.seg_start[si, j], slots.seg_end[si, j]
+        # Windows of a group are merged and sorted: only the last one starting at
+        # or before the piece can cover it. Most groups hold a single window.
+        single = stop - first == 1
+        safe = np.minimum(first, max(len(keys) - 1, 0))
+        covered = np.zeros(len(si), dtype=bool)
+        if len(keys):
+            covered = single & (keys[safe] % stride <= lo) & (ends[safe] >= hi)
+        several = np.flatnonzero(stop - first > 1)
+        if len(several):
+            idx = np.searchsorted(keys, group[several] * stride + lo[several], side="right") - 1
+            covered[several] = (idx >= first[several]) & (ends[np.maximum(idx, 0)] >= hi[several])
         ok &= ~valid | covered
     return ok
 
@@ -462,15 +484,17 @@ def exception_day_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi:
 
 
 def free_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
-    keys = vols.busy_keys
-    if len(keys) == 0:
-        return np.ones(len(si), dtype=bool)
+    offsets = vols.busy_offsets
+    ok = np.ones(len(si), dtype=bool)
+    has_busy = np.flatnonzero(offsets[vi + 1] > offsets[vi])
+    if len(has_busy) == 0:
+        return ok
+    v, s = vi[has_busy], si[has_busy]
     # Busy intervals are merged, so the last one starting before the slot ends has the latest end.
-    idx = np.searchsorted(keys, vi * KEY_SHIFT + slots.end_minute[si], side="left") - 1
-    safe = np.maximum(idx, 0)
-    overlaps = (idx >= 0) & (keys[safe] // KEY_SHIFT == vi) & (vols.busy_ends[safe] > slots.start_minute[si])
-    result: BoolArray = ~overlaps
-    return result
+    idx = np.searchsorted(vols.busy_keys, v * KEY_SHIFT + slots.end_minute[s], side="left") - 1
+    overlaps = (idx >= offsets[v]) & (vols.busy_ends[np.maximum(idx, 0)] > slots.start_minute[s])
+    ok[has_busy] = ~overlaps
+    return ok
 
 
 def rule_masks(
@@ -537,61 +561,62 @@ class CandidateGraph:
 
 
 class _SpatialIndex:
-    def __init__(self, vols: VolunteerTable) -> None:
-        self.members = np.flatnonzero(vols.has_coordinates)
+    def __init__(self, vols: VolunteerTable, members: IntArray) -> None:
+        self.members = members
         points = unit_vectors(vols.lat[self.members], vols.lon[self.members])
-        self.tree = cKDTree(points) if len(self.members) else None
+        self.tree = cKDTree(points, balanced_tree=False, compact_nodes=False) if len(self.members) else None
 
-    def nearest(self, points: FloatArray, k: int, max_km: float) -> tuple[IntArray, IntArray]:
-        """(row, volunteer index) pairs: up to k nearest within max_km of each point."""
-        if self.tree is None or len(points) == 0:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
+    def nearest(self, points: FloatArray, k: int, max_km: float, skip: int = 0) -> tuple[IntArray, IntArray]:
+        """(row, volunteer index) pairs: the (skip+1)-th..k-th nearest within max_km of each point."""
         k = min(k, len(self.members))
-        _, nbr = self.tree.query(points, k=k, distance_upper_bound=chord_for_km(max_km))
-        nbr = np.asarray(nbr).reshape(len(points), k)
+        if self.tree is None or len(points) == 0 or k <= skip:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ranks = list(range(skip + 1, k + 1))
+        _, nbr = self.tree.query(points, k=ranks, distance_upper_bound=chord_for_km(max_km), workers=-1)
+        nbr = np.asarray(nbr).reshape(len(points), len(ranks))
         rows, cols = np.nonzero(nbr < len(self.members))
         return rows.astype(np.int64), self.members[nbr[rows, cols]]
 
 
-class _HierarchyIndex:
-    """Volunteers grouped by grid / community / street id (for those lacking coordinates)."""
-
-    def __init__(self, vols: VolunteerTable, members: IntArray) -> None:
-        self.levels = []
-        for column in (vols.grid, vols.community, vols.street):
-            keys = column[members]
-            order = np.argsort(keys, kind="stable")
-            self.levels.append((keys[order], members[order]))
-
-    def lookup(self, ids: tuple[int, int, int], limit: int) -> IntArray:
-        found: list[IntArray] = []
-        for (keys, members), wanted in zip(self.levels, ids):
-            if wanted == MISSING_ID:
-                continue
-            lo, hi = np.searchsorted(keys, wanted, "left"), np.searchsorted(keys, wanted, "right")
-            found.append(members[lo:hi])
-        if not found:
-            return np.empty(0, np.int64)
-        # Closest level first (grid, then community, then street), ids ascending within.
-        ordered = np.concatenate(found)
-        _, first = np.unique(ordered, return_index=True)
-        return ordered[np.sort(first)][:limit]
-
-
-def _hierarchy_pairs(slots: SlotTable, vols: VolunteerTable, slot_rows: IntArray, members: IntArray, limit: int) -> tuple[IntArray, IntArray]:
-    if len(slot_rows) == 0 or len(members) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    index = _HierarchyIndex(vols, members)
+def _hierarchy_pairs(
+    slots: SlotTable, vols: VolunteerTable, slot_rows: IntArray, members: IntArray, limit: int
+) -> tuple[IntArray, IntArray]:
+    """Active members sharing the slot's grid, else community, else street (the
+    last only where the travel limit allows it); at most limit per level."""
+    members = members[vols.active[members]]
     si_parts, vi_parts = [], []
-    for s in slot_rows:
-        found = index.lookup((int(slots.grid[s]), int(slots.community[s]), int(slots.street[s])), limit)
-        si_parts.append(np.full(len(found), s, dtype=np.int64))
-        vi_parts.append(found)
+    closer: list[tuple[IntArray, IntArray]] = []  # (slot column, volunteer column) of finer levels
+    levels = ((slots.grid, vols.grid), (slots.community, vols.community), (slots.street, vols.street))
+    for level, (slot_col, vol_col) in enumerate(levels):
+        rows = slot_rows
+        if level == 2:
+            rows = rows[slots.max_km[rows] >= STREET_FALLBACK_MIN_KM]
+        if len(rows) == 0 or len(members) == 0:
+            break
+        order = np.lexsort((vols.ids[members], vol_col[members]))
+        keys, sorted_members = vol_col[members][order], members[order]
+        wanted = slot_col[rows]
+        lo = np.searchsorted(keys, wanted, "left")
+        counts = np.where(wanted == MISSING_ID, 0, np.searchsorted(keys, wanted, "right") - lo)
+        offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        si = np.repeat(rows, counts)
+        vi = sorted_members[np.repeat(lo, counts) + offsets]
+        # Pairs already related at a finer level belong to that level, not this one.
+        fresh = np.ones(len(si), dtype=bool)
+        for finer_slot, finer_vol in closer:
+            fresh &= ~((finer_slot[si] != MISSING_ID) & (finer_slot[si] == finer_vol[vi]))
+        si, vi = si[fresh], vi[fresh]
+        rank = np.arange(len(si)) - np.searchsorted(si, si, "left")
+        si_parts.append(si[rank < limit])
+        vi_parts.append(vi[rank < limit])
+        closer.append((slot_col, vol_col))
+    if not si_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
     return np.concatenate(si_parts), np.concatenate(vi_parts)
 
 
 def _spatial_pairs(
-    slots: SlotTable, index: _SpatialIndex, slot_rows: IntArray, k: int
+    slots: SlotTable, index: _SpatialIndex, slot_rows: IntArray, k: int, skip: int = 0
 ) -> tuple[IntArray, IntArray]:
     si_parts, vi_parts = [], []
     limits = slots.max_km[slot_rows]
@@ -599,7 +624,7 @@ def _spatial_pairs(
     for limit in np.unique(limits):
         rows = slot_rows[limits == limit]
         points = unit_vectors(slots.lat[rows], slots.lon[rows])
-        r, v = index.nearest(points, k, float(limit))
+        r, v = index.nearest(points, k, float(limit), skip)
         si_parts.append(rows[r])
         vi_parts.append(v)
     if not si_parts:
@@ -627,36 +652,106 @@ def _evaluate(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray
     return _Pairs(si, vi, failed == len(masks), failed, rel, km)
 
 
+_PAIR_FIELDS = ("si", "vi", "feasible", "failed_rule", "rel", "km")
+
+
 def _concat(parts: Sequence[_Pairs]) -> _Pairs:
-    return _Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("si", "vi", "feasible", "failed_rule", "rel", "km")))
+    return _Pairs(*(np.concatenate([getattr(p, f) for p in parts]) for f in _PAIR_FIELDS))
+
+
+MAX_STATIC_GROUPS = 32
+
+
+def static_requirement_groups(slots: SlotTable, rows: IntArray) -> IntArray:
+    """Group label per row: slots sharing skills, certs, gender, age and check rules."""
+    signature = np.column_stack(
+        (
+            slots.required_skills[rows].astype(np.int64),
+            slots.required_certs[rows].astype(np.int64),
+            slots.gender[rows],
+            slots.adults_only[rows],
+            slots.needs_background_check[rows],
+            slots.unknown_skill[rows] | slots.unknown_cert[rows],
+        )
+    )
+    if len(rows) == 0:
+        return np.empty(0, np.int64)
+    _, labels = np.unique(signature, axis=0, return_inverse=True)
+    result: IntArray = labels.reshape(-1).astype(np.int64)
+    return result
+
+
+def static_qualified(slots: SlotTable, vols: VolunteerTable, row: int) -> BoolArray:
+    """Volunteers passing the time-independent rules of slot `row` (certs: held at all)."""
+    ok = vols.active.copy()
+    if slots.unknown_skill[row] or slots.unknown_cert[row]:
+        return np.zeros(len(vols), dtype=bool)
+    for col in np.flatnonzero(slots.required_skills[row]):
+        ok &= vols.skill_levels[:, col] >= slots.required_skills[row, col]
+    for col in np.flatnonzero(slots.required_certs[row]):
+        ok &= vols.cert_expiry[:, col] != 0
+    if slots.gender[row] != -1:
+        ok &= vols.gender == slots.gender[row]
+    if slots.adults_only[row]:
+        ok &= vols.age >= ADULT_AGE
+    if slots.needs_background_check[row]:
+        ok &= vols.background_checked
+    return ok
+
+
+def _nearest_feasible(
+    slots: SlotTable, vols: VolunteerTable, index: _SpatialIndex, rows: IntArray, max_candidates: int
+) -> list[_Pairs]:
+    """k nearest per slot, widening k for slots still short of max_candidates feasible."""
+    parts = []
+    k, skip = OVERSAMPLE * max_candidates, 0
+    pending = rows
+    feasible_so_far = np.zeros(len(slots), dtype=np.int64)
+    for expansion in range(MAX_EXPANSIONS + 1):
+        pairs = _evaluate(slots, vols, *_spatial_pairs(slots, index, pending, k, skip))
+        parts.append(pairs)
+        returned = skip + np.bincount(pairs.si, minlength=len(slots))[pending]
+        feasible_so_far += np.bincount(pairs.si[pairs.feasible], minlength=len(slots))
+        # A slot whose k neighbours all came back may have more beyond them.
+        short = (returned == min(k, len(index.members))) & (feasible_so_far[pending] < max_candidates)
+        if not short.any() or k >= len(index.members):
+            break
+        pending = pending[short]
+        k, skip = k * 4, k
+    return parts
 
 
 def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int) -> _Pairs:
     coord_slots = np.flatnonzero(slots.has_coordinates)
     plain_slots = np.flatnonzero(~slots.has_coordinates)
+    coord_vols = np.flatnonzero(vols.has_coordinates)
     coordless_vols = np.flatnonzero(~vols.has_coordinates)
     hierarchy_limit = OVERSAMPLE * max_candidates
-    parts = [
-        _evaluate(slots, vols, *_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit)),
-        _evaluate(slots, vols, *_hierarchy_pairs(slots, vols, plain_slots, np.arange(len(vols)), hierarchy_limit)),
-    ]
-    spatial = _SpatialIndex(vols)
-    k = OVERSAMPLE * max_candidates
-    pending = coord_slots
-    for expansion in range(MAX_EXPANSIONS + 1):
-        pairs = _evaluate(slots, vols, *_spatial_pairs(slots, spatial, pending, k))
-        returned = np.bincount(pairs.si, minlength=len(slots))[pending]
-        feasible = np.bincount(pairs.si[pairs.feasible], minlength=len(slots))[pending]
-        # A slot whose k neighbours all came back may have more beyond them.
-        short = (returned == min(k, len(spatial.members))) & (feasible < max_candidates)
-        if expansion == MAX_EXPANSIONS or not short.any() or k >= len(spatial.members):
-            parts.append(pairs)
-            break
-        keep = ~np.isin(pairs.si, pending[short])
-        parts.append(_Pairs(pairs.si[keep], pairs.vi[keep], pairs.feasible[keep], pairs.failed_rule[keep], pairs.rel[keep], pairs.km[keep]))
-        pending = pending[short]
-        k *= 4
+    parts = [_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, plain_slots, np.arange(len(vols)), hierarchy_limit))]
+    groups = static_requirement_groups(slots, coord_slots)
+    n_groups = int(groups.max()) + 1 if len(groups) else 0
+    if n_groups <= MAX_STATIC_GROUPS:
+        # One tree per requirement profile, over only the volunteers who could ever
+        # qualify: the k nearest are then mostly feasible, so k stays small.
+        has_coords = vols.has_coordinates
+        for g in range(n_groups):
+            rows = coord_slots[groups == g]
+            qualified = static_qualified(slots, vols, int(rows[0]))
+            members = np.flatnonzero(qualified & has_coords)
+            parts += _nearest_feasible(slots, vols, _SpatialIndex(vols, members), rows, max_candidates)
+            fallback = np.flatnonzero(qualified & ~has_coords)
+            parts.append(_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, rows, fallback, hierarchy_limit)))
+    else:
+        parts.append(_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit)))
+        parts += _nearest_feasible(slots, vols, _SpatialIndex(vols, coord_vols), coord_slots, max_candidates)
     return _concat(parts)
+
+
+def _diagnostic_pairs(slots: SlotTable, vols: VolunteerTable, rows: IntArray, max_candidates: int) -> _Pairs:
+    """Unfiltered nearest pairs of slots without any feasible candidate, to name why."""
+    index = _SpatialIndex(vols, np.flatnonzero(vols.has_coordinates))
+    coord_rows = rows[slots.has_coordinates[rows]]
+    return _evaluate(slots, vols, *_spatial_pairs(slots, index, coord_rows, OVERSAMPLE * max_candidates))
 
 
 def _unfilled_reasons(n_slots: int, pairs: _Pairs) -> IntArray:
@@ -676,6 +771,10 @@ def build_candidate_graph(
 ) -> CandidateGraph:
     pairs = _generate_pairs(slots, vols, max_candidates)
     reason = _unfilled_reasons(len(slots), pairs)
+    hopeless = np.flatnonzero(reason != NO_REASON)
+    if len(hopeless):
+        diagnosis = _concat([pairs, _diagnostic_pairs(slots, vols, hopeless, max_candidates)])
+        reason[hopeless] = _unfilled_reasons(len(slots), diagnosis)[hopeless]
     si, vi = pairs.si[pairs.feasible], pairs.vi[pairs.feasible]
     rel, km = pairs.rel[pairs.feasible], pairs.km[pairs.feasible]
     cost, continuity, preference = pair_costs(slots, vols, weights, si, vi, km)

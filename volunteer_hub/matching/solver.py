@@ -151,7 +151,7 @@ def _result(
     edges = assignment_edges(graph, assignment)
     pairings: list[Pairing] = []
     unfilled: list[Unfilled] = []
-    filled_by_priority = dict.fromkeys(PRIORITIES, 0)
+    filled_by_priority: dict[str, int] = dict.fromkeys(PRIORITIES, 0)
     for row, slot in enumerate(slots):
         edge = int(edges[row])
         if edge == UNASSIGNED:

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from volunteer_hub.accounts.permissions import path_filter, require, scope_paths
 from volunteer_hub.db import db
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
-from volunteer_hub.orgs.models import ORG_LEVELS, TEAM_ROLES, TEAM_TYPES, Org, Team, TeamMember
+from volunteer_hub.orgs.models import ORG_LEVEL_LABELS, ORG_LEVELS, TEAM_ROLES, TEAM_TYPES, Org, Team, TeamMember
 from volunteer_hub.volunteers.idnumbers import age_on
 
 
@@ -31,7 +31,8 @@ def create_org(parent: Org | None, *, level: str, code: str, name_zh: str,
                                field="level")
     if level != expected:
         raise ValidationFailed(_l("Below this node the level must be %(level)s.",
-                                  level=expected), code="ORG_LEVEL", field="level")
+                                  level=ORG_LEVEL_LABELS[expected]), code="ORG_LEVEL",
+                               field="level")
     if db.session.execute(db.select(Org.id).filter_by(code=code)).first():
         raise Conflict(_l("This code is already used."), code="ORG_CODE_TAKEN", field="code")
     org = Org(parent=parent, level=level, code=code, name_zh=name_zh, name_en=name_en,

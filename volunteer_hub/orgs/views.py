@@ -1,4 +1,105 @@
-"""Pages for orgs."""
-from flask import Blueprint
+"""Pages for orgs: teams in the caller's scope and their members."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import get_locale, gettext
+from flask_login import current_user
+
+from volunteer_hub.accounts.forms import attach_errors, opts
+from volunteer_hub.accounts.permissions import can
+from volunteer_hub.accounts.views import role_required
+from volunteer_hub.db import db, transaction
+from volunteer_hub.errors import DomainError
+from volunteer_hub.orgs import services
+from volunteer_hub.orgs.forms import MemberForm, TeamForm
+from volunteer_hub.orgs.models import TEAM_ROLE_LABELS, TEAM_TYPE_LABELS
+from volunteer_hub.volunteers.models import Volunteer
 
 blp = Blueprint("orgs", __name__, template_folder="templates")
+
+
+def _manageable_orgs():
+    """Org nodes (down to communities) where the caller may create teams."""
+    nodes = db.session.execute(services.visible_orgs(current_user)).scalars().all()
+    locale = str(get_locale())
+    return [(str(o.id), ("· " * max(0, len(o.ancestor_ids()) - 1)) + o.name(locale))
+            for o in nodes
+            if o.level in ("city", "district", "street", "community")
+            and can(current_user, "teams.manage", o)]
+
+
+@blp.route("/org/teams", methods=["GET", "POST"])
+@role_required
+def team_list():
+    """Teams in the caller's scope, and a form to create one."""
+    form = TeamForm()
+    form.org_id.choices = opts(_manageable_orgs())
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                team = services.create_team(
+                    services.get_org(int(form.org_id.data)), name=form.name.data,
+                    type=form.type.data, custom_type=form.custom_type.data or None,
+                    description=form.description.data or None, by=current_user)
+        except DomainError as error:
+            attach_errors(form, error)
+        else:
+            flash(gettext("The team is created."), "success")
+            return redirect(url_for("orgs.team_detail", team_id=team.id))
+    teams = db.session.execute(services.teams_in_scope(current_user)).scalars().all()
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("orgs/team_list.html", form=form, teams=teams,
+                           TEAM_TYPE_LABELS=TEAM_TYPE_LABELS), status
+
+
+def _find_volunteer(value: str):
+    value = (value or "").strip().upper()
+    query = db.select(Volunteer).where(db.func.upper(Volunteer.volunteer_number) == value)
+    if value.isdigit():
+        query = db.select(Volunteer).where(
+            (db.func.upper(Volunteer.volunteer_number) == value) | (Volunteer.id == int(value)))
+    return db.session.execute(query).scalars().first()
+
+
+def _team_page(team, form, status=200):
+    members = sorted(team.members, key=lambda m: (m.role != "leader", m.volunteer.real_name))
+    return render_template("orgs/team_detail.html", team=team, form=form, members=members,
+                           manage=can(current_user, "teams.manage", team.org),
+                           TEAM_TYPE_LABELS=TEAM_TYPE_LABELS,
+                           TEAM_ROLE_LABELS=TEAM_ROLE_LABELS), status
+
+
+@blp.route("/org/teams/<int:team_id>", methods=["GET", "POST"])
+@role_required
+def team_detail(team_id):
+    """A team's members; add one by volunteer number, with a team role."""
+    team = services.get_team(team_id, by=current_user)
+    form = MemberForm()
+    if form.validate_on_submit():
+        volunteer = _find_volunteer(form.volunteer.data)
+        try:
+            if volunteer is None:
+                raise DomainError(gettext("No volunteer with this number in your area."),
+                                  field="volunteer")
+            with transaction():
+                services.add_member(team, volunteer, role=form.role.data, by=current_user)
+        except DomainError as error:
+            if error.status == 404:  # out of scope reads as unknown
+                error = DomainError(gettext("No volunteer with this number in your area."),
+                                    field="volunteer")
+            attach_errors(form, error, {"volunteer_id": "volunteer"})
+        else:
+            flash(gettext("%(name)s is on the team.", name=volunteer.real_name), "success")
+            return redirect(url_for("orgs.team_detail", team_id=team.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return _team_page(team, form, status)
+
+
+@blp.route("/org/teams/<int:team_id>/members/<int:volunteer_id>/remove", methods=["POST"])
+@role_required
+def remove_member(team_id, volunteer_id):
+    team = services.get_team(team_id, by=current_user)
+    with transaction():
+        services.remove_member(team, volunteer_id, by=current_user)
+    flash(gettext("The member is removed from the team."), "success")
+    return redirect(url_for("orgs.team_detail", team_id=team.id))

@@ -6,6 +6,16 @@ stamps it with an id / timestamp / idempotency key (:meth:`PlannedTransaction.ma
 computes :func:`chain_hash` against the previous head and writes everything in one
 database transaction.
 
+Typical write path (inside one DB transaction, holding the chain-head lock)::
+
+    plan = plan_gift(balances, giver=..., recipient=..., minutes=60, ...)  # or raises
+    tx = plan.materialize(id=new_id, created_at=now_utc, idempotency_key=key)
+    row_hash = chain_hash(previous_row_hash, tx)       # store next to the row
+    balances = apply(balances, tx.postings)            # the cached balance rows
+
+Audit: stream ``(Transaction, stored hash)`` pairs in chain order into :func:`verify`,
+building postings with :func:`account` so account objects are shared.
+
 Units and invariants
 --------------------
 * 1 hour of volunteer service = 60 minutes of credit (时间币); every amount is an
@@ -42,7 +52,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import ClassVar, TypeAlias
 
 MINUTES_PER_HOUR = 60
@@ -105,8 +115,12 @@ class AccountRef:
     def __hash__(self) -> int:
         return self._hash
 
+    def __reduce__(self) -> tuple[type[AccountRef], tuple[AccountKind, str]]:
+        # string hashes differ between processes: rebuild instead of pickling _hash
+        return (AccountRef, (self.kind, self.owner_id))
 
-@functools.lru_cache(maxsize=1 << 16)
+
+@functools.lru_cache(maxsize=1 << 18)
 def account(kind: AccountKind, owner_id: str) -> AccountRef:
     """Interned AccountRef: loaders should use this so a million postings share a
     few thousand account objects instead of allocating one each."""
@@ -459,13 +473,18 @@ def plan_gift(
     _require_distinct(giver, recipient)
     if policy.gifts_only_to_direct_relatives:
         if relationship not in policy.allowed_gift_relationships():
-            raise NotDirectRelative(f"relationship {relationship} is not a direct relative", account=recipient)
+            raise NotDirectRelative(
+                f"relationship {relationship} is not a direct relative", account=recipient
+            )
         if not relationship_confirmed:
-            raise RelationshipUnconfirmed("the relationship has not been confirmed", account=recipient)
+            raise RelationshipUnconfirmed(
+                "the relationship has not been confirmed", account=recipient
+            )
     _require_individual_minutes(_balance(balances, giver), minutes, giver)
     if _room_under_cap(balances, recipient, policy) < minutes:
         raise PersonCapExceeded(
-            f"recipient would exceed the cap of {policy.person_cap_minutes} minutes", account=recipient
+            f"recipient would exceed the cap of {policy.person_cap_minutes} minutes",
+            account=recipient,
         )
     return PlannedTransaction(
         TransactionKind.GIFT, (Posting(giver, -minutes, False), Posting(recipient, minutes, False))
@@ -484,7 +503,8 @@ def plan_donation(
         raise InsufficientBalance(f"balance {balance.total} < {minutes}", account=donor)
     individual, group = _split_group_first(balance, minutes)
     return PlannedTransaction(
-        TransactionKind.DONATION, (*_debits(donor, individual, group), Posting(pool, minutes, False))
+        TransactionKind.DONATION,
+        (*_debits(donor, individual, group), Posting(pool, minutes, False)),
     )
 
 
@@ -516,7 +536,8 @@ def plan_redemption(
     if payer.kind is AccountKind.VOLUNTEER:
         if payer_age is None or payer_age < policy.redemption_age:
             raise BelowRedemptionAge(
-                f"holder age {payer_age} is below the redemption age {policy.redemption_age}", account=payer
+                f"holder age {payer_age} is below the redemption age {policy.redemption_age}",
+                account=payer,
             )
         _require_individual_minutes(balance, minutes, payer)
     elif balance.total < minutes:
@@ -543,7 +564,8 @@ def plan_cap_overflow(
         return None
     individual, group = _split_group_first(balance, excess)
     return PlannedTransaction(
-        TransactionKind.CAP_OVERFLOW, (*_debits(volunteer, individual, group), Posting(pool, excess, False))
+        TransactionKind.CAP_OVERFLOW,
+        (*_debits(volunteer, individual, group), Posting(pool, excess, False)),
     )
 
 
@@ -570,17 +592,26 @@ def plan_reversal(
     if already_reversed:
         raise AlreadyReversed(f"{original.id} has already been reversed")
     reversal = PlannedTransaction(
-        TransactionKind.REVERSAL, tuple(p.negated() for p in original.postings), reverses_id=original.id
+        TransactionKind.REVERSAL,
+        tuple(p.negated() for p in original.postings),
+        reverses_id=original.id,
     )
     after = apply(balances, reversal.postings)
     for ref in {p.account for p in reversal.postings}:
         balance = _balance(after, ref)
         if ref.kind in NON_NEGATIVE_KINDS and (balance.individual < 0 or balance.group < 0):
             raise ReversalOverdraft(
-                f"reversing {original.id} would leave {ref.kind} {ref.owner_id} at {balance}", account=ref
+                f"reversing {original.id} would leave {ref.kind} {ref.owner_id} at {balance}",
+                account=ref,
             )
     plans = [reversal]
-    credited = sorted({p.account for p in reversal.postings if p.minutes > 0 and p.account.kind is AccountKind.VOLUNTEER})
+    credited = sorted(
+        {
+            p.account
+            for p in reversal.postings
+            if p.minutes > 0 and p.account.kind is AccountKind.VOLUNTEER
+        }
+    )
     for ref in credited:
         overflow = plan_cap_overflow(after, volunteer=ref, pool=pool, policy=policy)
         if overflow is not None:
@@ -664,7 +695,11 @@ def check_invariants(balances: Balances, policy: Policy) -> list[Breach]:
             breaches.append(Breach("NEGATIVE_BALANCE", f"{balance}", account=ref))
         if ref.kind is AccountKind.VOLUNTEER and balance.total > policy.person_cap_minutes:
             breaches.append(
-                Breach("PERSON_CAP_EXCEEDED", f"{balance.total} > {policy.person_cap_minutes}", account=ref)
+                Breach(
+                    "PERSON_CAP_EXCEEDED",
+                    f"{balance.total} > {policy.person_cap_minutes}",
+                    account=ref,
+                )
             )
     if total != 0:
         breaches.append(Breach("LEDGER_NOT_ZERO_SUM", f"all balances sum to {total}"))
@@ -675,10 +710,10 @@ def check_invariants(balances: Balances, policy: Policy) -> list[Breach]:
 
 
 def _iso_utc(moment: datetime) -> str:
-    if moment.tzinfo is not timezone.utc:
+    if moment.tzinfo is not UTC:
         if moment.tzinfo is None or moment.utcoffset() is None:
             raise ValueError("created_at must be timezone-aware")
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.isoformat(timespec="microseconds")
 
 
@@ -795,16 +830,22 @@ def verify(
             collector.add(Breach("TOO_FEW_POSTINGS", f"{len(tx.postings)} posting(s)", tx.id))
         _check_identity(tx, seen_ids, collector)
         if chain_hash(prev_hash, tx) != stored_hash:
-            collector.add(Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…", tx.id))
+            collector.add(
+                Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…", tx.id)
+            )
         prev_hash = stored_hash
     report.transactions_checked = transactions
     report.postings_checked = postings_count
     report.head_hash = prev_hash
     if expected_head is not None and expected_head != prev_hash:
-        collector.add(Breach("HEAD_MISMATCH", f"chain ends at {prev_hash}, expected {expected_head}"))
+        collector.add(
+            Breach("HEAD_MISMATCH", f"chain ends at {prev_hash}, expected {expected_head}")
+        )
     for transaction_id in posting_transaction_ids:
         if transaction_id not in seen_ids:
-            collector.add(Breach("ORPHAN_POSTING", "posting references a missing transaction", transaction_id))
+            collector.add(
+                Breach("ORPHAN_POSTING", "posting references a missing transaction", transaction_id)
+            )
     _compare_balances(individual, group, cached_balances, collector)
     return report
 
@@ -813,7 +854,9 @@ def _check_identity(tx: Transaction, seen_ids: set[str], collector: _Collector) 
     if tx.id in seen_ids:
         collector.add(Breach("DUPLICATE_TRANSACTION", "transaction id appears twice", tx.id))
     if tx.reverses_id is not None and tx.reverses_id not in seen_ids:
-        collector.add(Breach("DANGLING_REVERSAL", f"reverses unknown or later {tx.reverses_id}", tx.id))
+        collector.add(
+            Breach("DANGLING_REVERSAL", f"reverses unknown or later {tx.reverses_id}", tx.id)
+        )
     seen_ids.add(tx.id)
 
 
@@ -827,4 +870,8 @@ def _compare_balances(
         computed = Balance(individual.get(ref, 0), group.get(ref, 0))
         stored = cached.get(ref, ZERO_BALANCE)
         if computed != stored:
-            collector.add(Breach("BALANCE_MISMATCH", f"cached {stored}, postings give {computed}", account=ref))
+            collector.add(
+                Breach(
+                    "BALANCE_MISMATCH", f"cached {stored}, postings give {computed}", account=ref
+                )
+            )

@@ -17,7 +17,7 @@ from volunteer_hub.orgs.models import Org, TeamMember
 from volunteer_hub.security import decrypt, encrypt, keyed_hash
 from volunteer_hub.volunteers import idnumbers
 from volunteer_hub.volunteers.catalogue import (
-    CERTIFICATION_KINDS, CONSENT_KINDS, GENDERS, LANGUAGES, SKILLS, STATUSES,
+    CERTIFICATION_KINDS, CONSENT_KINDS, GENDERS, LANGUAGES, SKILLS, STATUS_LABELS, STATUSES,
 )
 from volunteer_hub.volunteers.models import (
     AvailabilityException, AvailabilityWindow, Certification, Consent, Volunteer, VolunteerSkill,
@@ -297,7 +297,8 @@ def set_status(volunteer: Volunteer, status: str, *, reason: str | None = None, 
         require(by, "volunteers.manage", volunteer.community, hide=not can_view(by, volunteer))
     if status not in STATUS_TRANSITIONS[volunteer.status]:
         raise Conflict(_l("A volunteer who is %(current)s cannot become %(new)s.",
-                          current=volunteer.status, new=status), code="STATUS_TRANSITION",
+                          current=STATUS_LABELS[volunteer.status], new=STATUS_LABELS[status]),
+                       code="STATUS_TRANSITION",
                        field="status")
     if status == "suspended" and not (reason or "").strip():
         raise ValidationFailed(_l("Give a reason for the suspension."), code="REASON_REQUIRED",

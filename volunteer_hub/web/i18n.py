@@ -37,6 +37,11 @@ def init_i18n(app) -> None:
         ),
     )
 
+    # Flask-Babel caches the locale on the app context; a request must choose afresh.
+    from flask_babel import refresh
+
+    app.before_request(refresh)
+
     @app.context_processor
     def inject_locale():
         from flask_babel import get_locale

@@ -1,0 +1,1 @@
+"""Benchmarks of the matching engine (python -m bench.matching.run)."""

@@ -1,0 +1,84 @@
+"""Real-browser fixtures: the session app served on a free local port, and headless Chromium.
+
+The server thread uses the same app (and so the same test database) as the other
+fixtures; seed data with `tree`, `make_staff` and `make_volunteer`, which commit.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("VOLUNTEER_HUB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+PHONE_VIEWPORT = {"width": 360, "height": 740}
+SHOTS = Path("/tmp/vh-shots")
+
+
+def _require_browser():
+    if Path(CHROMIUM).exists():
+        return
+    reason = (f"Chromium not found at {CHROMIUM}: install Debian's chromium or set "
+              "VOLUNTEER_HUB_CHROMIUM")
+    if os.environ.get("VOLUNTEER_HUB_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _require_browser()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as error:  # pragma: no cover - the test extras install it
+        if os.environ.get("VOLUNTEER_HUB_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"playwright is not installed: {error}")
+        pytest.skip(f"playwright is not installed: {error}")
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+                                              headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, live_server, db):
+    """A phone-sized page in English, on a fresh database; closed after the test."""
+    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US",
+                                  base_url=live_server, device_scale_factor=1)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page, name: str) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("VOLUNTEER_HUB_SHOT_PARTS") == "1":  # screen-sized parts, for review
+        height = page.evaluate("document.documentElement.scrollHeight")
+        for index, top in enumerate(range(0, height, PHONE_VIEWPORT["height"])):
+            page.screenshot(path=str(SHOTS / f"{name}-part{index}.png"), full_page=True,
+                            clip={"x": 0, "y": top, "width": PHONE_VIEWPORT["width"],
+                                  "height": min(PHONE_VIEWPORT["height"], height - top)})
+    return path
+
+
+def scroll_width(page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
