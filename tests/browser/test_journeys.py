@@ -99,3 +99,32 @@ def test_organizer_finds_and_approves_a_pending_volunteer(page, tree, make_staff
     assert page.locator("#identity .badge").get_attribute("data-status") == "active"
     assert scroll_width(page) <= WIDTH
     screenshot(page, "b-organizer-approved")
+
+
+def test_every_page_fits_a_phone(page, tree, make_staff, make_volunteer):
+    volunteer = make_volunteer(tree["a"], skills=[{"code": "first_aid", "level": 1}])
+    organizer = make_staff(tree["a"], "organizer")
+    volunteer_phone, organizer_phone, volunteer_id = (volunteer.user.phone, organizer.phone,
+                                                      volunteer.id)
+
+    def log_in(phone):
+        page.goto("/login")
+        page.fill("#login", phone)
+        page.fill("#password", factories.PASSWORD)
+        page.click("button[type=submit]:has-text('Log in')")
+        page.wait_for_load_state()
+
+    log_in(volunteer_phone)
+    for url in ("/me", "/me/edit", "/me/skills", "/me/certifications", "/me/availability",
+                "/me/consents", "/account"):
+        page.goto(url)
+        assert scroll_width(page) <= WIDTH, f"{url} scrolls sideways"
+        screenshot(page, "c-" + (url.strip("/").replace("/", "-") or "home"))
+    page.click("button:has-text('Log out')")
+    page.wait_for_load_state()
+
+    log_in(organizer_phone)
+    for url in ("/org/volunteers", f"/org/volunteers/{volunteer_id}", "/org/teams"):
+        page.goto(url)
+        assert scroll_width(page) <= WIDTH, f"{url} scrolls sideways"
+    screenshot(page, "c-org-teams")

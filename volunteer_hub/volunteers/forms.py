@@ -31,7 +31,9 @@ def place_choices(orgs, locale):
     names = {o.id: o.name(locale) for o in communities}
     grids = [(o.id, o.name(locale), o.parent_id) for o in orgs
              if o.level == "grid" and o.parent_id in names]
-    return [("", _l("Choose your community"))] + [(str(o.id), names[o.id]) for o in communities], grids
+    choices = [("", _l("Choose your community"))] + [(str(o.id), names[o.id])
+                                                      for o in communities]
+    return choices, grids
 
 
 class SkillsMixin:

@@ -1,0 +1,24 @@
+"""The demo builder makes a believable, valid district."""
+from volunteer_hub.demo import build_demo
+from volunteer_hub.orgs.models import Org, Team
+from volunteer_hub.volunteers.idnumbers import parse_mainland_id
+from volunteer_hub.security import decrypt
+from volunteer_hub.volunteers.models import Volunteer
+
+
+def test_demo_district(db, client):
+    logins = build_demo(volunteers=120, seed=7)
+    levels = [org.level for org in db.session.query(Org)]
+    assert levels.count("street") == 3 and levels.count("community") == 12
+    assert levels.count("grid") == 36
+    volunteers = db.session.query(Volunteer).all()
+    assert len(volunteers) == 120
+    for volunteer in volunteers[:20]:
+        parsed = parse_mainland_id(decrypt(volunteer.id_number_encrypted))
+        assert parsed.birth_date == volunteer.birth_date and parsed.gender == volunteer.gender
+        assert volunteer.org_path.startswith(volunteer.community.path)
+    assert db.session.query(Team).count() == 5
+    for role in ("admin", "organizer", "coordinator", "volunteer"):
+        response = client.post("/api/v1/tokens", json={"login": logins[role],
+                                                       "password": logins["password"]})
+        assert response.status_code == 201, role

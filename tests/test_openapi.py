@@ -1,0 +1,23 @@
+"""The OpenAPI document and the offline docs page."""
+import re
+
+
+def test_openapi_document_lists_the_endpoints(client):
+    spec = client.get("/api/openapi.json").get_json()
+    assert spec["info"]["title"] == "Volunteer Hub API"
+    assert "/api/v1/volunteers" in spec["paths"]
+    assert "/api/v1/teams/{team_id}/members/{volunteer_id}" in spec["paths"]
+    assert spec["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_docs_page_loads_only_local_assets(client):
+    page = client.get("/api/docs").get_data(as_text=True)
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert sources and all(s.startswith("/static/vendor/swagger-ui/") for s in sources)
+    for source in sources:
+        assert client.get(source).status_code == 200
+
+
+def test_unknown_api_path_gives_the_error_shape(client):
+    body = client.get("/api/v1/nothing-here").get_json()
+    assert body["error"] == "NOT_FOUND" and body["code"] == 404
