@@ -75,12 +75,16 @@ def _staff(org: Org, role: str, phone: str, name: str, password_hash: str) -> Us
     return user
 
 
-def _volunteer(rng, index, community, password_hash, today) -> Volunteer:
+def _volunteer(rng, index, community, password_hash, today, used_ids: set) -> Volunteer:
     gender = rng.choice(("male", "female"))
     age = rng.choice([rng.randrange(18, 35), rng.randrange(35, 60), rng.randrange(60, 75),
                       rng.randrange(16, 18)])
     birth = today - timedelta(days=age * 365 + rng.randrange(0, 360))
     number = demo_id_number(rng, birth, gender)
+    while number in used_ids:  # one ID, one account holds for the demo too
+        birth -= timedelta(days=1)
+        number = demo_id_number(rng, birth, gender)
+    used_ids.add(number)
     grid = rng.choice(community.children)
     phone = f"139{index:08d}"
     user = User(phone=phone, display_name="", password_hash=password_hash)
@@ -146,13 +150,13 @@ def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = Fal
                            password_hash)
         coordinator = _staff(district, "coordinator", "13000000003", "朝阳区应急协调员",
                              password_hash)
-        created = []
+        created, used_ids = [], set()
         bar = click.progressbar(range(1, volunteers + 1), label="Volunteers") if progress \
             else None
         iterator = bar.__enter__() if bar else range(1, volunteers + 1)
         for index in iterator:
             created.append(_volunteer(rng, index, communities[index % len(communities)],
-                                      password_hash, today))
+                                      password_hash, today, used_ids))
             db.session.add(created[-1])
             if index % 500 == 0:
                 db.session.flush()
