@@ -54,6 +54,8 @@ def _me():
 @blp.route("/signup", methods=["GET", "POST"])
 def signup():
     """Register as a volunteer: account, identity, home, skills and consents."""
+    if current_user.is_authenticated and current_user.volunteer is not None:
+        return redirect(url_for("volunteers.profile"))  # one person, one account
     form = SignupForm()
     form.set_place_choices(orgs.communities_and_grids(), _locale())
     if form.validate_on_submit():

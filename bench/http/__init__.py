@@ -1,0 +1,1 @@
+"""HTTP benchmarks of the API under gunicorn (python -m bench.http.run)."""
