@@ -48,10 +48,30 @@ def db(app):
         yield _db
         _db.session.rollback()
         _db.session.remove()
-        with _db.engine.begin() as connection:
-            for table in reversed(_db.metadata.sorted_tables):
-                connection.execute(table.delete())
+        empty_all_tables(_db.engine)
         limiter.reset()
+
+
+def empty_all_tables(engine) -> None:
+    """Delete every row, even from append-only tables guarded by triggers.
+
+    PostgreSQL's TRUNCATE fires no row triggers; SQLite cannot disable triggers, so they are
+    dropped for the cleanup and created again from their stored SQL.
+    """
+    tables = [table.name for table in reversed(_db.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            connection.exec_driver_sql(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE")
+            return
+        triggers = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+        for name, _sql in triggers:
+            connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        for name in tables:
+            connection.exec_driver_sql(f'DELETE FROM "{name}"')
+        for _name, sql in triggers:
+            connection.exec_driver_sql(sql)
 
 
 @pytest.fixture

@@ -21,3 +21,13 @@ def test_docs_page_loads_only_local_assets(client):
 def test_unknown_api_path_gives_the_error_shape(client):
     body = client.get("/api/v1/nothing-here").get_json()
     assert body["error"] == "NOT_FOUND" and body["code"] == 404
+
+
+def test_language_switch_never_redirects_to_another_site(client):
+    from tests.web.helpers import csrf_token
+
+    token = csrf_token(client, "/login")
+    response = client.post("/lang/en", data={"csrf_token": token, "next": "//evil.example/x"})
+    assert response.headers["Location"] == "/"
+    page = client.get("/login").get_data(as_text=True)
+    assert 'lang="en"' in page

@@ -9,9 +9,9 @@ from volunteer_hub.config import load_config
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
-# One entry per feature package: each exposes `api` (a flask-smorest Blueprint)
-# and/or `views` (a Flask Blueprint) modules.
-FEATURES = ("accounts", "orgs", "volunteers")
+# One entry per feature package: each may expose `api` (a flask-smorest Blueprint `blp`
+# with URL_PREFIX), `views` (a Flask Blueprint `blp`), `jobs` (JOBS) and `commands`.
+FEATURES = ("accounts", "orgs", "volunteers", "needs", "matching", "records", "timebank")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -46,6 +46,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_features(app: Flask) -> None:
     from importlib import import_module
+    from importlib.util import find_spec
 
     from volunteer_hub.extensions import api, csrf
     from volunteer_hub.web.views import blp as web_blp
@@ -53,9 +54,13 @@ def _register_features(app: Flask) -> None:
     app.register_blueprint(web_blp)
     for feature in FEATURES:
         package = f"volunteer_hub.{feature}"
-        api_module = import_module(f"{package}.api")
-        # The API authenticates with bearer tokens only, never the session cookie,
-        # so a forged cross-site request carries no credentials and needs no CSRF token.
-        csrf.exempt(api_module.blp)
-        api.register_blueprint(api_module.blp, url_prefix=f"/api/v1{api_module.URL_PREFIX}")
-        app.register_blueprint(import_module(f"{package}.views").blp)
+        if find_spec(f"{package}.models") is not None:
+            import_module(f"{package}.models")  # every table known to create_all and Alembic
+        if find_spec(f"{package}.api") is not None:
+            api_module = import_module(f"{package}.api")
+            # The API authenticates with bearer tokens only, never the session cookie,
+            # so a forged cross-site request carries no credentials and needs no CSRF token.
+            csrf.exempt(api_module.blp)
+            api.register_blueprint(api_module.blp, url_prefix=f"/api/v1{api_module.URL_PREFIX}")
+        if find_spec(f"{package}.views") is not None:
+            app.register_blueprint(import_module(f"{package}.views").blp)

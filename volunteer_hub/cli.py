@@ -77,9 +77,44 @@ def create_admin_command(org_code: str, phone: str, name: str, password: str):
     click.echo(f"Admin {name} created on {org.name_zh}.")
 
 
+@main.command("scheduler")
+@click.option("--list", "list_only", is_flag=True, help="Print the jobs and exit.")
+@with_appcontext
+def scheduler_command(list_only: bool):
+    """Run the scheduled jobs of every feature (its own process; one per deployment is enough,
+    more are safe on PostgreSQL)."""
+    from flask import current_app
+
+    from volunteer_hub import FEATURES
+    from volunteer_hub.scheduler import build_scheduler, collect_jobs
+
+    jobs = collect_jobs(FEATURES)
+    for job in jobs:
+        click.echo(f"{job.id}: {job.trigger} {job.trigger_args}")
+    if not list_only:
+        build_scheduler(current_app._get_current_object(), jobs).start()
+
+
+def _add_feature_commands() -> None:
+    """Each feature may add commands in its `commands.py` with `register(group)`."""
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    from volunteer_hub import FEATURES
+
+    for feature in FEATURES:
+        name = f"volunteer_hub.{feature}.commands"
+        if find_spec(name) is not None:
+            import_module(name).register(main)
+
+
+_add_feature_commands()
+
+
 def register_cli(app) -> None:
     """Expose the same commands as `flask vh ...`."""
     group = click.Group("vh", help="Volunteer Hub commands.")
-    for name in ("demo", "import", "create-admin"):
-        group.add_command(main.commands[name])
+    for name, command in main.commands.items():
+        if name not in ("db", "run", "shell", "routes"):
+            group.add_command(command, name)
     app.cli.add_command(group)

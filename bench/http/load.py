@@ -33,7 +33,15 @@ class RunResult:
     connections: int = 0                # TCP connections opened by the clients
     client_cpu_s: float = 0.0           # CPU used by this (load generator) process
     server_cpu_s: float = 0.0           # CPU used by gunicorn master + workers
+    db_cpu_s: float = 0.0               # CPU used by this database's PostgreSQL backends
+    machine_cpu_s: float = 0.0          # CPU used by everything on the machine
     machine_busy: float = 0.0           # share of all cores busy during the run (0..1)
+
+    @property
+    def other_cpu_s(self) -> float:
+        """CPU of processes that are not part of this bench (other jobs on the box)."""
+        return max(0.0, self.machine_cpu_s - self.server_cpu_s - self.db_cpu_s
+                   - self.client_cpu_s)
 
     @property
     def errors(self) -> int:
@@ -86,7 +94,8 @@ def _machine_ticks() -> tuple[int, int]:
 
 def run_load(scenario: str, port: int, make_request: RequestFactory, *, clients: int,
              seconds: float, max_requests: int, expected_status: int,
-             server_pids: Callable[[], list[int]]) -> RunResult:
+             server_pids: Callable[[], list[int]],
+             db_pids: Callable[[], list[int]] = list) -> RunResult:
     """Drive `clients` threads against 127.0.0.1:port and collect latencies."""
     per_client = max(1, max_requests // clients)
     deadline_box: list[float] = []
@@ -131,8 +140,9 @@ def run_load(scenario: str, port: int, make_request: RequestFactory, *, clients:
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:
         thread.start()
-    pids = server_pids()
-    server_cpu0, client_cpu0, machine0 = _cpu_ticks(pids), time.process_time(), _machine_ticks()
+    pids, backends = server_pids(), db_pids()
+    server_cpu0, db_cpu0 = _cpu_ticks(pids), _cpu_ticks(backends)
+    client_cpu0, machine0 = time.process_time(), _machine_ticks()
     t_start = time.perf_counter()
     deadline_box.append(t_start + seconds)
     start_barrier.wait()
@@ -142,12 +152,14 @@ def run_load(scenario: str, port: int, make_request: RequestFactory, *, clients:
     machine1 = _machine_ticks()
     client_cpu = time.process_time() - client_cpu0
     server_cpu = _cpu_ticks(pids) - server_cpu0
+    db_cpu = _cpu_ticks(backends) - db_cpu0
 
     merged = RunResult(scenario=scenario, clients=clients, seconds=elapsed, requests=0,
                        successes=0, latencies_ms=[], client_cpu_s=client_cpu,
-                       server_cpu_s=server_cpu)
+                       server_cpu_s=server_cpu, db_cpu_s=db_cpu)
     busy = machine1[0] - machine0[0]
     total = machine1[1] - machine0[1]
+    merged.machine_cpu_s = busy / os.sysconf("SC_CLK_TCK")
     merged.machine_busy = busy / total if total else 0.0
     for part in results:
         merged.latencies_ms.extend(part["latencies"])

@@ -68,18 +68,59 @@ def component_cost_bound(graph: CandidateGraph, rows: IntArray, cols: IntArray) 
     return result
 
 
+def fix_private_cheapest(graph: CandidateGraph) -> IntArray:
+    """Exact presolve: volunteer index per slot fixed before the sparse solve.
+
+    If a slot's cheapest edge (ties: lowest volunteer index, i.e. the first edge
+    of the slot in the graph's (slot, cost, volunteer) order) goes to a volunteer
+    no other remaining slot can take, some min-cost full matching uses that edge:
+    in any optimum the volunteer is free, and moving the slot onto it changes the
+    cost by at most 0 (the dummy column costs more than any edge). Fixing it only
+    removes a private column, so the other slots' edge lists are unchanged;
+    repeat while new volunteers become private.
+    """
+    fixed = np.full(graph.n_slots, UNASSIGNED, dtype=np.int64)
+    if graph.n_edges == 0:
+        return fixed
+    first_edge = np.flatnonzero(np.r_[True, graph.slot_idx[1:] != graph.slot_idx[:-1]])
+    first_slot, first_vol = graph.slot_idx[first_edge], graph.vol_idx[first_edge]
+    degree = np.bincount(graph.vol_idx, minlength=graph.n_volunteers)
+    open_rows = np.arange(len(first_edge))
+    while len(open_rows):
+        private = degree[first_vol[open_rows]] == 1
+        if not private.any():
+            break
+        done = open_rows[private]
+        fixed[first_slot[done]] = first_vol[done]
+        # The fixed slots' other edges disappear: their volunteers lose one degree.
+        gone = np.isin(graph.slot_idx, first_slot[done], assume_unique=False)
+        np.subtract.at(degree, graph.vol_idx[gone], 1)
+        open_rows = open_rows[~private]
+    return fixed
+
+
 def solve_assignment(graph: CandidateGraph) -> IntArray:
     """Volunteer index per slot (UNASSIGNED if left empty), lexicographically optimal."""
-    assignment = np.full(graph.n_slots, UNASSIGNED, dtype=np.int64)
+    assignment = fix_private_cheapest(graph)
     if graph.n_edges == 0:
         return assignment
+    free = assignment[graph.slot_idx] == UNASSIGNED
+    if not free.any():
+        return assignment
+    # Dummy costs use the R of the full graph's components: an upper bound of the
+    # reduced problem's R, so the lexicographic argument still holds.
     slot_ids, rows = np.unique(graph.slot_idx, return_inverse=True)
     vol_ids, cols = np.unique(graph.vol_idx, return_inverse=True)
+    bound = np.zeros(graph.n_slots, dtype=np.int64)
+    bound[slot_ids] = component_cost_bound(graph, rows, cols)
+    slot_idx, vol_idx, cost = graph.slot_idx[free], graph.vol_idx[free], graph.cost[free]
+    slot_ids, rows = np.unique(slot_idx, return_inverse=True)
+    vol_ids, cols = np.unique(vol_idx, return_inverse=True)
     n_rows, n_cols = len(slot_ids), len(vol_ids)
-    dummy_cost = graph.slot_rank[slot_ids] * (component_cost_bound(graph, rows, cols) + 1)
+    dummy_cost = graph.slot_rank[slot_ids] * (bound[slot_ids] + 1)
     matrix = sp.csr_matrix(
         (
-            np.concatenate((graph.cost, dummy_cost)).astype(np.float64),
+            np.concatenate((cost, dummy_cost)).astype(np.float64),
             (np.concatenate((rows, np.arange(n_rows))), np.concatenate((cols, n_cols + np.arange(n_rows)))),
         ),
         shape=(n_rows, n_cols + n_rows),

@@ -25,9 +25,9 @@ def switch_language(locale):
         if current_user.is_authenticated:
             with transaction():
                 current_user.locale = locale
-    target = request.form.get("next") or request.referrer or url_for("web.index")
-    return redirect(target if target.startswith("/") or request.host in target
-                    else url_for("web.index"))
+    from volunteer_hub.accounts.views import safe_next
+
+    return redirect(safe_next(request.form.get("next")) or url_for("web.index"))
 
 
 @blp.route("/healthz")
