@@ -256,7 +256,12 @@ def _require_self_or_manager(volunteer: Volunteer, by) -> None:
         require(by, "volunteers.manage", volunteer.community, hide=not can_view(by, volunteer))
 
 
-PROFILE_FIELDS = ("real_name", "lat", "lon", "languages", "community_id", "grid_id", "phone")
+def _child_of(volunteer: Volunteer, model, child_id: int):
+    """A row of `model` that belongs to this volunteer, else 404."""
+    child = db.session.get(model, child_id)
+    if child is None or child.volunteer_id != volunteer.id:
+        raise NotFound()
+    return child
 
 
 def update_profile(volunteer: Volunteer, changes: dict, *, by) -> Volunteer:
@@ -369,10 +374,7 @@ def add_certification(volunteer: Volunteer, data: dict, *, by) -> Certification:
 
 def remove_certification(volunteer: Volunteer, cert_id: int, *, by) -> None:
     _require_self_or_manager(volunteer, by)
-    cert = db.session.get(Certification, cert_id)
-    if cert is None or cert.volunteer_id != volunteer.id:
-        raise NotFound()
-    volunteer.certifications.remove(cert)
+    volunteer.certifications.remove(_child_of(volunteer, Certification, cert_id))
 
 
 def set_availability(volunteer: Volunteer, windows: list[dict], exceptions: list[dict], *,
@@ -426,9 +428,7 @@ def record_consent(volunteer: Volunteer, kind: str, *, guardian: dict | None = N
 def withdraw_consent(volunteer: Volunteer, consent_id: int, *, by) -> Consent:
     """Withdrawing consent to the ID processing ends active service: we cannot keep the ID."""
     _require_self_or_manager(volunteer, by)
-    consent = db.session.get(Consent, consent_id)
-    if consent is None or consent.volunteer_id != volunteer.id:
-        raise NotFound()
+    consent = _child_of(volunteer, Consent, consent_id)
     if consent.withdrawn_at is None:
         consent.withdrawn_at = utcnow()
         if consent.kind in ("service_terms", "sensitive_data") and volunteer.status != "left":
