@@ -381,6 +381,10 @@ def summarize(runs: list[RunResult]) -> dict:
         "server_cores": med(r.server_cpu_s / r.seconds for r in runs),
         "db_cores": med(r.db_cpu_s / r.seconds for r in runs),
         "other_cores": med(r.other_cpu_s / r.seconds for r in runs),
+        # CPU cost per completed request: insensitive to what else shares the machine
+        "server_ms_per_req": med(1000 * r.server_cpu_s / max(1, r.requests) for r in runs),
+        "db_ms_per_req": med(1000 * r.db_cpu_s / max(1, r.requests) for r in runs),
+        "client_ms_per_req": med(1000 * r.client_cpu_s / max(1, r.requests) for r in runs),
         "machine_busy": med(r.machine_busy for r in runs),
         "connections_per_request": med(r.connections / max(1, r.requests) for r in runs),
     }
@@ -389,8 +393,9 @@ def summarize(runs: list[RunResult]) -> dict:
 def markdown_table(reports: list[dict]) -> str:
     lines = [
         "| engine | scenario | req/s | p50 ms | p90 ms | p99 ms | errors (non-2xx) "
-        "| req/s of the 3 runs | cores used: gunicorn / postgres / load gen / other jobs |",
-        "|---|---|---:|---:|---:|---:|---:|---|---|",
+        "| req/s of the 3 runs | CPU ms/req: gunicorn / postgres / load gen "
+        "| cores used: gunicorn / postgres / load gen / other jobs |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|---|",
     ]
     for report in reports:
         for scenario, runs in report["results"].items():
@@ -399,6 +404,8 @@ def markdown_table(reports: list[dict]) -> str:
                 f"| {report['engine']} | {SCENARIO_LABELS[scenario]} | {s['rps']:.1f} "
                 f"| {s['p50']:.1f} | {s['p90']:.1f} | {s['p99']:.1f} "
                 f"| {s['errors']} ({s['non_2xx']}) | {', '.join(map(str, s['rps_runs']))} "
+                f"| {s['server_ms_per_req']:.1f} / {s['db_ms_per_req']:.1f} / "
+                f"{s['client_ms_per_req']:.2f} "
                 f"| {s['server_cores']:.2f} / {s['db_cores']:.2f} / {s['client_cores']:.2f} / "
                 f"{s['other_cores']:.2f} |")
     return "\n".join(lines)
