@@ -81,8 +81,8 @@ def fairness_rounds(n_slots: int, n_vols: int, seed: int) -> dict[str, dict[str,
     city = make_city(n_vols, seed)
     base = make_volunteers(city, n_vols, seed)
     methods = {
-        "optimal (load weight 1.0)": (Weights(), solve_assignment),
-        "optimal (load weight 0)": (Weights(load=0.0), solve_assignment),
+        f"optimal (default, load {Weights().load:g})": (Weights(), solve_assignment),
+        "optimal (default, load 0)": (Weights(load=0.0), solve_assignment),
         "greedy nearest (load weight 0)": (Weights(load=0.0), greedy_assignment),
     }
     out = {}
@@ -174,8 +174,11 @@ def main() -> None:
         report(name, bench_size(name, args.reps, args.seed))
     for name in filter(None, args.fairness.split(",")):
         print(f"\n== fairness over {ROUNDS} rounds, {name} {SIZES[name]}: Gini of assignment counts over eligible volunteers")
-        for method, f in fairness_rounds(*SIZES[name], seed=args.seed).items():
-            print(f"{method:32s} gini {f['gini']:.3f}  filled {f['filled']}  travel {f['travel_km']:.0f} km  ({f['km_per_fill']:.3f} km/fill)")
+        results = fairness_rounds(*SIZES[name], seed=args.seed)
+        no_load, greedy_run = list(results.values())[1:]
+        for method, f in results.items():
+            print(f"{method:32s} gini {f['gini']:.3f}  filled {f['filled']}  travel {f['travel_km']:.0f} km  ({f['km_per_fill']:.3f} km/fill)"
+                  f"  travel vs no-load {f['travel_km'] / no_load['travel_km'] - 1:+.1%}, vs greedy {f['travel_km'] / greedy_run['travel_km'] - 1:+.1%}")
 
 
 if __name__ == "__main__":

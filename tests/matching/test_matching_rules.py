@@ -128,7 +128,7 @@ def test_background_check() -> None:
 
 
 def test_cost_terms() -> None:
-    w = Weights()
+    w = Weights(distance=1.0, skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0)
     base = d.pair_cost(easy_slot(), easy_volunteer(1), w)
     assert d.pair_cost(easy_slot(), easy_volunteer(1, skills={"first_aid": 3}), w) == base + 50  # 1 surplus level
     assert d.pair_cost(easy_slot(), easy_volunteer(1, recent_load=2), w) == base + 200
@@ -141,7 +141,7 @@ def test_cost_terms() -> None:
 def test_vectorised_rules_and_costs_match_scalar(seed: int) -> None:
     slots, vols = random_instance(seed, 25, 60)
     vocab = vocabulary_for(slots, vols)
-    weights = Weights()
+    weights = Weights(skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0)
     graph = build_candidates(SlotTable.from_slots(slots, vocab), VolunteerTable.from_volunteers(vols, vocab), weights, max_candidates=1000)
     sorted_slots, sorted_vols = sorted(slots, key=lambda s: s.id), sorted(vols, key=lambda v: v.id)
     edges = {(int(s), int(v)): int(c) for s, v, c in zip(graph.slot_idx, graph.vol_idx, graph.cost)}

@@ -151,6 +151,18 @@ class VolunteerTable:
         return result
 
     @cached_property
+    def has_exceptions(self) -> BoolArray:
+        return _keyed(self.unavailable_keys, len(self.ids))
+
+    @cached_property
+    def has_served(self) -> BoolArray:
+        return _keyed(self.served_keys, len(self.ids))
+
+    @cached_property
+    def has_preferences(self) -> BoolArray:
+        return _keyed(self.preference_keys, len(self.ids))
+
+    @cached_property
     def busy_offsets(self) -> IntArray:
         counts = np.bincount(self.busy_keys // KEY_SHIFT, minlength=len(self.ids))
         result: IntArray = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -475,10 +487,26 @@ def weekly_availability_mask(slots: SlotTable, vols: VolunteerTable, si: IntArra
     return ok
 
 
+def _keyed(keys: IntArray, n: int) -> BoolArray:
+    """Per volunteer index: has at least one key (index << 32 | value)."""
+    flags: BoolArray = np.zeros(n, dtype=bool)
+    flags[keys // KEY_SHIFT] = True
+    return flags
+
+
+def _keyed_membership(keys: IntArray, flags: BoolArray, vi: IntArray, values: IntArray) -> BoolArray:
+    """_sorted_membership of vi << 32 | values, searching only volunteers with keys."""
+    found: BoolArray = np.zeros(len(vi), dtype=bool)
+    some = np.flatnonzero(flags[vi])
+    if len(some):
+        found[some] = _sorted_membership(keys, vi[some] * KEY_SHIFT + values[some])
+    return found
+
+
 def exception_day_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray) -> BoolArray:
     ok = np.ones(len(si), dtype=bool)
     for j in range(slots.seg_valid.shape[1]):
-        excepted = _sorted_membership(vols.unavailable_keys, vi * KEY_SHIFT + slots.seg_day_ordinal[si, j])
+        excepted = _keyed_membership(vols.unavailable_keys, vols.has_exceptions, vi, slots.seg_day_ordinal[si, j])
         ok &= ~(slots.seg_valid[si, j] & excepted)
     return ok
 
@@ -520,9 +548,9 @@ def pair_costs(
 ) -> tuple[IntArray, BoolArray, BoolArray]:
     """Integer costs (same formula and operation order as domain.pair_cost)."""
     beneficiary = slots.beneficiary[si]
-    continuity = (beneficiary != MISSING_ID) & _sorted_membership(vols.served_keys, vi * KEY_SHIFT + beneficiary)
+    continuity = (beneficiary != MISSING_ID) & _keyed_membership(vols.served_keys, vols.has_served, vi, beneficiary)
     need_type = slots.need_type[si]
-    preference = (need_type >= 0) & _sorted_membership(vols.preference_keys, vi * KEY_SHIFT + need_type)
+    preference = (need_type >= 0) & _keyed_membership(vols.preference_keys, vols.has_preferences, vi, need_type)
     points = (
         weights.distance * km
         + weights.skill_surplus * skill_surplus_array(slots, vols, si, vi)
@@ -699,35 +727,107 @@ def static_qualified(slots: SlotTable, vols: VolunteerTable, row: int) -> BoolAr
     return ok
 
 
+# Most selective first on the generator's data (weekly windows pass ~25 %); every
+# later mask only sees the survivors. Distance comes last: the kd-tree already
+# bounds it, and the haversine is the costliest mask per pair.
+_FAST_MASKS = (
+    weekly_availability_mask,
+    free_mask,
+    exception_day_mask,
+    skills_mask,
+    certifications_mask,
+    gender_mask,
+    age_mask,
+    background_mask,
+)
+
+
+def feasible_subset(
+    slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """(positions of the feasible pairs, their relation codes, their km).
+
+    Same rules as rule_masks (a pair is feasible iff every mask holds), applied
+    one at a time on the shrinking set of survivors.
+    """
+    idx = np.flatnonzero(vols.active[vi])
+    s, v = si[idx], vi[idx]
+    for mask in _FAST_MASKS:
+        if len(idx) == 0:
+            break
+        keep = mask(slots, vols, s, v)
+        idx, s, v = idx[keep], s[keep], v[keep]
+    rel = relation_codes(slots, vols, s, v)
+    km = pair_distances_km(slots, vols, s, v, rel)
+    keep = within_distance_mask(slots, s, rel, km)
+    return idx[keep], rel[keep], km[keep]
+
+
+class _Collector:
+    """Feasible pairs of every batch, plus the raw pairs of slots that got no
+    feasible pair in a batch (the only ones an unfilled reason may need)."""
+
+    def __init__(self, slots: SlotTable, vols: VolunteerTable) -> None:
+        self.slots, self.vols = slots, vols
+        self.feasible: list[tuple[IntArray, IntArray, IntArray, FloatArray]] = []
+        self.doubtful: list[tuple[IntArray, IntArray]] = []
+        self.count = np.zeros(len(slots), dtype=np.int64)
+
+    def add(self, si: IntArray, vi: IntArray) -> IntArray:
+        """Evaluate one batch; returns feasible pairs per slot in this batch."""
+        idx, rel, km = feasible_subset(self.slots, self.vols, si, vi)
+        fs = si[idx]
+        self.feasible.append((fs, vi[idx], rel, km))
+        batch = np.bincount(fs, minlength=len(self.slots))
+        self.count += batch
+        none = batch[si] == 0
+        if none.any():
+            self.doubtful.append((si[none], vi[none]))
+        return batch
+
+    def feasible_pairs(self) -> tuple[IntArray, IntArray, IntArray, FloatArray]:
+        if not self.feasible:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float64)
+        si, vi, rel, km = (np.concatenate(col) for col in zip(*self.feasible))
+        return si, vi, rel, km
+
+    def hopeless_pairs(self, hopeless: BoolArray) -> _Pairs:
+        """Every generated pair of the slots flagged hopeless, fully evaluated."""
+        if not self.doubtful:
+            return _evaluate(self.slots, self.vols, np.empty(0, np.int64), np.empty(0, np.int64))
+        si = np.concatenate([d[0] for d in self.doubtful])
+        vi = np.concatenate([d[1] for d in self.doubtful])
+        keep = hopeless[si]
+        return _evaluate(self.slots, self.vols, si[keep], vi[keep])
+
+
 def _nearest_feasible(
-    slots: SlotTable, vols: VolunteerTable, index: _SpatialIndex, rows: IntArray, max_candidates: int
-) -> list[_Pairs]:
+    slots: SlotTable, index: _SpatialIndex, rows: IntArray, max_candidates: int, collector: _Collector
+) -> None:
     """k nearest per slot, widening k for slots still short of max_candidates feasible."""
-    parts = []
     k, skip = OVERSAMPLE * max_candidates, 0
     pending = rows
     feasible_so_far = np.zeros(len(slots), dtype=np.int64)
     for expansion in range(MAX_EXPANSIONS + 1):
-        pairs = _evaluate(slots, vols, *_spatial_pairs(slots, index, pending, k, skip))
-        parts.append(pairs)
-        returned = skip + np.bincount(pairs.si, minlength=len(slots))[pending]
-        feasible_so_far += np.bincount(pairs.si[pairs.feasible], minlength=len(slots))
+        si, vi = _spatial_pairs(slots, index, pending, k, skip)
+        returned = skip + np.bincount(si, minlength=len(slots))[pending]
+        feasible_so_far += collector.add(si, vi)
         # A slot whose k neighbours all came back may have more beyond them.
         short = (returned == min(k, len(index.members))) & (feasible_so_far[pending] < max_candidates)
         if not short.any() or k >= len(index.members):
             break
         pending = pending[short]
         k, skip = k * 4, k
-    return parts
 
 
-def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int) -> _Pairs:
+def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int) -> _Collector:
+    collector = _Collector(slots, vols)
     coord_slots = np.flatnonzero(slots.has_coordinates)
     plain_slots = np.flatnonzero(~slots.has_coordinates)
     coord_vols = np.flatnonzero(vols.has_coordinates)
     coordless_vols = np.flatnonzero(~vols.has_coordinates)
     hierarchy_limit = OVERSAMPLE * max_candidates
-    parts = [_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, plain_slots, np.arange(len(vols)), hierarchy_limit))]
+    collector.add(*_hierarchy_pairs(slots, vols, plain_slots, np.arange(len(vols)), hierarchy_limit))
     groups = static_requirement_groups(slots, coord_slots)
     n_groups = int(groups.max()) + 1 if len(groups) else 0
     if n_groups <= MAX_STATIC_GROUPS:
@@ -738,13 +838,13 @@ def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int)
             rows = coord_slots[groups == g]
             qualified = static_qualified(slots, vols, int(rows[0]))
             members = np.flatnonzero(qualified & has_coords)
-            parts += _nearest_feasible(slots, vols, _SpatialIndex(vols, members), rows, max_candidates)
+            _nearest_feasible(slots, _SpatialIndex(vols, members), rows, max_candidates, collector)
             fallback = np.flatnonzero(qualified & ~has_coords)
-            parts.append(_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, rows, fallback, hierarchy_limit)))
+            collector.add(*_hierarchy_pairs(slots, vols, rows, fallback, hierarchy_limit))
     else:
-        parts.append(_evaluate(slots, vols, *_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit)))
-        parts += _nearest_feasible(slots, vols, _SpatialIndex(vols, coord_vols), coord_slots, max_candidates)
-    return _concat(parts)
+        collector.add(*_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit))
+        _nearest_feasible(slots, _SpatialIndex(vols, coord_vols), coord_slots, max_candidates, collector)
+    return collector
 
 
 def _diagnostic_pairs(slots: SlotTable, vols: VolunteerTable, rows: IntArray, max_candidates: int) -> _Pairs:
@@ -766,19 +866,37 @@ def _unfilled_reasons(n_slots: int, pairs: _Pairs) -> IntArray:
     return reason
 
 
+def _slot_cost_volunteer_order(si: IntArray, cost: IntArray, vi: IntArray, n_slots: int, n_vols: int) -> IntArray:
+    """np.lexsort((vi, cost, si)), as one argsort of a packed key when it fits in 63 bits."""
+    if len(si) == 0:
+        return np.empty(0, np.int64)
+    vol_bits = max(int(n_vols - 1).bit_length(), 1)
+    cost_bits = max(int(cost.max()).bit_length(), 1)
+    slot_bits = max(int(n_slots - 1).bit_length(), 1)
+    if cost.min() < 0 or vol_bits + cost_bits + slot_bits > 63:
+        result: IntArray = np.lexsort((vi, cost, si))
+        return result
+    key = (si << (cost_bits + vol_bits)) | (cost << vol_bits) | vi
+    # Keys are unique unless a pair repeats, and repeated pairs are identical rows.
+    return np.argsort(key, kind="stable")
+
+
 def build_candidate_graph(
     slots: SlotTable, vols: VolunteerTable, weights: Weights, *, max_candidates: int = DEFAULT_MAX_CANDIDATES
 ) -> CandidateGraph:
-    pairs = _generate_pairs(slots, vols, max_candidates)
-    reason = _unfilled_reasons(len(slots), pairs)
-    hopeless = np.flatnonzero(reason != NO_REASON)
-    if len(hopeless):
-        diagnosis = _concat([pairs, _diagnostic_pairs(slots, vols, hopeless, max_candidates)])
-        reason[hopeless] = _unfilled_reasons(len(slots), diagnosis)[hopeless]
-    si, vi = pairs.si[pairs.feasible], pairs.vi[pairs.feasible]
-    rel, km = pairs.rel[pairs.feasible], pairs.km[pairs.feasible]
+    collector = _generate_pairs(slots, vols, max_candidates)
+    reason = np.full(len(slots), NO_REASON, dtype=np.int64)
+    hopeless = collector.count == 0
+    if hopeless.any():
+        # Same reasons as evaluating every pair: slots with a feasible pair have
+        # none, the others take the rule that removed their last surviving pair.
+        rows = np.flatnonzero(hopeless)
+        diagnosis = _concat([collector.hopeless_pairs(hopeless), _diagnostic_pairs(slots, vols, rows, max_candidates)])
+        reason[rows] = _unfilled_reasons(len(slots), diagnosis)[rows]
+    si, vi, rel, km = collector.feasible_pairs()
+    del collector
     cost, continuity, preference = pair_costs(slots, vols, weights, si, vi, km)
-    order = np.lexsort((vi, cost, si))
+    order = _slot_cost_volunteer_order(si, cost, vi, len(slots), len(vols))
     sorted_si = si[order]
     # Keep the max_candidates cheapest per slot (ties: lowest volunteer id).
     rank_in_slot = np.arange(len(order)) - np.searchsorted(sorted_si, sorted_si, side="left")

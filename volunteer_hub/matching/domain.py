@@ -113,10 +113,14 @@ class Weights:
     """
 
     distance: float = 1.0  # per km (haversine, or hierarchy distance)
-    skill_surplus: float = 0.5  # per level above the required minimum
-    load: float = 1.0  # per assignment in the recent window
-    continuity: float = 2.0  # bonus if the volunteer served this beneficiary
-    preference: float = 1.0  # bonus if the need type is among the preferred ones
+    # Defaults tuned on the bench city (docs/BENCHMARKS-matching.md, fairness):
+    # load 0.4 brings the 8-round Gini to 0.70; every other non-distance point
+    # buys travel, so surplus and preference are off and continuity only breaks
+    # near-ties. Organisations may raise them.
+    skill_surplus: float = 0.0  # per level above the required minimum
+    load: float = 0.4  # per assignment in the recent window
+    continuity: float = 0.25  # bonus if the volunteer served this beneficiary
+    preference: float = 0.0  # bonus if the need type is among the preferred ones
 
     def __post_init__(self) -> None:
         for name in ("distance", "skill_surplus", "load", "continuity", "preference"):
