@@ -58,6 +58,20 @@ class DefaultConfig:
     PASSWORD_MIN_LENGTH = 8
     CONSENT_TEXT_VERSION = "2026-11"
 
+    # Service records (DOMAIN.md "Service records and hours"); an org may override them.
+    RECORDS_ROUNDING_MINUTES = 30  # [local] 0.5 h units
+    RECORDS_DAILY_CAP_MINUTES = 8 * 60  # [local] at most 8 h a day
+    RECORDS_ACTIVITY_CAP_MINUTES: int | None = None  # None: the activity's own length
+    RECORDS_TRAVEL_EXCLUDED = True
+    RECORDS_DEADLINE_WORKING_DAYS = 10
+    RECORDS_QR_VALID_MINUTES = 5
+
+    # Time bank (DOMAIN.md "Time bank")
+    TIMEBANK_PERSON_CAP_MINUTES = 1500 * 60  # [local: Nanjing] the excess goes to the pool
+    TIMEBANK_DAILY_EARNING_CAP_MINUTES: int | None = None  # [local: Shanghai pilot] 120
+    TIMEBANK_REDEMPTION_AGE = 60  # [local: Beijing]
+    TIMEBANK_EXPIRY_DAYS: int | None = None  # [open] no expiry
+
     # Pagination
     API_PAGE_SIZE_DEFAULT = 50
     API_PAGE_SIZE_MAX = 200

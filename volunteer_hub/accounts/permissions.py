@@ -13,6 +13,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "roles.manage": frozenset({"admin"}),
     "teams.read": frozenset({"admin", "organizer", "coordinator"}),
     "teams.manage": frozenset({"admin", "organizer", "coordinator"}),
+    "records.manage": frozenset({"admin", "organizer"}),
+    "records.verify": frozenset({"admin", "organizer"}),
+    "timebank.read": frozenset({"admin", "organizer"}),
+    "timebank.manage": frozenset({"admin"}),
+    "needs.read": frozenset({"admin", "organizer", "coordinator"}),
+    "needs.manage": frozenset({"admin", "organizer"}),
+    "beneficiaries.manage": frozenset({"admin", "organizer"}),
 }
 
 

@@ -1,0 +1,67 @@
+"""8 processes post donations on overlapping accounts (PostgreSQL only): nothing lost or
+doubled, retries with the same idempotency keys post once, the audit passes."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+
+import pytest
+
+from tests.conftest import TEST_DATABASE_URL
+from tests.records import builders
+from volunteer_hub.records import services as records
+
+pytestmark = pytest.mark.skipif(
+    not (TEST_DATABASE_URL or "").startswith("postgresql"),
+    reason="needs VOLUNTEER_HUB_TEST_DATABASE_URL on PostgreSQL")
+
+WORKERS, POSTS = 8, 25
+
+
+def _worker(url: str, worker: int, volunteer_ids: list[int]) -> int:
+    from volunteer_hub import create_app
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import services
+    from volunteer_hub.volunteers.models import Volunteer
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "ID_HASH_KEY": "x",
+                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI="})
+    rng = random.Random(worker)
+    posted = 0
+    with app.app_context():
+        for index in range(POSTS):
+            volunteer_id = rng.choice(volunteer_ids)
+            key = f"w{worker}-{index}"
+            for _attempt in range(2):  # every request is retried once with the same key
+                services.run_in_transaction(lambda: services.donate(
+                    db.session.get(Volunteer, volunteer_id), 1, key=key, by=None))
+            posted += 1
+        db.engine.dispose()
+    return posted
+
+
+def test_concurrent_donations_keep_the_ledger_consistent(db, tree, make_staff, make_volunteer):
+    from volunteer_hub.timebank import services
+
+    organizer = make_staff(tree["a"], "organizer")
+    volunteers = [make_volunteer(tree["b"]) for _ in range(4)]
+    activity = builders.activity(tree["a"], organizer, hours=8)
+    for volunteer in volunteers:
+        record = builders.checked_out(activity, volunteer, minutes=480)
+        records.verify_record(record, by=organizer)
+    db.session.commit()
+    ids = [v.id for v in volunteers]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS) as pool:
+        posted = pool.starmap(_worker, [(TEST_DATABASE_URL, w, ids) for w in range(WORKERS)])
+    assert sum(posted) == WORKERS * POSTS
+    db.session.expire_all()
+    count = db.session.execute(db.select(db.func.count()).select_from(
+        services.LedgerTransaction).where(services.LedgerTransaction.kind == "DONATION")).scalar()
+    assert count == WORKERS * POSTS  # retries with the same key posted nothing more
+    total = sum(services.balance_of(v).total for v in volunteers)
+    assert total == 4 * 480 - WORKERS * POSTS
+    report = services.verify_ledger()
+    assert report.ok, report.breaches
+    assert os.environ.get("VOLUNTEER_HUB_TEST_DATABASE_URL")

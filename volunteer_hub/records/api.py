@@ -1,0 +1,185 @@
+"""Records API: activities, check-in/out, service records and the verification queue."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from volunteer_hub.accounts.auth import api_user
+from volunteer_hub.common_schemas import PageArgsSchema
+from volunteer_hub.db import db, transaction
+from volunteer_hub.errors import NotFound
+from volunteer_hub.orgs.models import Org
+from volunteer_hub.pagination import paginate
+from volunteer_hub.records import services
+from volunteer_hub.records.schemas import (
+    ActivityCreateSchema, ActivityLeadSchema, ActivityPageSchema, ActivityQueryArgsSchema,
+    CheckSchema, HandRecordSchema, QrTokenSchema, RecordPageSchema,
+    RecordSchema, RejectionSchema, VerificationResultSchema, VerificationSchema,
+)
+from volunteer_hub.timebank.services import ledger_volunteer, run_in_transaction
+
+URL_PREFIX = ""
+blp = Blueprint("records_api", __name__, description="Service records: check-in/out, "
+                "hand records, verification")
+
+
+def _me():
+    volunteer = api_user().volunteer
+    if volunteer is None:
+        raise NotFound()
+    return volunteer
+
+
+@blp.route("/activities")
+class Activities(MethodView):
+    @blp.arguments(ActivityQueryArgsSchema, location="query")
+    @blp.response(200, ActivityPageSchema)
+    def get(self, args):
+        """Activities, newest first (any logged-in user: volunteers look for them)."""
+        user = api_user()
+        query = services.activities_query(user, org_id=args.get("org_id"),
+                                          upcoming_only=args["upcoming"])
+        return paginate(query, args["page"], args["page_size"])
+
+    @blp.arguments(ActivityCreateSchema)
+    @blp.response(201, ActivityLeadSchema)
+    def post(self, data):
+        """Post an activity (organizer); it gets a 6-digit check-in code."""
+        with transaction():
+            org = db.session.get(Org, data.pop("org_id"))
+            if org is None:
+                raise NotFound()
+            activity = services.create_activity(org, data, by=api_user())
+            activity.visible_code = activity.checkin_code
+            return activity
+
+
+@blp.route("/activities/<int:activity_id>")
+class ActivityItem(MethodView):
+    @blp.response(200, ActivityLeadSchema)
+    def get(self, activity_id):
+        """One activity; only its lead (or an organizer over it) sees the check-in code."""
+        activity = services.get_activity(activity_id)
+        lead = services.is_lead(api_user(), activity)
+        activity.visible_code = activity.checkin_code if lead else None  # not a column
+        return activity
+
+
+@blp.route("/activities/<int:activity_id>/qr-token")
+class QrToken(MethodView):
+    @blp.response(200, QrTokenSchema)
+    def get(self, activity_id):
+        """A fresh signed check-in token for the lead's screen (valid a few minutes)."""
+        token = services.issue_qr_token(services.get_activity(activity_id), by=api_user())
+        return {"token": token, "valid_minutes": services.qr_valid_minutes()}
+
+
+@blp.route("/activities/<int:activity_id>/check-in")
+class CheckIn(MethodView):
+    @blp.arguments(CheckSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, activity_id):
+        """Check in by QR token, 6-digit code or geofence (only pass/fail is kept)."""
+        with transaction():
+            method = data.pop("method")
+            return services.check_in(services.get_activity(activity_id), _me(), method, data,
+                                     by=api_user())
+
+
+@blp.route("/activities/<int:activity_id>/check-out")
+class CheckOut(MethodView):
+    @blp.arguments(CheckSchema)
+    @blp.response(200, RecordSchema)
+    def post(self, data, activity_id):
+        """Check out; the minutes wait for verification."""
+        with transaction():
+            method = data.pop("method")
+            return services.check_out(services.get_activity(activity_id), _me(), method, data,
+                                      by=api_user())
+
+
+@blp.route("/activities/<int:activity_id>/records")
+class HandRecords(MethodView):
+    @blp.arguments(HandRecordSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, activity_id):
+        """Record hours by hand with a reason (organizer or lead); never above the length."""
+        from volunteer_hub.volunteers.services import get_volunteer
+
+        user = api_user()
+        with transaction():
+            volunteer = get_volunteer(data.pop("volunteer_id", 0), by=user)
+            return services.record_manually(services.get_activity(activity_id), volunteer,
+                                            data, by=user)
+
+
+@blp.route("/activities/<int:activity_id>/declarations")
+class Declarations(MethodView):
+    @blp.arguments(HandRecordSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, activity_id):
+        """A volunteer declares hours afterwards; they count once the lead confirms."""
+        with transaction():
+            return services.declare_hours(services.get_activity(activity_id), _me(), data,
+                                          by=api_user())
+
+
+@blp.route("/volunteers/<int:volunteer_id>/records")
+class VolunteerRecords(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, RecordPageSchema)
+    def get(self, args, volunteer_id):
+        """A volunteer's service records, newest first (themself or an organizer in scope)."""
+        volunteer = ledger_volunteer(volunteer_id, by=api_user())
+        return paginate(services.records_of(volunteer), args["page"], args["page_size"])
+
+
+@blp.route("/records/<int:record_id>")
+class RecordItem(MethodView):
+    @blp.response(200, RecordSchema)
+    def get(self, record_id):
+        """One record (its volunteer, the lead, or an organizer in scope)."""
+        return services.get_record(record_id, by=api_user())
+
+
+@blp.route("/records/<int:record_id>/corrections")
+class Corrections(MethodView):
+    @blp.arguments(HandRecordSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, record_id):
+        """Ask for a correction: a new record linked to this one, verified like any other."""
+        user = api_user()
+        with transaction():
+            return services.request_correction(services.get_record(record_id, by=user), data,
+                                               by=user)
+
+
+@blp.route("/records/<int:record_id>/rejection")
+class Rejection(MethodView):
+    @blp.arguments(RejectionSchema)
+    @blp.response(200, RecordSchema)
+    def post(self, data, record_id):
+        """Reject a pending record with a reason."""
+        user = api_user()
+        with transaction():
+            return services.reject_record(services.get_record(record_id, by=user),
+                                          data["reason"], by=user)
+
+
+@blp.route("/verification-queue")
+class Queue(MethodView):
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, RecordPageSchema)
+    def get(self, args):
+        """Pending records and corrections the caller may verify, oldest first."""
+        return paginate(services.verification_queue(api_user()), args["page"],
+                        args["page_size"])
+
+
+@blp.route("/verifications")
+class Verifications(MethodView):
+    @blp.arguments(VerificationSchema)
+    @blp.response(200, VerificationResultSchema)
+    def post(self, data):
+        """Verify records in bulk; each verified record mints its minutes into the time bank.
+        Safe to retry: a record is minted once."""
+        user = api_user()
+        return run_in_transaction(lambda: services.verify_records(data["record_ids"], by=user))

@@ -1,0 +1,120 @@
+"""Records API schemas."""
+from marshmallow import Schema, fields, validate
+
+from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.records.models import METHODS, SERVICE_TYPES
+
+
+class ActivityCreateSchema(Schema):
+    org_id = fields.Integer(required=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=120))
+    service_type = fields.String(load_default="community",
+                                 validate=validate.OneOf(tuple(SERVICE_TYPES)))
+    place = fields.String(load_default="", validate=validate.Length(max=200))
+    content = fields.String(load_default="")
+    lead_user_id = fields.Integer(allow_none=True)
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    geofence_lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    geofence_lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    geofence_radius_m = fields.Integer(allow_none=True, validate=validate.Range(min=10,
+                                                                               max=5000))
+    group_service = fields.Boolean(load_default=False)
+
+
+class ActivitySchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    name = fields.String()
+    service_type = fields.String()
+    place = fields.String()
+    content = fields.String()
+    lead_user_id = fields.Integer(allow_none=True)
+    starts_at = fields.DateTime()
+    ends_at = fields.DateTime()
+    length_minutes = fields.Integer()
+    has_geofence = fields.Function(lambda a: a.geofence_radius_m is not None)
+    group_service = fields.Boolean()
+
+
+class ActivityLeadSchema(ActivitySchema):
+    """An activity; `checkin_code` is filled only for its lead and organizers."""
+
+    checkin_code = fields.String(attribute="visible_code", allow_none=True)
+    geofence_lat = fields.Float(allow_none=True)
+    geofence_lon = fields.Float(allow_none=True)
+    geofence_radius_m = fields.Integer(allow_none=True)
+
+
+ActivityPageSchema = page_of(ActivitySchema)
+
+
+class ActivityQueryArgsSchema(PageArgsSchema):
+    org_id = fields.Integer()
+    upcoming = fields.Boolean(load_default=False)
+
+
+class QrTokenSchema(Schema):
+    token = fields.String()
+    valid_minutes = fields.Integer()
+
+
+class CheckSchema(Schema):
+    method = fields.String(required=True, validate=validate.OneOf(("qr", "code", "geofence")))
+    token = fields.String(load_only=True)
+    code = fields.String(load_only=True, validate=validate.Length(max=6))
+    # Used once to compute pass/fail, never stored.
+    lat = fields.Float(load_only=True, validate=validate.Range(min=-90, max=90))
+    lon = fields.Float(load_only=True, validate=validate.Range(min=-180, max=180))
+
+
+class HandRecordSchema(Schema):
+    volunteer_id = fields.Integer()
+    check_in_at = fields.AwareDateTime()
+    check_out_at = fields.AwareDateTime()
+    minutes = fields.Integer(validate=validate.Range(min=1, max=24 * 60))
+    travel_minutes = fields.Integer(load_default=0, validate=validate.Range(min=0, max=600))
+    reason = fields.String(validate=validate.Length(max=255))
+
+
+class RecordSchema(Schema):
+    id = fields.Integer()
+    volunteer_id = fields.Integer()
+    activity_id = fields.Integer()
+    activity_name = fields.Function(lambda r: r.activity.name)
+    check_in_at = fields.DateTime(allow_none=True)
+    check_out_at = fields.DateTime(allow_none=True)
+    method = fields.String(validate=validate.OneOf(METHODS))
+    raw_minutes = fields.Integer(allow_none=True)
+    minutes = fields.Integer(allow_none=True)
+    missing_checkout = fields.Boolean()
+    status = fields.String()
+    status_reason = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    corrects_id = fields.Integer(allow_none=True)
+    verified_at = fields.DateTime(allow_none=True)
+    ledger_transaction_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+RecordPageSchema = page_of(RecordSchema)
+
+
+class VerificationSchema(Schema):
+    record_ids = fields.List(fields.Integer(), required=True,
+                             validate=validate.Length(min=1, max=200))
+
+
+class RefusalSchema(Schema):
+    id = fields.Integer()
+    error = fields.String()
+    message = fields.String()
+
+
+class VerificationResultSchema(Schema):
+    verified = fields.List(fields.Nested(RecordSchema))
+    refused = fields.List(fields.Nested(RefusalSchema))
+
+
+class RejectionSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=255))
