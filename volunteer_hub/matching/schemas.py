@@ -1,0 +1,94 @@
+"""Matching API schemas: runs, assignments (with explanations), sign-ups, open needs."""
+from marshmallow import Schema, fields, validate
+
+from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.matching.models import ASSIGNMENT_STATES
+from volunteer_hub.needs.schemas import LocalDateTime, PublicNeedSchema, SlotSchema
+
+
+class MatchingRunCreateSchema(Schema):
+    org_id = fields.Integer(required=True)
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+
+class AssignmentSchema(Schema):
+    id = fields.Integer()
+    slot_id = fields.Integer()
+    need_id = fields.Integer(attribute="slot.need_id")
+    need_title = fields.String(attribute="slot.need.title")
+    start = LocalDateTime(attribute="slot.start")
+    end = LocalDateTime(attribute="slot.end")
+    volunteer_id = fields.Integer()
+    volunteer_name = fields.String(attribute="volunteer.real_name")
+    run_id = fields.Integer(allow_none=True)
+    source = fields.String()
+    state = fields.String()
+    cost = fields.Integer(allow_none=True)
+    explanation = fields.Dict()
+    reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    responded_at = fields.DateTime(allow_none=True)
+
+
+AssignmentPageSchema = page_of(AssignmentSchema)
+
+
+class MatchingRunSchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    kind = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    created_by_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+    stats = fields.Dict()
+    proposals = fields.List(fields.Nested(AssignmentSchema), attribute="assignments")
+
+
+class MatchingRunSummarySchema(Schema):
+    id = fields.Integer()
+    org_id = fields.Integer()
+    kind = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    created_at = fields.DateTime()
+    stats = fields.Dict()
+
+
+MatchingRunPageSchema = page_of(MatchingRunSummarySchema)
+
+
+class AssignmentQueryArgsSchema(PageArgsSchema):
+    run_id = fields.Integer()
+    need_id = fields.Integer()
+    state = fields.String(validate=validate.OneOf(ASSIGNMENT_STATES))
+    volunteer_id = fields.Integer()
+
+
+class AssignmentEditSchema(Schema):
+    volunteer_id = fields.Integer(required=True)
+
+
+class ReasonSchema(Schema):
+    reason = fields.String(allow_none=True, load_default=None,
+                           validate=validate.Length(max=255))
+
+
+class SignupSchema(Schema):
+    slot_id = fields.Integer(allow_none=True, load_default=None)
+    accept_risk = fields.Boolean(load_default=False)
+
+
+class OpenNeedSchema(Schema):
+    need = fields.Nested(PublicNeedSchema)
+    slot = fields.Nested(SlotSchema)
+    open_slots = fields.Integer()
+    relation = fields.String()
+    distance_km = fields.Float(allow_none=True)
+
+
+class OpenNeedArgsSchema(Schema):
+    skill = fields.String()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -1,0 +1,706 @@
+"""Around the pure engine: runs, proposals, confirmation, answers, re-matching, sign-ups.
+
+The engine (domain/candidates/solver) knows nothing of the database; this module loads
+open slots and active volunteers into its dataclasses, calls solve() / rematch_slots()
+and persists what comes back, with the explanation of every pairing.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import format_datetime
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+
+from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
+from volunteer_hub.db import db, is_postgresql, utcnow
+from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
+from volunteer_hub import matching as engine  # the pure engine's public API
+from volunteer_hub.matching.models import (
+    ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingRun,
+)
+from volunteer_hub.needs import services as needs
+from volunteer_hub.needs.models import Need, NeedSlot
+from volunteer_hub.orgs.models import Org
+from volunteer_hub.volunteers import idnumbers
+from volunteer_hub.volunteers.models import Volunteer
+
+MAX_RUN_DAYS = 31
+MAX_ROUNDS = 4  # the engine gives a volunteer one slot per solve: later rounds add more
+RECENT_LOAD_DAYS = 28
+OPEN_NEEDS_HORIZON_DAYS = 60
+HIERARCHY_KM = {"same_grid": 0.5, "same_community": 1.5, "same_street": 3.0}
+
+# Why a volunteer cannot take a slot (engine reason) -> (error code, message, status).
+REFUSALS = {
+    "none_within_distance": ("TOO_FAR", _l("This need is farther from your home than it "
+                                           "allows volunteers to travel."), 422),
+    "none_active": ("VOLUNTEER_NOT_ACTIVE", _l("Only active volunteers can sign up: your "
+                                               "registration is not active."), 422),
+    "missing_skill": ("SKILL_MISSING", _l("This need asks for a skill or level you have not "
+                                          "declared."), 422),
+    "missing_certification": ("CERTIFICATION_MISSING", _l("This need asks for a "
+                                                          "certification valid on the day."),
+                              422),
+    "gender_mismatch": ("GENDER_MISMATCH", _l("This personal care is given by a volunteer of "
+                                              "the same gender."), 422),
+    "adults_only": ("ADULTS_ONLY", _l("This need is for adult volunteers only."), 422),
+    "background_check": ("BACKGROUND_CHECK_REQUIRED", _l("Work with children needs a valid "
+                                                         "background check."), 422),
+    "not_available_weekly": ("NOT_AVAILABLE", _l("The time is outside the hours you said you "
+                                                 "can help."), 422),
+    "unavailable_that_day": ("UNAVAILABLE_THAT_DAY", _l("You marked yourself unavailable on "
+                                                        "that day."), 422),
+    "busy": ("ALREADY_BUSY", _l("You already have a task at that time."), 409),
+}
+
+
+# --- from rows to the engine's dataclasses -----------------------------------------------
+
+def _street_id(community: Org | None) -> int | None:
+    if community is None or community.parent is None:
+        return None
+    return community.parent_id if community.parent.level == "street" else None
+
+
+def engine_slot(slot: NeedSlot) -> engine.Slot:
+    need = slot.need
+    same_gender = need.beneficiary.gender if need.same_gender and need.beneficiary else None
+    return engine.Slot(
+        id=slot.id, need_id=need.id, need_type=need.type, priority=need.priority,
+        start=slot.start, end=slot.end, lat=need.lat, lon=need.lon,
+        grid_id=need.grid_id, community_id=need.community_id,
+        street_id=_street_id(need.community), max_distance_km=need.max_distance_km,
+        required_skills=dict(need.required_skills or {}),
+        required_certifications=frozenset(need.required_certifications or ()),
+        same_gender=same_gender, adults_only=need.adults_only,
+        needs_background_check=need.background_check, beneficiary_id=need.beneficiary_id,
+    )
+
+
+def _busy(volunteer_ids, *, except_slot_ids=()) -> dict[int, list[tuple[datetime, datetime]]]:
+    rows = db.session.execute(
+        select(Assignment.volunteer_id, NeedSlot.start, NeedSlot.end)
+        .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+        .where(Assignment.volunteer_id.in_(volunteer_ids),
+               Assignment.state.in_(ACTIVE_STATES),
+               NeedSlot.status.in_(("open", "filled")),
+               NeedSlot.id.not_in(list(except_slot_ids) or [-1]))).all()
+    busy = defaultdict(list)
+    for volunteer_id, start, end in rows:
+        busy[volunteer_id].append((start, end))
+    return busy
+
+
+def _recent_load(volunteer_ids) -> dict[int, int]:
+    since = needs.local_now() - timedelta(days=RECENT_LOAD_DAYS)
+    rows = db.session.execute(
+        select(Assignment.volunteer_id, db.func.count(Assignment.id))
+        .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+        .where(Assignment.volunteer_id.in_(volunteer_ids),
+               Assignment.state.in_(COMMITTED_STATES), NeedSlot.start >= since)
+        .group_by(Assignment.volunteer_id)).all()
+    return dict(rows)
+
+
+def _served(volunteer_ids) -> dict[int, set[int]]:
+    rows = db.session.execute(
+        select(Assignment.volunteer_id, Need.beneficiary_id)
+        .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+        .join(Need, NeedSlot.need_id == Need.id)
+        .where(Assignment.volunteer_id.in_(volunteer_ids), Assignment.state == "accepted",
+               Need.beneficiary_id.isnot(None))).all()
+    served = defaultdict(set)
+    for volunteer_id, beneficiary_id in rows:
+        served[volunteer_id].add(beneficiary_id)
+    return served
+
+
+def engine_volunteers(volunteers: list[Volunteer], *, except_slot_ids=(),
+                      today: date | None = None) -> list[engine.Volunteer]:
+    """Skills at their effective level, certifications by expiry, availability, busy
+    intervals (active assignments), recent load (4 weeks) and people served before."""
+    today = today or needs.local_today()
+    ids = [v.id for v in volunteers]
+    if not ids:
+        return []
+    busy, load, served = _busy(ids, except_slot_ids=except_slot_ids), _recent_load(ids), \
+        _served(ids)
+    result = []
+    for v in volunteers:
+        certs: dict[str, date | None] = {}
+        for cert in v.certifications:
+            if cert.issued_on > today:
+                continue
+            if cert.kind not in certs:
+                certs[cert.kind] = cert.expires_on
+            elif certs[cert.kind] is None or cert.expires_on is None:
+                certs[cert.kind] = None  # one never-expiring certificate is enough
+            else:
+                certs[cert.kind] = max(certs[cert.kind], cert.expires_on)
+        background = "background_check" in certs and (
+            certs["background_check"] is None or certs["background_check"] >= today)
+        result.append(engine.Volunteer(
+            id=v.id, lat=v.lat, lon=v.lon, grid_id=v.grid_id, community_id=v.community_id,
+            street_id=_street_id(v.community), gender=v.gender,
+            age=idnumbers.age_on(v.birth_date, today), active=v.status == "active",
+            skills={s.skill_code: s.effective_level for s in v.skills},
+            certifications=certs, background_checked=background,
+            availability=tuple(engine.WeeklyWindow(w.weekday, w.start_minute, w.end_minute)
+                               for w in v.availability),
+            unavailable_dates=frozenset(e.day for e in v.exceptions if not e.available),
+            busy=tuple(busy.get(v.id, ())), recent_load=load.get(v.id, 0),
+            served_beneficiaries=frozenset(served.get(v.id, ())),
+        ))
+    return result
+
+
+def volunteer_pool(org: Org) -> list[Volunteer]:
+    """Active volunteers whose home lies in the org's subtree."""
+    return list(db.session.execute(
+        select(Volunteer).where(Volunteer.status == "active",
+                                Volunteer.org_path.startswith(org.path, autoescape=True))
+        .order_by(Volunteer.id)).unique().scalars())
+
+
+def weights_for(org: Org) -> engine.Weights:
+    """Cost weights: MATCHING_WEIGHTS[org code], else MATCHING_WEIGHTS["default"]."""
+    configured = current_app.config.get("MATCHING_WEIGHTS") or {}
+    for node_id in reversed(org.ancestor_ids()):
+        node = db.session.get(Org, node_id)
+        if node is not None and node.code in configured:
+            return engine.Weights(**configured[node.code])
+    return engine.Weights(**configured.get("default", {}))
+
+
+def explanation_dict(explanation, **extra) -> dict:
+    data = asdict(explanation)
+    data["distance_km"] = round(float(data["distance_km"]), 2)
+    data["skills_matched"] = {code: {"level": pair[0], "required": pair[1]}
+                              for code, pair in dict(explanation.skills_matched).items()}
+    data.update(extra)
+    return data
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+def _matchable_slots(org: Org, start: date, end: date) -> list[NeedSlot]:
+    now = needs.local_now()
+    first = max(datetime.combine(start, datetime.min.time()), now)
+    taken = exists().where(Assignment.slot_id == NeedSlot.id,
+                           Assignment.state.in_(ACTIVE_STATES))
+    return list(db.session.execute(
+        select(NeedSlot).join(Need, NeedSlot.need_id == Need.id)
+        .where(Need.org_path.startswith(org.path, autoescape=True),
+               Need.state.in_(needs.MATCHABLE_STATES), NeedSlot.status == "open",
+               NeedSlot.start >= first,
+               NeedSlot.start < datetime.combine(end + timedelta(days=1),
+                                                 datetime.min.time()),
+               ~taken)
+        .order_by(NeedSlot.id)).scalars())
+
+
+def _withdraw_proposals(org: Org, start: date, end: date, run: MatchingRun) -> int:
+    """Earlier proposals nobody confirmed are replaced by the new run's."""
+    stale = db.session.execute(
+        select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+        .join(Need, NeedSlot.need_id == Need.id)
+        .where(Assignment.state == "proposed",
+               Need.org_path.startswith(org.path, autoescape=True),
+               NeedSlot.start >= datetime.combine(start, datetime.min.time()),
+               NeedSlot.start < datetime.combine(end + timedelta(days=1),
+                                                 datetime.min.time()))).scalars().all()
+    for assignment in stale:
+        assignment.state = "cancelled"
+        assignment.reason = f"superseded by matching run {run.id}"
+        assignment.cancelled_at = utcnow()
+    db.session.flush()
+    return len(stale)
+
+
+def run_matching(org: Org, start: date, end: date, *, by, kind: str = "manual") -> MatchingRun:
+    """Propose volunteers for every open slot of the org's subtree between two dates.
+
+    Earlier unconfirmed proposals in the range are replaced; confirmed and accepted
+    assignments are kept and count as busy time. The engine gives a volunteer one slot
+    per solve, so up to MAX_ROUNDS rounds run, each seeing the previous ones as busy.
+    """
+    if by is not None:
+        require(by, "needs.manage", org)
+    if end < start:
+        raise ValidationFailed(_l("The end date must not be before the start date."),
+                               code="DATE_RANGE", field="end")
+    if (end - start).days >= MAX_RUN_DAYS:
+        raise ValidationFailed(_l("Match at most %(days)d days at once.", days=MAX_RUN_DAYS),
+                               code="DATE_RANGE_TOO_LONG", field="end")
+    run = MatchingRun(org=org, kind=kind, start_date=start, end_date=end,
+                      created_by_id=by.id if by else None, stats={})
+    db.session.add(run)
+    db.session.flush()
+    withdrawn = _withdraw_proposals(org, start, end, run)
+    rows = _matchable_slots(org, start, end)
+    by_id = {slot.id: slot for slot in rows}
+    slots = [engine_slot(slot) for slot in rows]
+    pool = volunteer_pool(org)
+    volunteers = engine_volunteers(pool)
+    weights = weights_for(org)
+    pairings, unfilled, rounds, seconds, edges = [], [], 0, 0.0, 0
+    remaining = slots
+    while remaining and volunteers and rounds < MAX_ROUNDS:
+        rounds += 1
+        result = engine.solve(remaining, volunteers, weights)
+        seconds += result.stats.candidate_seconds + result.stats.solve_seconds
+        edges += result.stats.candidate_edges
+        pairings.extend((rounds, p) for p in result.pairings)
+        unfilled = result.unfilled
+        if not result.pairings:
+            break
+        taken = {p.slot_id: p.volunteer_id for p in result.pairings}
+        extra_busy = defaultdict(list)
+        for p in result.pairings:
+            slot = by_id[p.slot_id]
+            extra_busy[p.volunteer_id].append((slot.start, slot.end))
+        volunteers = [
+            _with_more(v, extra_busy.get(v.id, ())) for v in volunteers]
+        remaining = [s for s in remaining if s.id not in taken]
+    if not volunteers:
+        unfilled = [engine.Unfilled(s.id, "no_volunteers") for s in slots]
+    for round_no, pairing in pairings:
+        db.session.add(Assignment(
+            slot_id=pairing.slot_id, volunteer_id=pairing.volunteer_id, run=run,
+            source="matching", state="proposed", cost=pairing.cost,
+            explanation=explanation_dict(pairing.explanation, round=round_no)))
+    run.stats = {
+        "slots": len(slots), "volunteers": len(pool), "filled": len(pairings),
+        "rounds": rounds, "withdrawn": withdrawn, "candidate_edges": edges,
+        "seconds": round(seconds, 4),
+        "total_distance_km": round(sum(p.explanation.distance_km for _, p in pairings), 2),
+        "unfilled": [{"slot_id": u.slot_id, "reason": u.reason, "detail": u.detail}
+                     for u in unfilled],
+    }
+    db.session.flush()
+    return run
+
+
+def _with_more(volunteer: engine.Volunteer, intervals) -> engine.Volunteer:
+    if not intervals:
+        return volunteer
+    from dataclasses import replace
+
+    return replace(volunteer, busy=volunteer.busy + tuple(intervals),
+                   recent_load=volunteer.recent_load + len(intervals))
+
+
+def get_run(run_id: int, *, by) -> MatchingRun:
+    run = db.session.get(MatchingRun, run_id)
+    if run is None or not can(by, "needs.read", run.org):
+        raise NotFound()
+    return run
+
+
+def search_runs(user):
+    return select(MatchingRun).join(Org, MatchingRun.org_id == Org.id).where(
+        path_filter(Org.path, scope_paths(user, "needs.read"))).order_by(MatchingRun.id.desc())
+
+
+# --- one assignment -------------------------------------------------------------------------
+
+def get_assignment(assignment_id: int, *, by) -> Assignment:
+    """An assignment for an organizer in scope, or for its own volunteer."""
+    assignment = db.session.get(Assignment, assignment_id)
+    if assignment is None:
+        raise NotFound()
+    volunteer = getattr(by, "volunteer", None)
+    if volunteer is not None and volunteer.id == assignment.volunteer_id and \
+            assignment.state != "proposed":  # unconfirmed proposals are the organizer's draft
+        return assignment
+    if can(by, "needs.read", assignment.need.org):
+        return assignment
+    raise NotFound()
+
+
+def search_assignments(user, *, run_id=None, need_id=None, state=None, volunteer_id=None):
+    query = (select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+             .join(Need, NeedSlot.need_id == Need.id)
+             .where(path_filter(Need.org_path, scope_paths(user, "needs.read"))))
+    if run_id:
+        query = query.where(Assignment.run_id == run_id)
+    if need_id:
+        query = query.where(Need.id == need_id)
+    if state:
+        query = query.where(Assignment.state == state)
+    if volunteer_id:
+        query = query.where(Assignment.volunteer_id == volunteer_id)
+    return query.order_by(NeedSlot.start, Assignment.id)
+
+
+def my_assignments(volunteer: Volunteer, *, current_only: bool = False):
+    """The volunteer's tasks (not the organizer's unconfirmed proposals), soonest first."""
+    query = (select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+             .where(Assignment.volunteer_id == volunteer.id, Assignment.state != "proposed"))
+    if current_only:
+        query = query.where(Assignment.state.in_(ACTIVE_STATES),
+                            NeedSlot.end >= needs.local_now())
+    return query.order_by(NeedSlot.start, Assignment.id)
+
+
+def _is_own(assignment: Assignment, by) -> bool:
+    volunteer = getattr(by, "volunteer", None)
+    return volunteer is not None and volunteer.id == assignment.volunteer_id
+
+
+def _require_manager(assignment: Assignment, by) -> None:
+    if by is None:
+        return
+    org = assignment.need.org
+    visible = _is_own(assignment, by) or can(by, "needs.read", org)
+    require(by, "needs.manage", org, hide=not visible)
+
+
+def _require_own(assignment: Assignment, by) -> None:
+    if _is_own(assignment, by):
+        return
+    if can(by, "needs.read", assignment.need.org):
+        raise DomainError(_l("Only the volunteer can answer."), code="NOT_YOUR_TASK",
+                          status=403)
+    raise NotFound()
+
+
+def _expect(assignment: Assignment, *states: str) -> None:
+    if assignment.state not in states:
+        raise Conflict(_l("This task is %(state)s: that is not possible now.",
+                          state=assignment.state), code="ASSIGNMENT_STATE", field="state")
+
+
+def _when(slot: NeedSlot) -> str:
+    # Slot times are naive local wall clock; flask-babel would take a naive time for UTC.
+    zone = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    return format_datetime(slot.start.replace(tzinfo=zone), "short")
+
+
+def _task_link(assignment: Assignment) -> str:
+    return f"/me/tasks/{assignment.id}"
+
+
+def _overlapping_commitment(assignment: Assignment) -> bool:
+    slot = assignment.slot
+    return db.session.execute(
+        select(Assignment.id).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
+        .where(Assignment.volunteer_id == assignment.volunteer_id,
+               Assignment.id != assignment.id, Assignment.state.in_(COMMITTED_STATES),
+               NeedSlot.status.in_(("open", "filled")),
+               NeedSlot.start < slot.end, slot.start < NeedSlot.end).limit(1)).first() is not None
+
+
+def _fill(assignment: Assignment) -> None:
+    assignment.slot.status = "filled"
+    needs.refresh_need_state(assignment.need)
+
+
+def _release(assignment: Assignment) -> None:
+    if assignment.slot.status == "filled":
+        assignment.slot.status = "open"
+    needs.refresh_need_state(assignment.need)
+
+
+def confirm_assignment(assignment: Assignment, *, by) -> Assignment:
+    """An organizer confirms a proposal (the volunteer is asked) or approves a sign-up."""
+    _require_manager(assignment, by)
+    _expect(assignment, "proposed", "pending_approval")
+    if assignment.need.state not in needs.MATCHABLE_STATES + ("in_progress",):
+        raise Conflict(_l("This need no longer takes volunteers."), code="NEED_NOT_OPEN")
+    if _overlapping_commitment(assignment):
+        raise Conflict(_l("This volunteer already has a task at that time."),
+                       code="VOLUNTEER_BUSY")
+    approving = assignment.state == "pending_approval"
+    assignment.state = "accepted" if approving else "confirmed"
+    assignment.confirmed_at = utcnow()
+    assignment.confirmed_by_id = by.id if by else None
+    if approving:
+        assignment.responded_at = assignment.responded_at or utcnow()
+    _fill(assignment)
+    title, when = assignment.need.title, _when(assignment.slot)
+    message = _l("Your sign-up for \"%(title)s\" on %(when)s is approved.", title=title,
+                 when=when) if approving else \
+        _l("You are asked to help: \"%(title)s\" on %(when)s. Please accept or decline.",
+           title=title, when=when)
+    needs.notify(assignment.volunteer.user, message, link=_task_link(assignment))
+    db.session.flush()
+    return assignment
+
+
+def accept_assignment(assignment: Assignment, *, by) -> Assignment:
+    """The volunteer accepts a confirmed task."""
+    _require_own(assignment, by)
+    _expect(assignment, "confirmed")
+    assignment.state = "accepted"
+    assignment.responded_at = utcnow()
+    db.session.flush()
+    return assignment
+
+
+def decline_assignment(assignment: Assignment, *, reason: str | None = None,
+                       by) -> Assignment:
+    """The volunteer declines; only this slot is matched again."""
+    _require_own(assignment, by)
+    _expect(assignment, "confirmed", "pending_approval")
+    assignment.state = "declined"
+    assignment.reason = (reason or "").strip() or None
+    assignment.responded_at = utcnow()
+    _release(assignment)
+    db.session.flush()
+    rematch_slot(assignment.slot, previous=assignment, by=by)
+    return assignment
+
+
+def cancel_assignment(assignment: Assignment, *, reason: str | None = None,
+                      by) -> Assignment:
+    """The organizer drops a proposal or a task, or the volunteer withdraws; re-match it."""
+    own = _is_own(assignment, by)
+    if own and assignment.state != "proposed":
+        _expect(assignment, "pending_approval", "confirmed", "accepted")
+    else:
+        _require_manager(assignment, by)
+        _expect(assignment, *ACTIVE_STATES)
+    was_committed = assignment.state in COMMITTED_STATES
+    assignment.state = "cancelled"
+    assignment.reason = (reason or "").strip() or None
+    assignment.cancelled_at = utcnow()
+    assignment.cancelled_by_id = by.id if by else None
+    _release(assignment)
+    if was_committed and not own:
+        needs.notify(assignment.volunteer.user,
+                     _l("Your task \"%(title)s\" on %(when)s was cancelled.",
+                        title=assignment.need.title, when=_when(assignment.slot)),
+                     link=_task_link(assignment))
+    db.session.flush()
+    rematch_slot(assignment.slot, previous=assignment, by=by)
+    return assignment
+
+
+def rematch_slot(slot: NeedSlot, *, previous: Assignment | None = None,
+                 by=None) -> Assignment | None:
+    """Propose a new volunteer for one slot; every other assignment stays as it is.
+
+    Volunteers who already declined or dropped this slot are left out.
+    """
+    need = slot.need
+    if need.state not in needs.MATCHABLE_STATES or slot.status != "open" or \
+            slot.start <= needs.local_now():
+        return None
+    if db.session.execute(select(Assignment.id).where(
+            Assignment.slot_id == slot.id, Assignment.state.in_(ACTIVE_STATES))).first():
+        return None
+    org = previous.run.org if previous is not None and previous.run is not None else need.org
+    excluded = set(db.session.execute(select(Assignment.volunteer_id).where(
+        Assignment.slot_id == slot.id,
+        Assignment.state.in_(("declined", "cancelled")))).scalars())
+    volunteers = engine_volunteers(volunteer_pool(org), except_slot_ids=[slot.id])
+    result = engine.rematch_slots([engine_slot(slot)], volunteers, weights_for(org),
+                                  slot_ids=[slot.id], exclude_volunteer_ids=excluded)
+    day = slot.start.date()
+    run = MatchingRun(org=org, kind="rematch", start_date=day, end_date=day,
+                      created_by_id=by.id if by else None,
+                      stats={"slots": 1, "volunteers": len(volunteers),
+                             "filled": len(result.pairings), "excluded": sorted(excluded),
+                             "unfilled": [{"slot_id": u.slot_id, "reason": u.reason,
+                                           "detail": u.detail} for u in result.unfilled]})
+    db.session.add(run)
+    proposal = None
+    for pairing in result.pairings:
+        proposal = Assignment(slot_id=slot.id, volunteer_id=pairing.volunteer_id, run=run,
+                              source="matching", state="proposed", cost=pairing.cost,
+                              explanation=explanation_dict(pairing.explanation, round=1))
+        db.session.add(proposal)
+    if previous is not None and previous.confirmed_by_id:
+        from volunteer_hub.accounts.models import User
+
+        organizer = db.session.get(User, previous.confirmed_by_id)
+        if organizer is not None:
+            message = _l("%(name)s cannot do \"%(title)s\" on %(when)s: a new proposal is "
+                         "waiting for you.", name=previous.volunteer.real_name,
+                         title=need.title, when=_when(slot)) if proposal else \
+                _l("%(name)s cannot do \"%(title)s\" on %(when)s and nobody else fits.",
+                   name=previous.volunteer.real_name, title=need.title, when=_when(slot))
+            needs.notify(organizer, message, link=f"/org/needs/{need.id}")
+    db.session.flush()
+    return proposal
+
+
+def _feasibility_error(slot: engine.Slot, volunteer: engine.Volunteer) -> DomainError | None:
+    if engine.is_feasible(slot, volunteer):
+        return None
+    # Solving the 1 x 1 instance names the first rule that fails, in the engine's order.
+    unfilled = engine.solve([slot], [volunteer]).unfilled
+    reason = unfilled[0].reason if unfilled else "busy"
+    code, message, status = REFUSALS.get(reason, ("NOT_FEASIBLE",
+                                                  _l("You cannot take this task."), 422))
+    return DomainError(message, code=code, status=status)
+
+
+def replace_volunteer(assignment: Assignment, volunteer_id: int, *, by) -> Assignment:
+    """The organizer puts someone else on a proposal (the same feasibility rules apply)."""
+    _require_manager(assignment, by)
+    _expect(assignment, "proposed")
+    volunteer = db.session.get(Volunteer, volunteer_id)
+    if volunteer is None or (by is not None and not can(by, "volunteers.read",
+                                                        volunteer.community)):
+        raise ValidationFailed(_l("Unknown volunteer."), code="VOLUNTEER_UNKNOWN",
+                               field="volunteer_id")
+    slot = engine_slot(assignment.slot)
+    candidate = engine_volunteers([volunteer], except_slot_ids=[assignment.slot_id])[0]
+    error = _feasibility_error(slot, candidate)
+    if error is not None:
+        raise ValidationFailed(error.message, code=error.code, field="volunteer_id")
+    assignment.volunteer_id = volunteer.id
+    assignment.volunteer = volunteer
+    assignment.source = "manual"
+    assignment.cost = engine.pair_cost(slot, candidate, weights_for(assignment.need.org))
+    assignment.explanation = _manual_explanation(slot, candidate)
+    db.session.flush()
+    return assignment
+
+
+def _relation_km(slot: engine.Slot, volunteer: engine.Volunteer) -> tuple[str, float | None]:
+    if None not in (slot.lat, slot.lon, volunteer.lat, volunteer.lon):
+        return "coordinates", needs.haversine_km(slot.lat, slot.lon, volunteer.lat,
+                                                 volunteer.lon)
+    for relation, mine, theirs in (("same_grid", slot.grid_id, volunteer.grid_id),
+                                   ("same_community", slot.community_id,
+                                    volunteer.community_id),
+                                   ("same_street", slot.street_id, volunteer.street_id)):
+        if mine is not None and mine == theirs:
+            return relation, HIERARCHY_KM[relation]
+    return "farther", None
+
+
+def _manual_explanation(slot: engine.Slot, volunteer: engine.Volunteer) -> dict:
+    relation, km = _relation_km(slot, volunteer)
+    return {
+        "relation": relation, "distance_km": round(km, 2) if km is not None else None,
+        "skills_matched": {code: {"level": volunteer.skills.get(code, 0), "required": level}
+                           for code, level in sorted(slot.required_skills.items())},
+        "recent_load": volunteer.recent_load,
+        "continuity": slot.beneficiary_id in volunteer.served_beneficiaries,
+        "preference_hit": False, "manual": True,
+    }
+
+
+# --- volunteers help themselves -------------------------------------------------------------
+
+def open_needs_for(volunteer: Volunteer, *, skill: str | None = None,
+                   limit: int = 50) -> list[dict]:
+    """Published needs with a free slot this volunteer may take, nearest first.
+
+    One entry per need: its first feasible slot, the number of such slots, the distance.
+    """
+    now = needs.local_now()
+    taken = exists().where(Assignment.slot_id == NeedSlot.id,
+                           Assignment.state.in_(ACTIVE_STATES))
+    declined = exists().where(Assignment.slot_id == NeedSlot.id,
+                              Assignment.volunteer_id == volunteer.id)
+    rows = db.session.execute(
+        select(NeedSlot).join(Need, NeedSlot.need_id == Need.id)
+        .where(Need.state.in_(needs.MATCHABLE_STATES), NeedSlot.status == "open",
+               NeedSlot.start > now, NeedSlot.start < now + timedelta(days=OPEN_NEEDS_HORIZON_DAYS),
+               ~taken, ~declined)
+        .order_by(NeedSlot.start, NeedSlot.id).limit(2000)).scalars().all()
+    if skill:
+        rows = [s for s in rows if skill in (s.need.required_skills or {})]
+    me = engine_volunteers([volunteer])[0]
+    found: dict[int, dict] = {}
+    for slot in rows:
+        entry = found.get(slot.need_id)
+        if entry is not None and entry["slot"].start == slot.start:
+            entry["open_slots"] += 1  # another place in the same occurrence
+            continue
+        candidate = engine_slot(slot)
+        if not engine.is_feasible(candidate, me):
+            continue
+        if entry is None:
+            relation, km = _relation_km(candidate, me)
+            # Rounded to 0.5 km like beneficiary_view: the point may be near someone's home.
+            found[slot.need_id] = {"need": slot.need, "slot": slot, "open_slots": 1,
+                                   "relation": relation,
+                                   "distance_km": max(0.5, round(km * 2) / 2)
+                                   if km is not None else None}
+        else:
+            entry["open_slots"] += 1
+    ordered = sorted(found.values(), key=lambda e: (
+        e["distance_km"] if e["distance_km"] is not None else float("inf"),
+        e["slot"].start, e["need"].id))
+    return ordered[:limit]
+
+
+def _lock(model, row_id: int):
+    """The row, locked until commit on PostgreSQL (SQLite serializes writers anyway)."""
+    if is_postgresql():
+        # Lock by id alone: FOR UPDATE refuses the outer joins of eager relationships.
+        db.session.execute(select(model.id).where(model.id == row_id).with_for_update())
+    return db.session.get(model, row_id, populate_existing=True)
+
+
+def sign_up(need: Need, volunteer: Volunteer, *, slot_id: int | None = None,
+            accept_risk: bool = False, by) -> Assignment:
+    """A volunteer takes a free slot of a need under the engine's feasibility rules.
+
+    No double booking: the volunteer's row and the slot's row are locked (PostgreSQL),
+    the slot is checked free, and a partial unique index refuses a second active
+    assignment on the slot should a concurrent sign-up slip through.
+    """
+    if by is not None and by.id != volunteer.user_id:
+        raise NotFound()
+    if need.state not in needs.MATCHABLE_STATES:
+        raise Conflict(_l("This need does not take volunteers now."), code="NEED_NOT_OPEN")
+    if (need.risk_disclosure or need.insurance_required) and not accept_risk:
+        raise ValidationFailed(_l("Read the risks and insurance note and confirm you accept "
+                                  "them."), code="RISK_NOT_ACCEPTED", field="accept_risk")
+    _lock(Volunteer, volunteer.id)
+    now = needs.local_now()
+    if slot_id is not None:
+        candidates = [s for s in need.slots if s.id == slot_id]
+        if not candidates:
+            raise NotFound()
+    else:
+        candidates = [s for s in need.slots if s.status == "open" and s.start > now]
+    taken = set(db.session.execute(select(Assignment.slot_id).where(
+        Assignment.slot_id.in_([s.id for s in candidates] or [-1]),
+        Assignment.state.in_(ACTIVE_STATES))).scalars())
+    mine = engine_volunteers([volunteer])[0]
+    error = None
+    for slot in candidates:
+        if slot.id in taken or slot.status != "open" or slot.start <= now:
+            continue
+        error = _feasibility_error(engine_slot(slot), mine)
+        if error is not None:
+            continue
+        locked = _lock(NeedSlot, slot.id)
+        if locked is None or locked.status != "open" or db.session.execute(
+                select(Assignment.id).where(Assignment.slot_id == slot.id,
+                                            Assignment.state.in_(ACTIVE_STATES))).first():
+            continue  # taken meanwhile: try the next free place
+        assignment = Assignment(
+            slot_id=slot.id, volunteer_id=volunteer.id, source="signup",
+            state="pending_approval" if need.requires_approval else "accepted",
+            cost=engine.pair_cost(engine_slot(slot), mine, weights_for(need.org)),
+            explanation=_manual_explanation(engine_slot(slot), mine) | {"manual": False,
+                                                                        "signup": True})
+        if assignment.state == "accepted":
+            assignment.responded_at = assignment.confirmed_at = utcnow()
+        try:
+            with db.session.begin_nested():
+                db.session.add(assignment)
+        except IntegrityError:
+            continue  # the unique index saw a concurrent booking first
+        if assignment.state == "accepted":
+            _fill(assignment)
+        db.session.flush()
+        return assignment
+    if error is not None:
+        raise error
+    raise Conflict(_l("All places of this need are taken."), code="SLOT_TAKEN")

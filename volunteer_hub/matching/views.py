@@ -1,0 +1,228 @@
+"""Pages: run matching and review proposals (organizers); tasks and open needs (volunteers)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required
+
+from volunteer_hub.accounts.forms import attach_errors
+from volunteer_hub.accounts.views import role_required
+from volunteer_hub.db import db, transaction
+from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.matching import services
+from volunteer_hub.needs import services as needs
+from volunteer_hub.needs.forms import (
+    MatchingRunForm, ReasonForm, ReplaceVolunteerForm, SignupForm,
+)
+from volunteer_hub.needs.views import org_choices
+from volunteer_hub.orgs.models import Org
+
+blp = Blueprint("matching", __name__, template_folder="templates")
+
+ASSIGNMENT_STATES = {
+    "proposed": _l("Proposed"),
+    "pending_approval": _l("Waiting for approval"),
+    "confirmed": _l("Waiting for your answer"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "cancelled": _l("Cancelled"),
+}
+UNFILLED_REASONS = {
+    "no_volunteers": _l("no volunteers in this area"),
+    "none_within_distance": _l("nobody within the travel distance"),
+    "none_active": _l("nobody active"),
+    "missing_skill": _l("nobody with the skill"),
+    "missing_certification": _l("nobody with a valid certification"),
+    "gender_mismatch": _l("nobody of the same gender"),
+    "adults_only": _l("no adult"),
+    "background_check": _l("nobody with a background check"),
+    "not_available_weekly": _l("nobody available at that time"),
+    "unavailable_that_day": _l("nobody available that day"),
+    "busy": _l("everyone suitable is busy"),
+    "candidates_taken": _l("suitable volunteers took other places"),
+}
+
+
+@blp.app_context_processor
+def inject_matching_labels():
+    return {"ASSIGNMENT_STATES": ASSIGNMENT_STATES, "UNFILLED_REASONS": UNFILLED_REASONS}
+
+
+def _back(default: str):
+    target = request.form.get("next") or ""
+    return redirect(target if target.startswith("/") and not target.startswith("//")
+                    else default)
+
+
+def _act(action, assignment_id: int, success: str, default_url: str, **kwargs):
+    """Run one assignment verb in a transaction; show a domain error as a message."""
+    try:
+        with transaction():
+            assignment = services.get_assignment(assignment_id, by=current_user)
+            action(assignment, by=current_user, **kwargs)
+    except DomainError as error:
+        if error.status in (403, 404):
+            raise
+        flash(error.message, "error")
+    else:
+        flash(success, "success")
+    return _back(default_url)
+
+
+# --- organizers -----------------------------------------------------------------------------
+
+@blp.route("/org/matching", methods=["GET", "POST"])
+@role_required
+def run_form():
+    """Run matching for an org's subtree and a date range; recent runs below."""
+    form = MatchingRunForm()
+    form.org_id.choices = org_choices()
+    if request.method == "GET":
+        today = needs.local_today()
+        form.start.data, form.end.data = today, today + timedelta(days=6)
+    if form.validate_on_submit():
+        org = db.session.get(Org, int(form.org_id.data))
+        try:
+            with transaction():
+                run = services.run_matching(org, form.start.data, form.end.data,
+                                            by=current_user)
+        except DomainError as error:
+            if error.status in (403, 404):
+                raise
+            attach_errors(form, error)
+        else:
+            flash(gettext("%(filled)d of %(slots)d places have a proposal.",
+                          filled=run.stats["filled"], slots=run.stats["slots"]), "success")
+            return redirect(url_for("matching.run_detail", run_id=run.id))
+    runs = db.session.execute(services.search_runs(current_user).limit(20)).scalars().all()
+    status = 422 if request.method == "POST" else 200
+    return render_template("matching/run_form.html", form=form, runs=runs), status
+
+
+@blp.route("/org/matching/runs/<int:run_id>")
+@role_required
+def run_detail(run_id):
+    """The run's proposals with their explanations, and why places stayed empty."""
+    run = services.get_run(run_id, by=current_user)
+    slots = {}
+    if run.stats.get("unfilled"):
+        from volunteer_hub.needs.models import NeedSlot
+
+        ids = [u["slot_id"] for u in run.stats["unfilled"]]
+        slots = {s.id: s for s in db.session.execute(
+            db.select(NeedSlot).where(NeedSlot.id.in_(ids))).scalars()}
+    return render_template("matching/run_detail.html", run=run, unfilled_slots=slots,
+                           replace_form=ReplaceVolunteerForm(formdata=None))
+
+
+@blp.route("/org/assignments/<int:assignment_id>/confirm", methods=["POST"])
+@role_required
+def org_confirm(assignment_id):
+    return _act(services.confirm_assignment, assignment_id,
+                gettext("Confirmed: the volunteer has been asked."), request.referrer or "/")
+
+
+@blp.route("/org/assignments/<int:assignment_id>/cancel", methods=["POST"])
+@role_required
+def org_cancel(assignment_id):
+    return _act(services.cancel_assignment, assignment_id,
+                gettext("Removed. The place is matched again."), request.referrer or "/")
+
+
+@blp.route("/org/assignments/<int:assignment_id>/replace", methods=["POST"])
+@role_required
+def org_replace(assignment_id):
+    form = ReplaceVolunteerForm()
+    if not form.validate_on_submit():
+        flash(gettext("Enter a volunteer."), "error")
+        return _back(request.referrer or "/")
+    return _act(services.replace_volunteer, assignment_id,
+                gettext("The proposal now names another volunteer."),
+                request.referrer or "/", volunteer_id=form.volunteer_id.data)
+
+
+# --- volunteers -----------------------------------------------------------------------------
+
+def _me():
+    if current_user.volunteer is None:
+        abort(404)
+    return current_user.volunteer
+
+
+@blp.route("/me/tasks")
+@login_required
+def my_tasks():
+    tasks = db.session.execute(services.my_assignments(_me()).limit(100)).scalars().all()
+    return render_template("matching/my_tasks.html", tasks=tasks)
+
+
+@blp.route("/me/tasks/<int:assignment_id>")
+@login_required
+def task_detail(assignment_id):
+    """One task; the person's details only as far as the task needs (the read is logged)."""
+    volunteer = _me()
+    assignment = services.get_assignment(assignment_id, by=current_user)
+    if assignment.volunteer_id != volunteer.id:
+        raise NotFound()
+    person = None
+    if assignment.need.beneficiary is not None:
+        with transaction():
+            person = needs.beneficiary_view(assignment.need.beneficiary, by=current_user,
+                                            purpose=f"assignment:{assignment.id}")
+    return render_template("matching/task_detail.html", a=assignment, need=assignment.need,
+                           person=person, reason_form=ReasonForm(formdata=None))
+
+
+@blp.route("/me/tasks/<int:assignment_id>/<verb>", methods=["POST"])
+@login_required
+def task_answer(assignment_id, verb):
+    actions = {"accept": (services.accept_assignment, gettext("Thank you: you accepted.")),
+               "decline": (services.decline_assignment, gettext("You declined this task.")),
+               "cancel": (services.cancel_assignment, gettext("You withdrew from this task."))}
+    if verb not in actions:
+        abort(404)
+    action, message = actions[verb]
+    extra = {}
+    if verb != "accept":
+        form = ReasonForm()
+        form.validate_on_submit()
+        extra["reason"] = form.reason.data
+    return _act(action, assignment_id, message,
+                url_for("matching.task_detail", assignment_id=assignment_id), **extra)
+
+
+@blp.route("/me/open-needs")
+@login_required
+def open_needs():
+    """Needs I could take, nearest first."""
+    volunteer = _me()
+    skill = request.args.get("skill") or None
+    entries = services.open_needs_for(volunteer, skill=skill)
+    return render_template("matching/open_needs.html", entries=entries, skill=skill,
+                           form=SignupForm(formdata=None))
+
+
+@blp.route("/me/open-needs/<int:need_id>/signup", methods=["POST"])
+@login_required
+def signup(need_id):
+    volunteer = _me()
+    form = SignupForm()
+    form.validate_on_submit()
+    try:
+        with transaction():
+            need = needs.get_need(need_id, by=current_user)
+            assignment = services.sign_up(need, volunteer, accept_risk=form.accept_risk.data,
+                                          by=current_user)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        flash(error.message, "error")
+        return redirect(url_for("matching.open_needs"))
+    if assignment.state == "pending_approval":
+        flash(gettext("Signed up: the organizer will approve it."), "success")
+    else:
+        flash(gettext("Signed up. Thank you!"), "success")
+    return redirect(url_for("matching.task_detail", assignment_id=assignment.id))
