@@ -33,8 +33,12 @@ def utcnow() -> datetime:
 def transaction():
     """The one transaction boundary: commit on success, roll back on any error.
 
-    Views, CLI commands and jobs open it; services only flush.
+    Views, CLI commands and jobs open it; services only flush. On SQLite the write
+    transaction takes the write lock when it begins (BEGIN IMMEDIATE): a deferred one that
+    read first and writes later cannot wait for another writer and fails at once with
+    "database is locked", however long the busy timeout.
     """
+    _begin_for_writing()
     try:
         yield db.session
         db.session.commit()
@@ -43,14 +47,38 @@ def transaction():
         raise
 
 
+def _begin_for_writing() -> None:
+    if db.engine.dialect.name != "sqlite":
+        return
+    session = db.session()
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted:
+            return  # pending changes belong to this unit of work: keep them
+        session.commit()  # end the read snapshot; nothing is pending
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+def _is_sqlite(dbapi_connection) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection):
+    """Emit BEGIN ourselves (pysqlite's own is disabled below) so writers can ask IMMEDIATE."""
+    if connection.dialect.name == "sqlite":
+        mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - trivial
     """SQLite: enforce foreign keys, use WAL so readers do not block the writer."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    if _is_sqlite(dbapi_connection):
+        dbapi_connection.isolation_level = None  # transactions begin in _sqlite_begin
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -81,7 +81,7 @@ def test_ledger_verify_passes_clean_and_detects_an_edited_posting(db, app, earne
     assert result.exit_code == 0, result.output
     assert "Ledger OK" in result.output
     _tamper(db.engine, "UPDATE ledger_postings SET minutes = 999 WHERE minutes = 60")
-    db.session.expire_all()
+    db.session.rollback()  # end the old read snapshot so the tampering is visible
     report = timebank.verify_ledger()
     codes = {breach.code for breach in report.breaches}
     assert {"UNBALANCED", "CHAIN_BROKEN", "BALANCE_MISMATCH"} <= codes

@@ -181,6 +181,28 @@ class Reversal(MethodView):
         return _write(lambda: services.reverse(transaction_id, data["reason"], by=api_user()))
 
 
+@blp.route("/volunteers/<int:volunteer_id>/certificate.pdf")
+class CertificatePdf(MethodView):
+    @blp.doc(parameters=[{"name": "locale", "in": "query", "required": False,
+                          "schema": {"type": "string", "enum": ["zh_Hans", "en"],
+                                     "default": "zh_Hans"}}],
+             responses={"200": {"description": "The signed certificate (志愿服务记录证明)",
+                                "content": {"application/pdf": {}}}})
+    def get(self, volunteer_id):
+        """The volunteer's service record certificate as a signed PDF, free and on demand
+        (the volunteer or an organizer in scope; same bytes for the same data)."""
+        from flask import Response
+
+        from volunteer_hub.timebank.certificates import issue_certificate
+
+        certificate = issue_certificate(_volunteer(volunteer_id),
+                                        locale=request.args.get("locale", "zh_Hans"),
+                                        by=api_user())
+        return Response(certificate.pdf, mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{certificate.filename}"',
+            "Cache-Control": "private, no-store"})
+
+
 @blp.route("/star-notices")
 class StarNotices(MethodView):
     @blp.arguments(StarNoticeArgsSchema, location="query")

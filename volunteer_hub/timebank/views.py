@@ -25,7 +25,55 @@ def my_hours():
         services.history_query(volunteer).limit(50)).scalars().unique().all())
     records = db.session.execute(records_of(volunteer).limit(50)).scalars().all()
     return render_template(
-        "timebank/my_hours.html", v=volunteer, balance=services.balance_of(volunteer),
+        "timebank/certificate_my_hours.html", v=volunteer, balance=services.balance_of(volunteer),
         served=served, stars=services.star_level(served), history=history, records=records,
         thresholds=services.STAR_THRESHOLDS_HOURS, METHOD_LABELS=METHOD_LABELS,
         RECORD_STATUS_LABELS=STATUS_LABELS)
+
+
+# --- certificates (志愿服务记录证明) -------------------------------------------------------------
+
+@blp.route("/me/hours/certificate.pdf")
+@login_required
+def my_certificate():
+    """Download my certificate (the button on /me/hours); ?locale=zh_Hans|en."""
+    from flask import Response, request
+
+    from volunteer_hub.timebank.certificates import issue_certificate
+
+    volunteer = current_user.volunteer
+    if volunteer is None:
+        abort(404)
+    certificate = issue_certificate(volunteer, locale=request.args.get("locale", "zh_Hans"),
+                                    by=current_user)
+    return Response(certificate.pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'attachment; filename="{certificate.filename}"',
+        "Cache-Control": "private, no-store"})
+
+
+@blp.route("/certificates/public-key.pem")
+def certificate_public_key():
+    """The deployment's Ed25519 public key, for offline verification."""
+    from flask import Response
+
+    from volunteer_hub.timebank.certificates import deployment_public_key, public_pem
+
+    return Response(public_pem(deployment_public_key()), mimetype="application/x-pem-file",
+                    headers={"Content-Disposition": 'inline; filename="certificate-key.pem"'})
+
+
+from volunteer_hub.extensions import limiter  # noqa: E402
+
+
+@blp.route("/certificates/<number>")
+@limiter.limit("60 per minute")
+def certificate_check(number: str):
+    """Public verification page (no login): masked name, hours, issuer, valid or not."""
+    from flask_babel import get_locale
+
+    from volunteer_hub.timebank.certificates import check_number
+
+    result = check_number(number, locale=str(get_locale() or "zh_Hans"))
+    if result is None:
+        abort(404)
+    return render_template("timebank/certificate_check.html", c=result)
