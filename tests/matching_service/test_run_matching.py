@@ -95,6 +95,7 @@ def test_confirm_notifies_and_the_volunteer_accepts(tree, make_staff):
 
 def test_decline_rematches_only_that_slot_and_keeps_the_others(tree, make_staff):
     organizer = make_staff(tree["b"], "organizer")
+    organizer.locale = "en"  # the inbox text below is read in English
     volunteers = [helpers.volunteer(tree["b"], lat=helpers.LAT + i * 0.002) for i in range(3)]
     helpers.need(tree["b"], volunteers_per_occurrence=2)
     run = matching.run_matching(tree["b"], *_range(), by=organizer)

@@ -30,6 +30,7 @@ def volunteer(community, *, skills=None, lat=LAT, lon=LON, windows=ALL_WEEK, gen
         community, lat=lat, lon=lon, skills=skills or [],
         id_number=factories.make_id_number(birth=birth, gender=gender), **extra)
     v.status = "active"
+    v.user.locale = "en"  # inbox texts are rendered in the recipient's language; tests read English
     volunteers.set_availability(v, windows, [], by=None)
     for cert in certifications:
         volunteers.add_certification(v, cert, by=None)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -13,6 +14,14 @@ ACTIVE_STATES = ("proposed", "pending_approval", "confirmed", "accepted")
 # ...and in these the volunteer is committed: the slot counts as filled.
 COMMITTED_STATES = ("confirmed", "accepted")
 ASSIGNMENT_STATES = ACTIVE_STATES + ("declined", "cancelled")
+ASSIGNMENT_STATE_LABELS = {
+    "proposed": _l("Proposed"),
+    "pending_approval": _l("Waiting for approval"),
+    "confirmed": _l("Waiting for your answer"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Declined"),
+    "cancelled": _l("Cancelled"),
+}
 _ACTIVE_SQL = "state IN ('proposed', 'pending_approval', 'confirmed', 'accepted')"
 
 

@@ -22,6 +22,7 @@ from volunteer_hub.db import db, is_postgresql, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub import matching as engine  # the pure engine's public API
 from volunteer_hub.matching.models import (
+    ASSIGNMENT_STATE_LABELS,
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingRun,
 )
 from volunteer_hub.needs import services as needs
@@ -374,7 +375,8 @@ def _require_own(assignment: Assignment, by) -> None:
 def _expect(assignment: Assignment, *states: str) -> None:
     if assignment.state not in states:
         raise Conflict(_l("This task is %(state)s: that is not possible now.",
-                          state=assignment.state), code="ASSIGNMENT_STATE", field="state")
+                          state=ASSIGNMENT_STATE_LABELS[assignment.state]),
+                       code="ASSIGNMENT_STATE", field="state")
 
 
 def _when(slot: NeedSlot) -> str:

@@ -12,6 +12,7 @@ from volunteer_hub.accounts.forms import attach_errors
 from volunteer_hub.accounts.views import role_required
 from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.matching.models import ASSIGNMENT_STATE_LABELS
 from volunteer_hub.matching import services
 from volunteer_hub.needs import services as needs
 from volunteer_hub.needs.forms import (
@@ -22,14 +23,7 @@ from volunteer_hub.orgs.models import Org
 
 blp = Blueprint("matching", __name__, template_folder="templates")
 
-ASSIGNMENT_STATES = {
-    "proposed": _l("Proposed"),
-    "pending_approval": _l("Waiting for approval"),
-    "confirmed": _l("Waiting for your answer"),
-    "accepted": _l("Accepted"),
-    "declined": _l("Declined"),
-    "cancelled": _l("Cancelled"),
-}
+ASSIGNMENT_STATES = ASSIGNMENT_STATE_LABELS
 UNFILLED_REASONS = {
     "no_volunteers": _l("no volunteers in this area"),
     "none_within_distance": _l("nobody within the travel distance"),
