@@ -1,0 +1,1 @@
+"""Benchmarks of the notification outbox and dispatcher (python -m bench.notify.run)."""

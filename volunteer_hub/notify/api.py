@@ -1,0 +1,103 @@
+"""Notify API: /api/v1/notify (inbox, preferences, admin outbox, SMS gateway callbacks)."""
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from volunteer_hub.accounts.auth import api_user
+from volunteer_hub.db import transaction
+from volunteer_hub.notify import services
+from volunteer_hub.notify.models import NotificationPreference
+from volunteer_hub.notify.schemas import (
+    InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
+    InboxQueryArgsSchema, OutboxMessagePageSchema, OutboxMessageSchema, OutboxQueryArgsSchema,
+    PreferenceSchema, ReceiptResultSchema, ReceiptSchema,
+)
+from volunteer_hub.pagination import paginate
+
+URL_PREFIX = "/notify"
+SECRET_HEADER = "X-Gateway-Secret"
+blp = Blueprint("notify_api", __name__,
+                description="Notifications: inbox, preferences, outbox, SMS gateway callbacks")
+
+
+@blp.route("/inbox")
+class Inbox(MethodView):
+    @blp.arguments(InboxQueryArgsSchema, location="query")
+    @blp.response(200, InboxPageSchema)
+    def get(self, args):
+        """The caller's in-app messages, newest first."""
+        return paginate(services.inbox_query(api_user(), unread=args.get("unread")),
+                        args["page"], args["page_size"])
+
+
+@blp.route("/inbox/<int:message_id>/read")
+class InboxRead(MethodView):
+    @blp.response(200, InboxMessageSchema)
+    def post(self, message_id):
+        """Mark one of the caller's inbox messages read."""
+        with transaction():
+            return services.mark_read(message_id, by=api_user())
+
+
+@blp.route("/preferences")
+class Preferences(MethodView):
+    @blp.response(200, PreferenceSchema)
+    def get(self):
+        """The caller's channels and quiet hours."""
+        user = api_user()
+        return services.get_preference(user.id) or NotificationPreference(
+            user_id=user.id, sms=True, email=True, webpush=True, timezone="Asia/Shanghai")
+
+    @blp.arguments(PreferenceSchema)
+    @blp.response(200, PreferenceSchema)
+    def put(self, changes):
+        """Change the caller's channels and quiet hours (the inbox is always on)."""
+        with transaction():
+            return services.update_preferences(api_user(), changes)
+
+
+@blp.route("/messages")
+class Messages(MethodView):
+    @blp.arguments(OutboxQueryArgsSchema, location="query")
+    @blp.response(200, OutboxMessagePageSchema)
+    def get(self, args):
+        """Outbox messages in the admin's scope; dead ones unless another status is asked."""
+        page, page_size = args.pop("page"), args.pop("page_size")
+        return paginate(services.admin_messages_query(api_user(), **args), page, page_size)
+
+
+@blp.route("/messages/<int:message_id>/retry")
+class MessageRetry(MethodView):
+    @blp.response(200, OutboxMessageSchema)
+    def post(self, message_id):
+        """Queue a dead or failed message again (admins)."""
+        with transaction():
+            return services.retry_message(message_id, by=api_user())
+
+
+@blp.route("/sms/receipts")
+class SmsReceipts(MethodView):
+    @blp.arguments(ReceiptSchema)
+    @blp.response(200, ReceiptResultSchema)
+    def post(self, receipt):
+        """Delivery receipt from the SMS gateway (header X-Gateway-Secret)."""
+        services.check_gateway_secret(request.headers.get(SECRET_HEADER))
+        with transaction():
+            message = services.apply_receipt(
+                status=receipt["status"], provider_message_id=receipt.get("message_id"),
+                key=receipt.get("id"), error=receipt.get("error"))
+            return {"id": message.id, "status": message.status}
+
+
+@blp.route("/sms/inbound")
+class SmsInbound(MethodView):
+    @blp.arguments(InboundSmsInSchema)
+    @blp.response(200, InboundSmsSchema)
+    def post(self, data):
+        """An SMS reply from a person, through the gateway (header X-Gateway-Secret)."""
+        services.check_gateway_secret(request.headers.get(SECRET_HEADER))
+        with transaction():
+            return services.receive_sms(
+                from_phone=data["from_phone"], text=data["text"],
+                provider_message_id=data.get("message_id"),
+                received_at=data.get("received_at"))

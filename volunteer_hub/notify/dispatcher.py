@@ -1,0 +1,220 @@
+"""The dispatcher: claim due outbox rows, send them outside any transaction, record results.
+
+Delivery guarantee: at-least-once toward providers, made exactly-once by idempotent
+receivers. A worker claims a batch in one short transaction (PostgreSQL: `SELECT ... FOR
+UPDATE SKIP LOCKED`, so any number of workers on any number of machines share the queue
+without waiting on each other; SQLite: one worker, the same code without SKIP LOCKED), marks
+the rows 'sending' with a lease (`claimed_until`, also stored in `next_attempt_at`) and a
+claim token, and commits. It then sends without holding a transaction and records every
+result in a second transaction, guarded by the claim token so a worker whose lease ran out
+cannot overwrite the newer claim. If the worker dies between claim and record, its rows
+become due again when the lease ends and another worker sends them again with the same
+idempotency key (the outbox id): the SMS gateway and the SMTP receiver drop the copy. The
+lease must comfortably exceed the time to send one batch.
+
+Retries: a transient failure waits base * 2^(attempts-1) seconds (30 s, 60 s, ... capped at
+1 h); after `max_attempts` claims the row is 'dead' (admins can list and retry it) and the
+next channel is tried. A permanent failure ('failed') falls back at once.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy import bindparam, select, update
+
+from volunteer_hub.db import db, is_postgresql, transaction
+from volunteer_hub.notify import services
+from volunteer_hub.notify.channels import (
+    Channel, EmailChannel, Outgoing, Result, SmsGatewayChannel, TokenBucket,
+)
+from volunteer_hub.notify.models import CLAIMABLE, OutboxMessage, now
+
+log = logging.getLogger(__name__)
+table = OutboxMessage.__table__
+
+
+def build_channels(config: services.Settings) -> dict[str, Channel]:
+    channels: dict[str, Channel] = {
+        "email": EmailChannel(config.smtp_host, config.smtp_port, config.smtp_from,
+                              username=config.smtp_username, password=config.smtp_password,
+                              starttls=config.smtp_starttls),
+    }
+    if config.sms_gateway_url:
+        channels["sms"] = SmsGatewayChannel(config.sms_gateway_url, config.sms_gateway_key)
+    return channels
+
+
+class Dispatcher:
+    """One worker process's dispatcher; call its methods inside an app context."""
+
+    def __init__(self, app, *, batch: int | None = None, threads: int | None = None,
+                 channels: dict[str, Channel] | None = None):
+        self.app = app
+        self.config = services.settings(app)
+        self.batch = batch or self.config.batch
+        self.channels = channels if channels is not None else build_channels(self.config)
+        self.buckets = {"sms": TokenBucket(self.config.sms_rate),
+                        "email": TokenBucket(self.config.email_rate)}
+        self.pool = ThreadPoolExecutor(max_workers=threads or self.config.send_threads,
+                                       thread_name_prefix="notify-send")
+        self.worker_id = uuid.uuid4().hex[:12]
+        self.stopping = threading.Event()
+        self.last_expiry_check = 0.0
+
+    # -- claim ------------------------------------------------------------------------------
+    def claim(self) -> tuple[str, list[Outgoing]]:
+        """Claim up to `batch` due rows and commit; returns the claim token and the messages."""
+        moment = now()
+        lease = moment + timedelta(seconds=self.config.lease_seconds)
+        token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
+        query = (select(table.c.id, table.c.channel, table.c.address, table.c.subject,
+                        table.c.body, table.c.locale)
+                 .where(table.c.status.in_(CLAIMABLE), table.c.next_attempt_at <= moment)
+                 .order_by(table.c.next_attempt_at, table.c.id).limit(self.batch))
+        if is_postgresql():  # the one place the engines differ: workers skip each other's rows
+            query = query.with_for_update(skip_locked=True)
+        with transaction():  # short: on SQLite it holds the write lock (BEGIN IMMEDIATE)
+            rows = db.session.execute(query).all()
+            if rows:
+                db.session.execute(
+                    update(table).where(table.c.id.in_([r.id for r in rows]))
+                    .values(status="sending", claimed_by=token, claimed_until=lease,
+                            next_attempt_at=lease, attempts=table.c.attempts + 1))
+        prefix = self.config.idempotency_prefix
+        return token, [Outgoing(id=r.id, channel=r.channel, address=r.address,
+                                subject=r.subject, body=r.body, locale=r.locale,
+                                idempotency_key=f"{prefix}{r.id}") for r in rows]
+
+    # -- send -------------------------------------------------------------------------------
+    def _send_one(self, message: Outgoing) -> Result:
+        if message.channel == "inbox":
+            return Result(ok=True, delivered=True)
+        channel = self.channels.get(message.channel)
+        if channel is None:
+            return Result(ok=False, permanent=True,
+                          error=f"channel {message.channel} is not configured")
+        bucket = self.buckets.get(message.channel)
+        if bucket is not None:
+            bucket.take()
+        try:
+            return channel.send(message)
+        except Exception as error:  # a channel bug must not kill the batch
+            log.exception("notify: sending %s failed", message.id)
+            return Result(ok=False, error=f"{type(error).__name__}: {error}")
+
+    def send(self, messages: list[Outgoing]) -> list[tuple[Outgoing, Result]]:
+        return list(zip(messages, self.pool.map(self._send_one, messages)))
+
+    # -- record -----------------------------------------------------------------------------
+    def record(self, token: str, results: list[tuple[Outgoing, Result]]) -> None:
+        """Store results in one transaction; rows claimed by someone else meanwhile are left."""
+        moment = now()
+        deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
+        sent, delivered, others = [], [], []
+        for message, result in results:
+            if result.ok and result.delivered:
+                delivered.append({"b_id": message.id, "b_provider": result.provider_message_id})
+            elif result.ok:
+                sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
+                             "b_deadline": deadline if result.awaits_receipt else None})
+            else:
+                others.append((message, result))
+        claimed = (table.c.id == bindparam("b_id")) & (table.c.claimed_by == token) & (
+            table.c.status == "sending")
+        with transaction():
+            if sent:
+                db.session.execute(
+                    update(table).where(claimed).values(
+                        status="sent", sent_at=moment, provider_message_id=bindparam("b_provider"),
+                        ack_deadline=bindparam("b_deadline"), last_error=None,
+                        claimed_until=None, next_attempt_at=None),
+                    sent, execution_options={"synchronize_session": False})
+            if delivered:
+                db.session.execute(
+                    update(table).where(claimed).values(
+                        status="delivered", sent_at=moment, delivered_at=moment,
+                        provider_message_id=bindparam("b_provider"), claimed_until=None,
+                        next_attempt_at=None),
+                    delivered, execution_options={"synchronize_session": False})
+            for message, result in others:
+                self._record_failure(token, message, result, moment)
+
+    def _record_failure(self, token: str, message: Outgoing, result: Result, moment) -> None:
+        row = db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.id == message.id,
+                                        OutboxMessage.claimed_by == token,
+                                        OutboxMessage.status == "sending")
+        ).scalar_one_or_none()
+        if row is None:
+            return  # the lease ran out and another worker owns the row now
+        row.last_error = (result.error or "unknown error")[:2000]
+        row.claimed_until = None
+        if result.permanent:
+            row.status, row.next_attempt_at = "failed", None
+        elif row.attempts >= self.config.max_attempts:
+            row.status, row.next_attempt_at = "dead", None
+        else:
+            row.status = "pending"
+            row.next_attempt_at = moment + services.backoff(
+                row.attempts, self.config.backoff_base, self.config.backoff_cap)
+            return
+        log.warning("notify: message %s %s: %s", row.id, row.status, row.last_error)
+        db.session.flush()
+        services.fallback(row, row.last_error)
+
+    # -- loops ------------------------------------------------------------------------------
+    def run_once(self) -> int:
+        """Claim, send and record one batch; returns how many messages it handled."""
+        token, messages = self.claim()
+        if messages:
+            self.record(token, self.send(messages))
+        return len(messages)
+
+    def check_acknowledgements(self, every: float = 5.0) -> int:
+        if time.monotonic() - self.last_expiry_check < every:
+            return 0
+        self.last_expiry_check = time.monotonic()
+        with transaction():
+            return services.expire_unacknowledged()
+
+    def drain(self) -> int:
+        """Send everything due now, then return the number handled (`worker --once`)."""
+        total = 0
+        self.check_acknowledgements(every=0)
+        while not self.stopping.is_set():
+            handled = self.run_once()
+            total += handled
+            if handled == 0:
+                break
+        return total
+
+    def run_forever(self, idle: float = 1.0) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.check_acknowledgements()
+                handled = self.run_once()
+            except Exception:  # the database may be restarting: wait and go on
+                log.exception("notify: dispatcher loop failed; retrying")
+                db.session.remove()
+                handled = 0
+                self.stopping.wait(idle * 5)
+            if handled == 0:
+                self.stopping.wait(idle)
+
+    def stop(self, *_args) -> None:
+        self.stopping.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for channel in self.channels.values():
+            channel.close()

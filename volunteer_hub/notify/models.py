@@ -1,0 +1,101 @@
+"""Outbox messages, per-user notification preferences and inbound SMS.
+
+Times in these tables are naive UTC (`notify.models.now()`), so that comparisons in SQL
+behave the same on SQLite and PostgreSQL (`timestamp without time zone`).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from volunteer_hub.db import db, utcnow
+
+CHANNELS = ("inbox", "email", "sms", "webpush")
+STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead")
+# Statuses a worker may claim: due pending rows and 'sending' rows whose lease ran out.
+CLAIMABLE = ("pending", "sending")
+
+
+def now() -> datetime:
+    """Naive UTC: the one clock of the notify tables."""
+    return utcnow().replace(tzinfo=None)
+
+
+class OutboxMessage(db.Model):
+    """One message to one person on one channel, written in the transaction that caused it.
+
+    UNIQUE (event_key, recipient_id, channel): the same person never gets the same event twice
+    on one channel, however often the event is enqueued. For a claimed row ('sending')
+    `next_attempt_at` equals `claimed_until`, the lease: a row is due when its status is
+    pending or sending and `next_attempt_at <= now`, so one indexed condition also reclaims
+    the rows of a worker that died.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("event_key", "recipient_id", "channel"),
+        Index("ix_outbox_messages_status_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_key: Mapped[str] = mapped_column(String(120))
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                              index=True)
+    channel: Mapped[str] = mapped_column(String(12))
+    address: Mapped[str | None] = mapped_column(String(254))  # phone or e-mail at enqueue time
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    body: Mapped[str] = mapped_column(Text)
+    locale: Mapped[str] = mapped_column(String(10), default="zh_Hans")
+    urgent: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=now)
+    claimed_until: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    ack_deadline: Mapped[datetime | None] = mapped_column(index=True)  # awaiting a receipt
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]  # inbox only
+    fallback_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True)
+
+    recipient = relationship("User", foreign_keys=[recipient_id])
+
+
+class NotificationPreference(db.Model):
+    """A user's channels and quiet hours; the in-app inbox is always on."""
+
+    __tablename__ = "notification_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         unique=True)
+    sms: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=True)
+    webpush: Mapped[bool] = mapped_column(default=True)
+    # Minutes after local midnight; a window may wrap midnight (22:00-07:00). None: no quiet.
+    quiet_start: Mapped[int | None]
+    quiet_end: Mapped[int | None]
+    timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class InboundSms(db.Model):
+    """A reply received through the SMS gateway, kept whether or not a feature handled it."""
+
+    __tablename__ = "inbound_sms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    from_phone: Mapped[str] = mapped_column(String(20), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
+                                                index=True)
+    received_at: Mapped[datetime] = mapped_column(default=now)
+    handled_by: Mapped[str | None] = mapped_column(String(60))
+    reply: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,89 @@
+"""Notify API schemas."""
+from marshmallow import Schema, fields, validate
+
+from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.notify.models import CHANNELS, STATUSES
+
+MINUTE_OF_DAY = validate.Range(min=0, max=1439)
+
+
+class InboxMessageSchema(Schema):
+    id = fields.Integer()
+    event_key = fields.String()
+    subject = fields.String()
+    body = fields.String()
+    locale = fields.String()
+    urgent = fields.Boolean()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+InboxPageSchema = page_of(InboxMessageSchema)
+
+
+class InboxQueryArgsSchema(PageArgsSchema):
+    unread = fields.Boolean(load_default=None)
+
+
+class OutboxMessageSchema(Schema):
+    id = fields.Integer()
+    event_key = fields.String()
+    recipient_id = fields.Integer()
+    channel = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    next_attempt_at = fields.DateTime(allow_none=True)
+    last_error = fields.String(allow_none=True)
+    provider_message_id = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+    delivered_at = fields.DateTime(allow_none=True)
+    fallback_of_id = fields.Integer(allow_none=True)
+
+
+OutboxMessagePageSchema = page_of(OutboxMessageSchema)
+
+
+class OutboxQueryArgsSchema(PageArgsSchema):
+    status = fields.String(load_default="dead", validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    event_key = fields.String()
+
+
+class PreferenceSchema(Schema):
+    sms = fields.Boolean()
+    email = fields.Boolean()
+    webpush = fields.Boolean()
+    quiet_start = fields.Integer(allow_none=True, validate=MINUTE_OF_DAY,
+                                 metadata={"description": "minutes after local midnight"})
+    quiet_end = fields.Integer(allow_none=True, validate=MINUTE_OF_DAY)
+    timezone = fields.String(validate=validate.Length(min=1, max=40))
+
+
+class ReceiptSchema(Schema):
+    """A delivery receipt from the SMS gateway."""
+
+    id = fields.String(metadata={"description": "the idempotency key we sent (vh-<id>)"})
+    message_id = fields.String(metadata={"description": "the gateway's message id"})
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
+    error = fields.String(allow_none=True)
+
+
+class ReceiptResultSchema(Schema):
+    id = fields.Integer()
+    status = fields.String()
+
+
+class InboundSmsInSchema(Schema):
+    message_id = fields.String(allow_none=True, validate=validate.Length(max=100))
+    # "from" is a Python keyword: data_key maps it
+    from_phone = fields.String(required=True, data_key="from",
+                               validate=validate.Length(min=3, max=32))
+    text = fields.String(required=True, validate=validate.Length(max=2000))
+    received_at = fields.DateTime(allow_none=True)
+
+
+class InboundSmsSchema(Schema):
+    id = fields.Integer()
+    handled_by = fields.String(allow_none=True)
+    reply = fields.String(allow_none=True)

@@ -1,0 +1,572 @@
+"""Notification services: enqueue into the outbox, preferences, inbox, receipts, replies, admin.
+
+Services only flush or execute inside the caller's transaction; they never commit. A message
+enqueued in a transaction that rolls back was never written, so nothing is sent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable, Iterable
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
+
+from volunteer_hub.db import db, is_postgresql
+from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from volunteer_hub.notify.models import (
+    CHANNELS, InboundSms, NotificationPreference, OutboxMessage, now,
+)
+
+# Where a message goes when its channel fails for good or is not acknowledged in time.
+FALLBACK = {"webpush": "sms", "sms": "email", "email": "inbox", "inbox": None}
+OUTBOX_COLUMNS = ("event_key", "recipient_id", "channel", "address", "subject", "body",
+                  "locale", "urgent", "status", "attempts", "next_attempt_at", "created_at",
+                  "delivered_at", "fallback_of_id")
+
+
+# --- settings -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Settings:
+    sms_gateway_url: str | None
+    sms_gateway_key: str | None
+    sms_gateway_secret: str | None
+    sms_rate: float
+    email_rate: float
+    smtp_host: str
+    smtp_port: int
+    smtp_from: str
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_starttls: bool
+    lease_seconds: int
+    ack_timeout_seconds: int
+    max_attempts: int
+    backoff_base: int
+    backoff_cap: int
+    batch: int
+    send_threads: int
+    idempotency_prefix: str
+
+
+def settings(app=None) -> Settings:
+    """Notify settings from app config (VOLUNTEER_HUB_* env vars arrive as strings)."""
+    config = (app or current_app).config
+
+    def get(key, default, kind=str):
+        value = config.get(key)
+        if value is None or value == "":
+            return default
+        if kind is bool and isinstance(value, str):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        return kind(value)
+
+    return Settings(
+        sms_gateway_url=get("SMS_GATEWAY_URL", None),
+        sms_gateway_key=get("SMS_GATEWAY_KEY", None),
+        sms_gateway_secret=get("SMS_GATEWAY_SECRET", None),
+        sms_rate=get("SMS_RATE", 100.0, float),  # a typical SMS provider allows 100/s
+        email_rate=get("EMAIL_RATE", 50.0, float),
+        smtp_host=get("SMTP_HOST", "localhost"),
+        smtp_port=get("SMTP_PORT", 25, int),
+        smtp_from=get("SMTP_FROM", "noreply@volunteer-hub.local"),
+        smtp_username=get("SMTP_USERNAME", None),
+        smtp_password=get("SMTP_PASSWORD", None),
+        smtp_starttls=get("SMTP_STARTTLS", False, bool),
+        lease_seconds=get("NOTIFY_LEASE_SECONDS", 60, int),
+        ack_timeout_seconds=get("NOTIFY_ACK_TIMEOUT_SECONDS", 600, int),
+        max_attempts=get("NOTIFY_MAX_ATTEMPTS", 6, int),
+        backoff_base=get("NOTIFY_BACKOFF_BASE", 30, int),
+        backoff_cap=get("NOTIFY_BACKOFF_CAP", 3600, int),
+        batch=get("NOTIFY_BATCH", 200, int),
+        send_threads=get("NOTIFY_SEND_THREADS", 8, int),
+        idempotency_prefix=get("NOTIFY_IDEMPOTENCY_PREFIX", "vh-"),
+    )
+
+
+def backoff(attempts: int, base: int = 30, cap: int = 3600) -> timedelta:
+    """Delay before the next try after `attempts` failed tries: base * 2^(attempts-1), capped."""
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+# --- preferences and quiet hours ------------------------------------------------------------
+
+def get_preference(user_id: int) -> NotificationPreference | None:
+    return db.session.execute(
+        select(NotificationPreference).filter_by(user_id=user_id)).scalar_one_or_none()
+
+
+def update_preferences(user, changes: dict) -> NotificationPreference:
+    """Change the caller's own channels and quiet hours."""
+    pref = get_preference(user.id)
+    if pref is None:
+        pref = NotificationPreference(user_id=user.id, sms=True, email=True, webpush=True,
+                                      timezone="Asia/Shanghai")
+        db.session.add(pref)
+    if "timezone" in changes:
+        try:
+            ZoneInfo(changes["timezone"])
+        except Exception:
+            raise ValidationFailed(_l("Unknown time zone."), field="timezone") from None
+    for key, value in changes.items():
+        setattr(pref, key, value)
+    if (pref.quiet_start is None) != (pref.quiet_end is None):
+        raise ValidationFailed(_l("Give both the start and the end of the quiet hours."),
+                               field="quiet_start")
+    db.session.flush()
+    return pref
+
+
+def quiet_until(pref: NotificationPreference | None, moment: datetime) -> datetime | None:
+    """If `moment` (naive UTC) falls in the quiet hours, the naive UTC time they end."""
+    if pref is None or pref.quiet_start is None or pref.quiet_end is None:
+        return None
+    start, end = pref.quiet_start, pref.quiet_end
+    if start == end:
+        return None
+    zone = ZoneInfo(pref.timezone or "Asia/Shanghai")
+    local = moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+    minute = local.hour * 60 + local.minute
+    inside = start <= minute < end if start < end else (minute >= start or minute < end)
+    if not inside:
+        return None
+    release = local.replace(hour=end // 60, minute=end % 60, second=0, microsecond=0)
+    if release <= local:
+        release += timedelta(days=1)
+    return release.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
+
+def _allowed(pref: NotificationPreference | None, channel: str, sms_ok: bool) -> bool:
+    if channel == "inbox":
+        return True
+    if channel == "sms" and not sms_ok:
+        return False
+    return pref is None or bool(getattr(pref, channel))
+
+
+def _address(channel: str, phone: str | None, email: str | None) -> str | None:
+    return {"sms": phone, "email": email}.get(channel)
+
+
+def _resolve_channel(channel: str, pref, phone, email, sms_ok: bool | None = None) -> str:
+    """The requested channel, or the first in its fallback chain the person can receive."""
+    if sms_ok is None:
+        sms_ok = bool(settings().sms_gateway_url)
+    current: str | None = channel
+    while current is not None:
+        if current == "inbox" or (_allowed(pref, current, sms_ok) and
+                                  (current == "webpush" or _address(current, phone, email))):
+            return current
+        current = FALLBACK[current]
+    return "inbox"
+
+
+# --- enqueue --------------------------------------------------------------------------------
+
+def _insert_ignoring_duplicates(rows: list[dict], *, returning: bool = False):
+    """INSERT ... ON CONFLICT (event_key, recipient_id, channel) DO NOTHING, in the session."""
+    if is_postgresql():
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(OutboxMessage.__table__).on_conflict_do_nothing(
+        index_elements=["event_key", "recipient_id", "channel"])
+    if returning:
+        statement = statement.returning(OutboxMessage.__table__.c.id)
+        return [db.session.execute(statement, row).scalar_one_or_none() for row in rows]
+    if rows:
+        db.session.execute(statement, rows)
+    return None
+
+
+def _row(event_key, recipient_id, channel, address, subject, body, locale, urgent, moment,
+         pref, fallback_of_id=None) -> dict:
+    row = dict(event_key=event_key, recipient_id=recipient_id, channel=channel,
+               address=address, subject=subject or "", body=body, locale=locale or "zh_Hans",
+               urgent=bool(urgent), status="pending", attempts=0, next_attempt_at=moment,
+               created_at=moment, delivered_at=None, fallback_of_id=fallback_of_id)
+    if channel == "inbox":  # the inbox is the database: delivered as soon as it commits
+        row.update(status="delivered", next_attempt_at=None, delivered_at=moment, address=None)
+    elif not urgent:
+        row["next_attempt_at"] = quiet_until(pref, moment) or moment
+    return row
+
+
+def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
+            channels: Iterable[str] = ("inbox",), urgent: bool = False,
+            locale: str | None = None, addresses: dict | None = None) -> list[OutboxMessage]:
+    """Write messages for one person into the caller's transaction (nothing is sent now).
+
+    `recipient` is a User. Each requested channel the person has switched off or has no
+    address for is replaced by the next in the fallback chain (sms -> email -> inbox). A
+    repeated (event_key, recipient, channel) is ignored: one message per person, event and
+    channel. Returns the messages of this event for this person on those channels.
+    """
+    if not event_key or len(event_key) > 120:
+        raise ValidationFailed(_l("An event key of 1 to 120 characters is required."),
+                               field="event_key")
+    addresses = addresses or {}
+    phone = addresses.get("sms", recipient.phone)
+    email = addresses.get("email", recipient.email)
+    pref = get_preference(recipient.id)
+    moment = now()
+    rows, seen = [], set()
+    for requested in channels:
+        if requested not in CHANNELS:
+            raise ValidationFailed(_l("Unknown channel."), field="channels")
+        channel = _resolve_channel(requested, pref, phone, email)
+        if channel in seen:
+            continue
+        seen.add(channel)
+        rows.append(_row(event_key, recipient.id, channel, _address(channel, phone, email),
+                         subject, body, locale or recipient.locale, urgent, moment, pref))
+    _insert_ignoring_duplicates(rows, returning=True)
+    return list(db.session.execute(
+        select(OutboxMessage).where(OutboxMessage.event_key == event_key,
+                                    OutboxMessage.recipient_id == recipient.id,
+                                    OutboxMessage.channel.in_(seen))
+        .order_by(OutboxMessage.id)).scalars())
+
+
+@dataclass(frozen=True)
+class Target:
+    """One person of a fan-out, with the text already rendered in their language."""
+
+    user_id: int
+    body: str
+    phone: str | None = None
+    email: str | None = None
+    locale: str = "zh_Hans"
+    subject: str = ""
+
+
+def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "sms",
+                 urgent: bool = False, chunk: int = 5000) -> int:
+    """Fan-out: write one message per target into the caller's transaction, in chunks.
+
+    Preferences and quiet hours apply as in `enqueue`; duplicates are ignored. Returns the
+    number of rows offered (duplicates included). On PostgreSQL the rows are streamed with
+    COPY into a temporary table and moved with one INSERT ... ON CONFLICT DO NOTHING (100,000
+    rows in about a second); SQLite takes an executemany of INSERT OR IGNORE.
+    """
+    if channel not in CHANNELS:
+        raise ValidationFailed(_l("Unknown channel."), field="channel")
+    moment = now()
+    sms_ok = bool(settings().sms_gateway_url)
+    postgres = is_postgresql()
+    copier = _PostgresCopy() if postgres else None
+    total = 0
+    batch: list[Target] = []
+
+    def flush(batch: list[Target]) -> None:
+        prefs = _preferences_for([t.user_id for t in batch], postgres)
+        rows = []
+        for target in batch:
+            pref = prefs.get(target.user_id)
+            resolved = _resolve_channel(channel, pref, target.phone, target.email, sms_ok)
+            rows.append(_row(event_key, target.user_id, resolved,
+                             _address(resolved, target.phone, target.email), target.subject,
+                             target.body, target.locale, urgent, moment, pref))
+        if copier is not None:
+            copier.write(rows)
+        else:
+            _insert_ignoring_duplicates(rows)
+
+    for target in targets:
+        batch.append(target)
+        total += 1
+        if len(batch) >= chunk:
+            flush(batch)
+            batch = []
+    if batch:
+        flush(batch)
+    if copier is not None:
+        copier.finish()
+    return total
+
+
+def _preferences_for(user_ids: list[int], postgres: bool) -> dict:
+    if postgres:  # one array parameter instead of thousands of IN placeholders
+        from sqlalchemy import Integer, bindparam, func
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        condition = NotificationPreference.user_id == func.any(
+            bindparam("ids", user_ids, type_=ARRAY(Integer)))
+    else:
+        condition = NotificationPreference.user_id.in_(user_ids)
+    return {p.user_id: p for p in db.session.execute(
+        select(NotificationPreference).where(condition)).scalars()}
+
+
+class _PostgresCopy:
+    """COPY rows into a temporary table on the session's own connection (same transaction),
+    then INSERT them into the outbox ignoring duplicates."""
+
+    TEMP = "notify_fanout"
+
+    def __init__(self):
+        self.connection = db.session.connection().connection.driver_connection
+        columns = ", ".join(OUTBOX_COLUMNS)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TEMP}")
+            cursor.execute(f"CREATE TEMP TABLE {self.TEMP} ON COMMIT DROP AS "
+                           f"SELECT {columns} FROM outbox_messages WITH NO DATA")
+
+    def write(self, rows: list[dict]) -> None:
+        columns = ", ".join(OUTBOX_COLUMNS)
+        with self.connection.cursor() as cursor:
+            with cursor.copy(f"COPY {self.TEMP} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([row[c] for c in OUTBOX_COLUMNS])
+
+    def finish(self) -> None:
+        columns = ", ".join(OUTBOX_COLUMNS)
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO outbox_messages ({columns}) SELECT {columns} "
+                           f"FROM {self.TEMP} ON CONFLICT (event_key, recipient_id, channel) "
+                           f"DO NOTHING")
+            cursor.execute(f"DROP TABLE pg_temp.{self.TEMP}")
+
+
+def fallback(message: OutboxMessage, reason: str) -> OutboxMessage | None:
+    """Queue the same event for the same person on the next channel they can receive."""
+    from volunteer_hub.accounts.models import User
+
+    user = db.session.get(User, message.recipient_id)
+    if user is None:
+        return None
+    pref = get_preference(user.id)
+    following = FALLBACK.get(message.channel)
+    if following is None:
+        return None
+    channel = _resolve_channel(following, pref, user.phone, user.email)
+    moment = now()
+    row = _row(message.event_key, user.id, channel, _address(channel, user.phone, user.email),
+               message.subject, message.body, message.locale, True, moment, pref,
+               fallback_of_id=message.id)
+    # Quiet hours were honoured by the first message already; the fallback follows at once.
+    [new_id] = _insert_ignoring_duplicates([row], returning=True)
+    current_app.logger.info("notify: message %s (%s) falls back to %s: %s", message.id,
+                            message.channel, channel, reason)
+    return db.session.get(OutboxMessage, new_id) if new_id else None
+
+
+def expire_unacknowledged(limit: int = 500) -> int:
+    """Messages sent but without a delivery receipt by their deadline fall back; count."""
+    query = (select(OutboxMessage)
+             .where(OutboxMessage.status == "sent", OutboxMessage.ack_deadline <= now())
+             .order_by(OutboxMessage.ack_deadline).limit(limit))
+    if is_postgresql():
+        query = query.with_for_update(skip_locked=True)
+    expired = list(db.session.execute(query).scalars())
+    for message in expired:
+        message.ack_deadline = None
+        message.last_error = "no delivery receipt in time"
+        fallback(message, "no delivery receipt in time")
+    db.session.flush()
+    return len(expired)
+
+
+# --- inbox ----------------------------------------------------------------------------------
+
+def inbox_query(user, *, unread: bool | None = None):
+    query = (select(OutboxMessage)
+             .where(OutboxMessage.recipient_id == user.id, OutboxMessage.channel == "inbox")
+             .order_by(OutboxMessage.id.desc()))
+    if unread is True:
+        query = query.where(OutboxMessage.read_at.is_(None))
+    elif unread is False:
+        query = query.where(OutboxMessage.read_at.isnot(None))
+    return query
+
+
+def mark_read(message_id: int, *, by) -> OutboxMessage:
+    """Mark one of the caller's inbox messages read (idempotent)."""
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None or message.channel != "inbox" or message.recipient_id != by.id:
+        raise NotFound()
+    if message.read_at is None:
+        message.read_at = now()
+        db.session.flush()
+    return message
+
+
+# --- SMS receipts and replies ---------------------------------------------------------------
+
+RECEIPT_STATUSES = ("delivered", "failed")
+
+
+def _message_for_receipt(provider_message_id: str | None, key: str | None):
+    if key:
+        prefix = settings().idempotency_prefix
+        raw = key[len(prefix):] if key.startswith(prefix) else key
+        if raw.isdigit():
+            message = db.session.get(OutboxMessage, int(raw))
+            if message is not None and message.channel == "sms":
+                return message
+    if provider_message_id:
+        return db.session.execute(
+            select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_message_id,
+                                        OutboxMessage.channel == "sms")
+            .order_by(OutboxMessage.id).limit(1)).scalar_one_or_none()
+    return None
+
+
+def apply_receipt(*, status: str, provider_message_id: str | None = None,
+                  key: str | None = None, error: str | None = None) -> OutboxMessage:
+    """Record a provider's delivery receipt; a failure sends the next channel."""
+    message = _message_for_receipt(provider_message_id, key)
+    if message is None:
+        raise NotFound(_l("No message matches this receipt."))
+    if provider_message_id and not message.provider_message_id:
+        message.provider_message_id = provider_message_id
+    if status == "delivered":
+        if message.status != "delivered":
+            message.status = "delivered"
+            message.delivered_at = now()
+            message.ack_deadline = None
+    elif status == "failed":
+        if message.status not in ("delivered", "failed"):
+            waited = message.ack_deadline is not None or message.status == "sending"
+            message.status = "failed"
+            message.last_error = error or "provider reported failure"
+            message.ack_deadline = None
+            if waited:  # no fallback twice: a timeout may have sent it on already
+                fallback(message, message.last_error)
+    else:
+        raise ValidationFailed(_l("Unknown receipt status."), field="status")
+    db.session.flush()
+    return message
+
+
+InboundHandler = Callable[[InboundSms], "str | None"]
+_inbound_handlers: list[tuple[str, InboundHandler]] = []
+
+
+def register_inbound_handler(name: str, handler: InboundHandler) -> None:
+    """Let a feature handle SMS replies: `handler(inbound)` returns None when the reply is
+    not for it, else the text to answer ("" for no answer). Handlers run in registration
+    order inside the request's transaction, so what they enqueue commits with the reply."""
+    global _inbound_handlers
+    _inbound_handlers = [(n, h) for n, h in _inbound_handlers if n != name]
+    _inbound_handlers.append((name, handler))
+
+
+def unregister_inbound_handler(name: str) -> None:
+    global _inbound_handlers
+    _inbound_handlers = [(n, h) for n, h in _inbound_handlers if n != name]
+
+
+def normalize_phone(phone: str) -> str:
+    digits = "".join(c for c in phone if c.isdigit() or c == "+")
+    for prefix in ("+86", "0086"):
+        if digits.startswith(prefix):
+            return digits[len(prefix):]
+    return digits
+
+
+def receive_sms(*, from_phone: str, text: str, provider_message_id: str | None = None,
+                received_at: datetime | None = None) -> InboundSms:
+    """Store an inbound SMS (once per provider id) and offer it to the registered handlers."""
+    from volunteer_hub.accounts.models import User
+
+    if provider_message_id:
+        existing = db.session.execute(select(InboundSms).filter_by(
+            provider_message_id=provider_message_id)).scalar_one_or_none()
+        if existing is not None:
+            return existing
+    phone = normalize_phone(from_phone)
+    user = db.session.execute(select(User).where(
+        or_(User.phone == phone, User.phone == from_phone))).scalars().first()
+    if received_at is not None and received_at.tzinfo is not None:
+        received_at = received_at.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    inbound = InboundSms(provider_message_id=provider_message_id, from_phone=phone[:20],
+                         text=text, user_id=user.id if user else None,
+                         received_at=received_at or now())
+    db.session.add(inbound)
+    db.session.flush()
+    for name, handler in list(_inbound_handlers):
+        reply = handler(inbound)
+        if reply is None:
+            continue
+        inbound.handled_by = name
+        inbound.reply = reply or None
+        if reply and user is not None:
+            enqueue(f"sms-reply:{inbound.id}", user, body=reply, channels=("sms",),
+                    urgent=True, addresses={"sms": phone})
+        break
+    db.session.flush()
+    return inbound
+
+
+# --- administration -------------------------------------------------------------------------
+
+def _admin_scope(user) -> tuple[list[str], bool]:
+    """Org paths where `user` is an admin, and whether one of them is a root node."""
+    grants = [g for g in getattr(user, "grants", []) if g.role == "admin"]
+    if not grants:
+        raise Forbidden()
+    return sorted({g.org.path for g in grants}), any(g.org.parent_id is None for g in grants)
+
+
+def admin_messages_query(user, *, status: str | None = "dead", channel: str | None = None,
+                         event_key: str | None = None):
+    """Messages an admin may see: recipients who are volunteers in the admin's subtree;
+    messages to people without a volunteer profile only for admins of a root node."""
+    from volunteer_hub.accounts.permissions import path_filter
+    from volunteer_hub.volunteers.models import Volunteer
+
+    paths, root = _admin_scope(user)
+    query = (select(OutboxMessage)
+             .outerjoin(Volunteer, Volunteer.user_id == OutboxMessage.recipient_id))
+    visible = path_filter(Volunteer.org_path, paths)
+    if root:
+        visible = or_(visible, Volunteer.id.is_(None))
+    query = query.where(visible)
+    if status:
+        query = query.where(OutboxMessage.status == status)
+    if channel:
+        query = query.where(OutboxMessage.channel == channel)
+    if event_key:
+        query = query.where(OutboxMessage.event_key == event_key)
+    return query.order_by(OutboxMessage.id)
+
+
+def retry_message(message_id: int, *, by) -> OutboxMessage:
+    """Put a dead or failed message back in the queue, due now, with a fresh attempt count."""
+    message = db.session.execute(
+        admin_messages_query(by, status=None).where(OutboxMessage.id == message_id)
+    ).scalar_one_or_none()
+    if message is None:
+        raise NotFound()
+    if message.status not in ("dead", "failed"):
+        raise Conflict(_l("Only dead or failed messages can be retried."),
+                       code="NOTIFY_NOT_RETRYABLE")
+    message.status = "pending"
+    message.attempts = 0
+    message.next_attempt_at = now()
+    message.claimed_until = None
+    message.claimed_by = None
+    db.session.flush()
+    return message
+
+
+class GatewayUnauthorized(DomainError):
+    status = 401
+    code = "GATEWAY_UNAUTHORIZED"
+
+
+def check_gateway_secret(given: str | None) -> None:
+    """Receipts and replies must carry the shared secret; none configured: refuse all."""
+    import hmac
+
+    expected = settings().sms_gateway_secret
+    if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise GatewayUnauthorized(_l("Unknown gateway."))
+
+
+__all__ = ["enqueue", "enqueue_many", "Target", "fallback", "apply_receipt", "receive_sms",
+           "register_inbound_handler", "retry_message", "update_preferences"]
