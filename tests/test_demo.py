@@ -18,6 +18,10 @@ def test_demo_district(db, client):
         assert parsed.birth_date == volunteer.birth_date and parsed.gender == volunteer.gender
         assert volunteer.org_path.startswith(volunteer.community.path)
     assert db.session.query(Team).count() == 5
+    from volunteer_hub.needs.models import Need
+
+    open_needs = db.session.query(Need).filter_by(state="open").all()
+    assert len(open_needs) == 3 and all(need.slots for need in open_needs)
     for role in ("admin", "organizer", "coordinator", "volunteer"):
         response = client.post("/api/v1/tokens", json={"login": logins[role],
                                                        "password": logins["password"]})

@@ -138,6 +138,36 @@ def _teams(rng, district, communities, volunteers):
                                            role="leader" if position == 0 else "member"))
 
 
+DEMO_NEEDS = [  # (category, name, address, care notes, need type, title, skill, weekday, hour)
+    ("elderly_alone", "王秀兰", "劲松一区 103 号楼 2 单元 401", "高血压，腿脚不便", "home_visit",
+     "每周探访王奶奶", "companionship", 1, 9),
+    ("empty_nest", "李建国", "劲松一区 108 号楼 1 单元 602", "需要帮忙买菜", "meal_delivery",
+     "为李爷爷送餐", "driving", 3, 11),
+    ("disability", "赵明", "劲松一区 110 号楼 3 单元 101", "轮椅使用者", "escort_hospital",
+     "陪同赵先生复诊", "first_aid", 4, 8),
+]
+
+
+def _demo_needs(community, rng: random.Random, today: date) -> None:
+    """A few beneficiaries of the organizer's community, each with an open weekly need."""
+    from volunteer_hub.needs import services as needs
+
+    for category, name, address, notes, need_type, title, skill, weekday, hour in DEMO_NEEDS:
+        lat = community.lat + rng.uniform(-0.002, 0.002)
+        lon = community.lon + rng.uniform(-0.002, 0.002)
+        person = needs.create_beneficiary({
+            "category": category, "name": name, "gender": rng.choice(("male", "female")),
+            "community_id": community.id, "address": address, "phone": "13800138000",
+            "care_notes": notes, "lat": lat, "lon": lon}, by=None)
+        first = today + timedelta(days=(weekday - today.weekday()) % 7 or 7)
+        need = needs.create_need({
+            "org_id": community.id, "beneficiary_id": person.id, "type": need_type,
+            "title": title, "first_date": first, "start_minute": hour * 60,
+            "end_minute": hour * 60 + 120, "lat": lat, "lon": lon, "max_distance_km": 5.0,
+            "required_skills": [{"code": skill, "level": 1}]}, by=None)
+        needs.set_need_state(need, "open", by=None)
+
+
 def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = False) -> dict:
     """Create the demo and return the logins to print."""
     rng = random.Random(seed)
@@ -165,5 +195,7 @@ def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = Fal
         first = next(v for v in created if v.community is communities[0])
         first.status = "active"
         _teams(rng, district, communities, created)
+        db.session.flush()
+        _demo_needs(communities[0], rng, today)
     return {"password": DEMO_PASSWORD, "admin": admin.phone, "organizer": organizer.phone,
             "coordinator": coordinator.phone, "volunteer": first.phone}
