@@ -47,6 +47,7 @@ class DefaultConfig:
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
+    CHECK_IN_RATE_LIMIT = "10 per minute"  # the 6-digit code has only a million values
 
     WTF_CSRF_TIME_LIMIT = None  # tokens last as long as the session
 

@@ -75,3 +75,20 @@ def test_hand_record_and_correction_over_http(client, tree, make_staff, make_vol
     assert response.get_json()["status"] == "rejected"
     balance = client.get(f"/api/v1/volunteers/{volunteer.id}/balance", headers=me).get_json()
     assert balance["total_minutes"] == 90
+
+
+def test_guessing_the_check_in_code_is_rate_limited(client, tree, make_staff, make_volunteer,
+                                                    auth_header):
+    staff = auth_header(make_staff(tree["a"], "organizer"))
+    me = auth_header(make_volunteer(tree["b"]).user)
+    start = utcnow() - timedelta(minutes=30)
+    activity = client.post("/api/v1/activities", headers=staff, json={
+        "org_id": tree["a"].id, "name": "社区清洁", "service_type": "environment",
+        "starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=2)).isoformat()}
+    ).get_json()
+    wrong = "000000" if activity["checkin_code"] != "000000" else "111111"
+    statuses = [client.post(f"/api/v1/activities/{activity['id']}/check-in", headers=me,
+                            json={"method": "code", "code": wrong}).status_code
+                for _ in range(11)]
+    assert statuses[:10] == [422] * 10
+    assert statuses[10] == 429

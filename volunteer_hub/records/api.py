@@ -1,4 +1,5 @@
 """Records API: activities, check-in/out, service records and the verification queue."""
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -6,6 +7,7 @@ from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.common_schemas import PageArgsSchema
 from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import NotFound
+from volunteer_hub.extensions import limiter
 from volunteer_hub.orgs.models import Org
 from volunteer_hub.pagination import paginate
 from volunteer_hub.records import services
@@ -74,6 +76,8 @@ class QrToken(MethodView):
 
 @blp.route("/activities/<int:activity_id>/check-in")
 class CheckIn(MethodView):
+    # A 6-digit code must not be guessable by trying: a few attempts a minute per client.
+    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
     @blp.arguments(CheckSchema)
     @blp.response(201, RecordSchema)
     def post(self, data, activity_id):
@@ -86,6 +90,7 @@ class CheckIn(MethodView):
 
 @blp.route("/activities/<int:activity_id>/check-out")
 class CheckOut(MethodView):
+    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
     @blp.arguments(CheckSchema)
     @blp.response(200, RecordSchema)
     def post(self, data, activity_id):
