@@ -6,6 +6,7 @@ from datetime import date
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
 from flask_login import current_user, login_required, login_user
+from sqlalchemy.orm import selectinload
 
 from volunteer_hub.accounts import services as accounts
 from volunteer_hub.accounts.forms import attach_errors, opts
@@ -14,6 +15,7 @@ from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError
 from volunteer_hub.orgs import services as orgs
 from volunteer_hub.volunteers import catalogue, services
+from volunteer_hub.volunteers.models import Volunteer
 from volunteer_hub.volunteers.forms import (
     SIGNUP_ERROR_ALIASES, AvailabilityForm, CertificationForm, ConfirmSkillForm, ConsentForm,
     ProfileForm, SignupForm, SkillsForm, StatusForm, VolunteerFilterForm,
@@ -302,6 +304,8 @@ def org_list():
     except DomainError as error:
         form.form_errors.append(error.message)
         query = services.search_volunteers(current_user)
+    # Each row shows the volunteer's skills: load them for the page in one query, not per row.
+    query = query.options(selectinload(Volunteer.skills))
     pagination = db.paginate(query, page=max(page, 1), per_page=PAGE_SIZE, error_out=False)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("volunteers/org_list.html", form=form, pagination=pagination,
