@@ -12,7 +12,7 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # One entry per feature package: each may expose `api` (a flask-smorest Blueprint `blp`
 # with URL_PREFIX), `views` (a Flask Blueprint `blp`), `jobs` (JOBS) and `commands`.
 FEATURES = ("accounts", "orgs", "volunteers", "needs", "matching", "records", "timebank",
-            "notify")
+            "notify", "recognition", "reports", "emergency")
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -1,0 +1,1 @@
+"""Training records, quality evaluations and awards: what an organization records about a volunteer besides hours."""
