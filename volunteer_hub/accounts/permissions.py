@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "needs.read": frozenset({"admin", "organizer", "coordinator"}),
     "needs.manage": frozenset({"admin", "organizer"}),
     "beneficiaries.manage": frozenset({"admin", "organizer"}),
+    "reports.read": frozenset({"admin", "organizer", "coordinator"}),
+    "reports.manage": frozenset({"admin", "organizer"}),
 }
 
 
