@@ -20,11 +20,15 @@ install: $(STAMP) translations
 translations: $(STAMP)
 	$(BIN)/pybabel compile -d volunteer_hub/translations
 
-## Serve the demo on http://127.0.0.1:5000 (SQLite in instance/).
+## Serve the demo on http://127.0.0.1:5000 (SQLite in instance/), with the notification
+## worker and the scheduler (escalations, reminders, nightly jobs) beside the web server.
 run: install
 	$(BIN)/volunteer-hub db upgrade
 	$(BIN)/volunteer-hub demo --if-empty
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --access-logfile - 'volunteer_hub:create_app()'
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/volunteer-hub worker & \
+	$(BIN)/volunteer-hub scheduler & \
+	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - 'volunteer_hub:create_app()'
 
 ## Debian's Chromium for the browser tests (Playwright's own download cannot work here).
 browser:

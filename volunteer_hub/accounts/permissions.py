@@ -22,6 +22,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "beneficiaries.manage": frozenset({"admin", "organizer"}),
     "reports.read": frozenset({"admin", "organizer", "coordinator"}),
     "reports.manage": frozenset({"admin", "organizer"}),
+    "emergency.read": frozenset({"admin", "organizer", "coordinator"}),
+    "emergency.plan": frozenset({"admin", "coordinator"}),
+    "emergency.activate": frozenset({"admin", "coordinator"}),
+    "emergency.wellbeing": frozenset({"admin", "organizer", "coordinator"}),
+    "recognition.read": frozenset({"admin", "organizer", "coordinator"}),
+    "recognition.manage": frozenset({"admin", "organizer"}),
 }
 
 

@@ -1,1 +1,2 @@
-"""Training records, quality evaluations and awards: what an organization records about a volunteer besides hours."""
+"""Training records, quality evaluations and awards: what an organization records about a
+volunteer besides hours."""
