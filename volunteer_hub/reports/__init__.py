@@ -1,1 +1,1 @@
-"""Reports: monthly figures per organization, time-bank liability, CSV/XLSX export, dashboard charts."""
+"""Reports: monthly figures per organization, time-bank liability, CSV/XLSX, charts."""
