@@ -120,13 +120,23 @@ def load_config(app, test_config: dict | None = None) -> None:
     _ensure_secrets(app)
 
 
+def _vapid_private_key() -> str:
+    """A P-256 key for Web Push (VAPID), base64url of the raw 32-byte private value."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    value = ec.generate_private_key(ec.SECP256R1()).private_numbers().private_value
+    return base64.urlsafe_b64encode(value.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
 def _ensure_secrets(app) -> None:
     """Use configured secrets; otherwise create them once in instance/secrets.json.
 
     Losing the data key makes every stored ID number unreadable, so generated keys are
     written to disk on first start rather than regenerated per process.
     """
-    wanted = ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "ID_HASH_KEY")
+    wanted = ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "ID_HASH_KEY", "VAPID_PRIVATE_KEY")
     if all(app.config.get(k) for k in wanted):
         return
     from cryptography.fernet import Fernet
@@ -137,6 +147,7 @@ def _ensure_secrets(app) -> None:
         "SECRET_KEY": lambda: secrets.token_hex(32),
         "DATA_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
         "ID_HASH_KEY": lambda: secrets.token_hex(32),
+        "VAPID_PRIVATE_KEY": _vapid_private_key,
     }
     changed = False
     for key in wanted:

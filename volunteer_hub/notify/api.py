@@ -1,4 +1,5 @@
-"""Notify API: /api/v1/notify (inbox, preferences, admin outbox, SMS gateway callbacks)."""
+"""Notify API: /api/v1/notify (inbox, preferences, admin outbox, SMS gateway callbacks, Web
+Push key, subscriptions and service-worker receipts)."""
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
@@ -10,7 +11,8 @@ from volunteer_hub.notify.models import NotificationPreference
 from volunteer_hub.notify.schemas import (
     InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
     InboxQueryArgsSchema, OutboxMessagePageSchema, OutboxMessageSchema, OutboxQueryArgsSchema,
-    PreferenceSchema, ReceiptResultSchema, ReceiptSchema,
+    PreferenceSchema, PushEndpointSchema, PushKeySchema, PushReceiptSchema,
+    PushSubscriptionInSchema, PushSubscriptionSchema, ReceiptResultSchema, ReceiptSchema,
 )
 from volunteer_hub.pagination import paginate
 
@@ -101,3 +103,57 @@ class SmsInbound(MethodView):
                 from_phone=data["from_phone"], text=data["text"],
                 provider_message_id=data.get("message_id"),
                 received_at=data.get("received_at"))
+
+
+@blp.route("/push/key")
+class PushKey(MethodView):
+    @blp.response(200, PushKeySchema)
+    def get(self):
+        """The VAPID public key to subscribe with (no login needed: it is public)."""
+        return {"public_key": services.require_vapid_public_key()}
+
+
+@blp.route("/push/subscriptions")
+class PushSubscriptions(MethodView):
+    @blp.response(200, PushSubscriptionSchema(many=True))
+    def get(self):
+        """The caller's devices subscribed to push notifications."""
+        return services.subscriptions_of(api_user())
+
+    @blp.arguments(PushSubscriptionInSchema)
+    @blp.response(201, PushSubscriptionSchema)
+    @blp.alt_response(200, schema=PushSubscriptionSchema, description="already subscribed")
+    def post(self, data):
+        """Subscribe a browser for the caller (the same endpoint again updates it)."""
+        with transaction():
+            subscription, created = services.subscribe(
+                api_user(), endpoint=data["endpoint"], p256dh=data["keys"]["p256dh"],
+                auth=data["keys"]["auth"], user_agent=data.get("user_agent") or "")
+        return subscription, 201 if created else 200
+
+    @blp.arguments(PushEndpointSchema)
+    @blp.response(204)
+    def delete(self, data):
+        """Unsubscribe the caller's browser with this endpoint."""
+        with transaction():
+            services.unsubscribe(api_user(), endpoint=data["endpoint"])
+
+
+@blp.route("/push/subscriptions/<int:subscription_id>")
+class PushSubscriptionItem(MethodView):
+    @blp.response(204)
+    def delete(self, subscription_id):
+        """Remove one of the caller's subscriptions (someone else's answers 404)."""
+        with transaction():
+            services.unsubscribe(api_user(), subscription_id=subscription_id)
+
+
+@blp.route("/push/receipts")
+class PushReceipts(MethodView):
+    @blp.arguments(PushReceiptSchema)
+    @blp.response(200, ReceiptResultSchema)
+    def post(self, receipt):
+        """The service worker showed an urgent push (signed token from the payload)."""
+        with transaction():
+            message = services.apply_push_receipt(key=receipt["id"], signature=receipt["sig"])
+            return {"id": message.id, "status": message.status}

@@ -19,11 +19,21 @@ SMS gateway adapter (a generic JSON webhook, so any provider can be fronted by a
 
 Receipts and replies come back to /api/v1/notify/sms/receipts and /api/v1/notify/sms/inbound
 (see api.py), authenticated by the `X-Gateway-Secret` header.
+
+Web Push (RFC 8030/8291/8292): one outbox row goes to every live subscription of the
+recipient (the dispatcher loads them into `Outgoing.push_targets`); the row succeeds if one
+push service accepted it. The payload is JSON, encrypted aes128gcm for each subscription;
+the service worker (static/sw.js) shows it and, for urgent messages, posts the signed `ack`
+back so that an unacknowledged urgent push falls back to SMS like an SMS without receipt.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import http.client
 import json
+import re
 import smtplib
 import socket
 import threading
@@ -35,6 +45,26 @@ from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
+class PushTarget:
+    """A live Web Push subscription, as plain data."""
+
+    id: int
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+@dataclass(frozen=True)
+class PushOutcome:
+    """What one push service answered for one subscription."""
+
+    subscription_id: int
+    ok: bool
+    gone: bool = False  # 404/410: the browser dropped the subscription
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Outgoing:
     id: int
     channel: str
@@ -43,6 +73,9 @@ class Outgoing:
     body: str
     locale: str
     idempotency_key: str
+    urgent: bool = False
+    link: str | None = None
+    push_targets: tuple[PushTarget, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,6 +86,7 @@ class Result:
     error: str | None = None
     delivered: bool = False  # final on acceptance (no receipt will follow)
     awaits_receipt: bool = False
+    push_outcomes: tuple[PushOutcome, ...] = ()
 
 
 class TokenBucket:
@@ -234,3 +268,143 @@ class SmsGatewayChannel(Channel):
 
     def close(self) -> None:
         self._drop()
+
+
+def push_ack_signature(secret: bytes, idempotency_key: str) -> str:
+    """The token a service worker sends back to acknowledge one push (see api.py)."""
+    digest = hmac.new(secret, f"webpush-ack:{idempotency_key}".encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:18]).decode()
+
+
+class WebPushChannel(Channel):
+    """Web Push with VAPID through pywebpush; a requests session per sending thread.
+
+    Answers: 201 (or 200/202) accepted; 404/410 the subscription is gone for good; anything
+    else, a timeout or a connection error fails that subscription only. Without an accepting
+    push service the row fails permanently, so the fallback chain (SMS next) runs at once:
+    retrying a push would only delay the channel that can still reach the person.
+    """
+
+    name = "webpush"
+    ACCEPTED = {200, 201, 202}
+    GONE = {404, 410}
+    PAYLOAD_LIMIT = 3000  # bytes of JSON; encrypted records hold at most 3993
+    JWT_LIFETIME = 12 * 3600  # RFC 8292 allows at most 24 h
+    JWT_RENEW_BEFORE = 3600
+
+    def __init__(self, private_key: str, subject: str, *, ttl: int = 86400,
+                 urgent_ttl: int | None = None, timeout: float = 10.0,
+                 ack_secret: bytes | None = None, ack_url: str | None = None):
+        from py_vapid import Vapid
+
+        key = private_key.strip()
+        self.vapid = (Vapid.from_pem(key.encode()) if key.startswith("-----BEGIN")
+                      else Vapid.from_string(key))
+        self.subject = subject
+        self.ttl, self.urgent_ttl = ttl, urgent_ttl if urgent_ttl is not None else ttl
+        self.timeout = timeout
+        self.ack_secret, self.ack_url = ack_secret, ack_url
+        self.local = threading.local()
+        self.tokens: dict[str, tuple[dict, float]] = {}
+        self.tokens_lock = threading.Lock()
+
+    def _session(self):
+        import requests
+
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+        return session
+
+    def vapid_headers(self, endpoint: str) -> dict:
+        """The signed VAPID Authorization header for the endpoint's origin, reused for hours."""
+        parts = urlsplit(endpoint)
+        audience = f"{parts.scheme}://{parts.netloc}"
+        moment = time.time()
+        with self.tokens_lock:
+            cached = self.tokens.get(audience)
+            if cached is not None and cached[1] - moment > self.JWT_RENEW_BEFORE:
+                return cached[0]
+            expires = int(moment) + self.JWT_LIFETIME
+            headers = self.vapid.sign({"aud": audience, "exp": expires, "sub": self.subject})
+            self.tokens[audience] = (headers, expires)
+            return headers
+
+    def payload(self, message: Outgoing) -> bytes:
+        data = {"id": message.idempotency_key, "title": message.subject, "body": message.body,
+                "url": message.link or _first_url(message.body), "urgent": message.urgent,
+                "lang": message.locale.replace("_", "-")}
+        if message.urgent and self.ack_secret and self.ack_url:
+            data["ack"] = self.ack_url
+            data["sig"] = push_ack_signature(self.ack_secret, message.idempotency_key)
+        encoded = json.dumps(data, ensure_ascii=False).encode()
+        excess = len(encoded) - self.PAYLOAD_LIMIT
+        if excess > 0:  # shorten the body, never the keys the service worker needs
+            body = message.body.encode()
+            data["body"] = body[:max(0, len(body) - excess - 3)].decode("utf-8", "ignore") + "…"
+            encoded = json.dumps(data, ensure_ascii=False).encode()
+        return encoded
+
+    def headers(self, message: Outgoing, target: PushTarget) -> dict:
+        # Topic: a push service keeps only the newest pending message of a topic, so a copy
+        # re-sent after a worker crash replaces the first instead of ringing twice.
+        topic = re.sub(r"[^A-Za-z0-9_-]", "", message.idempotency_key)[:32]
+        return {**self.vapid_headers(target.endpoint),
+                "Urgency": "high" if message.urgent else "normal", "Topic": topic}
+
+    def push(self, message: Outgoing, target: PushTarget, payload: bytes
+             ) -> tuple[PushOutcome, str | None]:
+        import requests
+        from pywebpush import WebPushException, WebPusher
+
+        info = {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh,
+                                                      "auth": target.auth}}
+        try:
+            response = WebPusher(info, requests_session=self._session()).send(
+                payload, self.headers(message, target), ttl=self.ttl_for(message),
+                timeout=self.timeout)
+        except requests.RequestException as error:
+            self.local.session = None  # a broken keep-alive connection: start afresh
+            return PushOutcome(target.id, ok=False, error=f"push service: {error!r}"[:300]), None
+        except (WebPushException, ValueError, TypeError) as error:  # unusable keys
+            return PushOutcome(target.id, ok=False, error=f"subscription: {error}"[:300]), None
+        if response.status_code in self.ACCEPTED:
+            return PushOutcome(target.id, ok=True), response.headers.get("Location")
+        text = response.text[:200] if response.text else ""
+        error = f"push service {response.status_code}: {text}"
+        return PushOutcome(target.id, ok=False, gone=response.status_code in self.GONE,
+                           error=error[:300]), None
+
+    def ttl_for(self, message: Outgoing) -> int:
+        return self.urgent_ttl if message.urgent else self.ttl
+
+    def send(self, message: Outgoing) -> Result:
+        if not message.push_targets:
+            return Result(ok=False, permanent=True, error="no live push subscription")
+        payload = self.payload(message)
+        outcomes, locations = [], []
+        for target in message.push_targets:
+            outcome, location = self.push(message, target, payload)
+            outcomes.append(outcome)
+            if outcome.ok:
+                locations.append(location)
+        if locations:
+            awaits = bool(message.urgent and self.ack_secret and self.ack_url)
+            provider_id = next((loc for loc in locations if loc), None)
+            return Result(ok=True, provider_message_id=(provider_id or "")[-100:] or None,
+                          awaits_receipt=awaits, push_outcomes=tuple(outcomes))
+        errors = "; ".join(o.error or "" for o in outcomes)
+        return Result(ok=False, permanent=True, error=errors[:2000],
+                      push_outcomes=tuple(outcomes))
+
+    def close(self) -> None:
+        session = getattr(self.local, "session", None)
+        self.local.session = None
+        if session is not None:
+            session.close()
+
+
+def _first_url(text: str) -> str | None:
+    """A message without its own link opens the first link in its text (a one-tap answer)."""
+    found = re.search(r"https?://[^\s<>\"'，。）)]+", text)
+    return found.group(0) if found else None

@@ -15,6 +15,10 @@ lease must comfortably exceed the time to send one batch.
 Retries: a transient failure waits base * 2^(attempts-1) seconds (30 s, 60 s, ... capped at
 1 h); after `max_attempts` claims the row is 'dead' (admins can list and retry it) and the
 next channel is tried. A permanent failure ('failed') falls back at once.
+
+Web Push: the claim also reads the recipients' live subscriptions, so the channel sends
+without the database; what each push service answered is recorded with the results
+(404/410: the subscription is gone and is not used again).
 """
 from __future__ import annotations
 
@@ -31,15 +35,16 @@ from sqlalchemy import bindparam, select, update
 from volunteer_hub.db import db, is_postgresql, transaction
 from volunteer_hub.notify import services
 from volunteer_hub.notify.channels import (
-    Channel, EmailChannel, Outgoing, Result, SmsGatewayChannel, TokenBucket,
+    Channel, EmailChannel, Outgoing, PushTarget, Result, SmsGatewayChannel, TokenBucket,
+    WebPushChannel,
 )
-from volunteer_hub.notify.models import CLAIMABLE, OutboxMessage, now
+from volunteer_hub.notify.models import CLAIMABLE, OutboxMessage, PushSubscription, now
 
 log = logging.getLogger(__name__)
 table = OutboxMessage.__table__
 
 
-def build_channels(config: services.Settings) -> dict[str, Channel]:
+def build_channels(config: services.Settings, app=None) -> dict[str, Channel]:
     channels: dict[str, Channel] = {
         "email": EmailChannel(config.smtp_host, config.smtp_port, config.smtp_from,
                               username=config.smtp_username, password=config.smtp_password,
@@ -47,6 +52,11 @@ def build_channels(config: services.Settings) -> dict[str, Channel]:
     }
     if config.sms_gateway_url:
         channels["sms"] = SmsGatewayChannel(config.sms_gateway_url, config.sms_gateway_key)
+    if config.vapid_private_key:
+        channels["webpush"] = WebPushChannel(
+            config.vapid_private_key, config.vapid_subject, ttl=config.webpush_ttl,
+            urgent_ttl=config.webpush_urgent_ttl, timeout=config.webpush_timeout,
+            ack_secret=services.push_ack_secret(app), ack_url=services.PUSH_RECEIPT_PATH)
     return channels
 
 
@@ -58,9 +68,11 @@ class Dispatcher:
         self.app = app
         self.config = services.settings(app)
         self.batch = batch or self.config.batch
-        self.channels = channels if channels is not None else build_channels(self.config)
+        self.channels = (channels if channels is not None
+                         else build_channels(self.config, app))
         self.buckets = {"sms": TokenBucket(self.config.sms_rate),
-                        "email": TokenBucket(self.config.email_rate)}
+                        "email": TokenBucket(self.config.email_rate),
+                        "webpush": TokenBucket(self.config.webpush_rate)}
         self.pool = ThreadPoolExecutor(max_workers=threads or self.config.send_threads,
                                        thread_name_prefix="notify-send")
         self.worker_id = uuid.uuid4().hex[:12]
@@ -74,7 +86,8 @@ class Dispatcher:
         lease = moment + timedelta(seconds=self.config.lease_seconds)
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
         query = (select(table.c.id, table.c.channel, table.c.address, table.c.subject,
-                        table.c.body, table.c.locale)
+                        table.c.body, table.c.locale, table.c.recipient_id, table.c.urgent,
+                        table.c.link)
                  .where(table.c.status.in_(CLAIMABLE), table.c.next_attempt_at <= moment)
                  .order_by(table.c.next_attempt_at, table.c.id).limit(self.batch))
         if is_postgresql():  # the one place the engines differ: workers skip each other's rows
@@ -86,10 +99,29 @@ class Dispatcher:
                     update(table).where(table.c.id.in_([r.id for r in rows]))
                     .values(status="sending", claimed_by=token, claimed_until=lease,
                             next_attempt_at=lease, attempts=table.c.attempts + 1))
+            targets = self._push_targets([r.recipient_id for r in rows
+                                          if r.channel == "webpush"])
         prefix = self.config.idempotency_prefix
         return token, [Outgoing(id=r.id, channel=r.channel, address=r.address,
                                 subject=r.subject, body=r.body, locale=r.locale,
-                                idempotency_key=f"{prefix}{r.id}") for r in rows]
+                                idempotency_key=f"{prefix}{r.id}", urgent=bool(r.urgent),
+                                link=r.link, push_targets=tuple(targets.get(r.recipient_id, ())))
+                       for r in rows]
+
+    def _push_targets(self, user_ids: list[int]) -> dict[int, list[PushTarget]]:
+        if not user_ids:
+            return {}
+        subscriptions = db.session.execute(
+            select(PushSubscription.id, PushSubscription.user_id, PushSubscription.endpoint,
+                   PushSubscription.p256dh, PushSubscription.auth)
+            .where(PushSubscription.user_id.in_(set(user_ids)),
+                   PushSubscription.gone_at.is_(None))
+            .order_by(PushSubscription.id)).all()
+        targets: dict[int, list[PushTarget]] = {}
+        for s in subscriptions:
+            targets.setdefault(s.user_id, []).append(PushTarget(s.id, s.endpoint, s.p256dh,
+                                                                s.auth))
+        return targets
 
     # -- send -------------------------------------------------------------------------------
     def _send_one(self, message: Outgoing) -> Result:
@@ -115,6 +147,7 @@ class Dispatcher:
     def record(self, token: str, results: list[tuple[Outgoing, Result]]) -> None:
         """Store results in one transaction; rows claimed by someone else meanwhile are left."""
         moment = now()
+        deadlines = {"webpush": moment + timedelta(seconds=self.config.webpush_ack_timeout)}
         deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
         sent, delivered, others = [], [], []
         for message, result in results:
@@ -122,7 +155,8 @@ class Dispatcher:
                 delivered.append({"b_id": message.id, "b_provider": result.provider_message_id})
             elif result.ok:
                 sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
-                             "b_deadline": deadline if result.awaits_receipt else None})
+                             "b_deadline": deadlines.get(message.channel, deadline)
+                             if result.awaits_receipt else None})
             else:
                 others.append((message, result))
         claimed = (table.c.id == bindparam("b_id")) & (table.c.claimed_by == token) & (
@@ -144,6 +178,9 @@ class Dispatcher:
                     delivered, execution_options={"synchronize_session": False})
             for message, result in others:
                 self._record_failure(token, message, result, moment)
+            # What the push services said is true whoever owns the row now: always kept.
+            services.record_push_outcomes(
+                [o for _message, result in results for o in result.push_outcomes], moment)
 
     def _record_failure(self, token: str, message: Outgoing, result: Result, moment) -> None:
         row = db.session.execute(

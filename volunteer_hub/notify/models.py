@@ -1,4 +1,4 @@
-"""Outbox messages, per-user notification preferences and inbound SMS.
+"""Outbox messages, per-user notification preferences, Web Push subscriptions, inbound SMS.
 
 Times in these tables are naive UTC (`notify.models.now()`), so that comparisons in SQL
 behave the same on SQLite and PostgreSQL (`timestamp without time zone`).
@@ -47,6 +47,7 @@ class OutboxMessage(db.Model):
     address: Mapped[str | None] = mapped_column(String(254))  # phone or e-mail at enqueue time
     subject: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))  # opened when a push is tapped
     locale: Mapped[str] = mapped_column(String(10), default="zh_Hans")
     urgent: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(12), default="pending")
@@ -83,6 +84,37 @@ class NotificationPreference(db.Model):
     quiet_end: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class PushSubscription(db.Model):
+    """One browser's Web Push subscription (the installed app on a phone) for one user.
+
+    The endpoint is the push service's capability URL for that browser: unique, so a phone
+    that changes hands (another login) moves its subscription to the new user. A push
+    service answering 404/410 means the browser dropped it: `gone_at` is set and the row is
+    no longer sent to (kept for the device list until the user removes it).
+    """
+
+    __tablename__ = "push_subscriptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         index=True)
+    endpoint: Mapped[str] = mapped_column(String(1000), unique=True)
+    p256dh: Mapped[str] = mapped_column(String(100))  # base64url P-256 public key (65 bytes)
+    auth: Mapped[str] = mapped_column(String(50))  # base64url auth secret (16 bytes)
+    user_agent: Mapped[str] = mapped_column(String(200), default="")  # a label for the list
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    last_success_at: Mapped[datetime | None]
+    failure_count: Mapped[int] = mapped_column(default=0)  # consecutive failures
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    gone_at: Mapped[datetime | None]
+
+    user = relationship("User", foreign_keys=[user_id])
+
+    @property
+    def live(self) -> bool:
+        return self.gone_at is None
 
 
 class InboundSms(db.Model):

@@ -87,3 +87,43 @@ class InboundSmsSchema(Schema):
     id = fields.Integer()
     handled_by = fields.String(allow_none=True)
     reply = fields.String(allow_none=True)
+
+
+class PushKeySchema(Schema):
+    public_key = fields.String(metadata={"description": "VAPID application server key "
+                                                        "(base64url), for pushManager.subscribe"})
+
+
+class PushKeysSchema(Schema):
+    p256dh = fields.String(required=True, validate=validate.Length(min=80, max=100))
+    auth = fields.String(required=True, validate=validate.Length(min=16, max=50))
+
+
+class PushSubscriptionInSchema(Schema):
+    """What `PushSubscription.toJSON()` gives in the browser, plus an optional label."""
+
+    endpoint = fields.Url(required=True, require_tld=False, schemes={"https", "http"},
+                          validate=validate.Length(max=1000))
+    keys = fields.Nested(PushKeysSchema, required=True)
+    user_agent = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class PushSubscriptionSchema(Schema):
+    id = fields.Integer()
+    endpoint = fields.String()
+    user_agent = fields.String()
+    created_at = fields.DateTime()
+    last_success_at = fields.DateTime(allow_none=True)
+    failure_count = fields.Integer()
+    live = fields.Boolean()
+
+
+class PushEndpointSchema(Schema):
+    endpoint = fields.String(required=True, validate=validate.Length(min=1, max=1000))
+
+
+class PushReceiptSchema(Schema):
+    """Sent by the service worker when it shows an urgent push."""
+
+    id = fields.String(required=True, validate=validate.Length(max=60))
+    sig = fields.String(required=True, validate=validate.Length(max=60))

@@ -5,9 +5,14 @@ enqueued in a transaction that rolls back was never written, so nothing is sent.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -17,13 +22,13 @@ from sqlalchemy import or_, select
 from volunteer_hub.db import db, is_postgresql
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from volunteer_hub.notify.models import (
-    CHANNELS, InboundSms, NotificationPreference, OutboxMessage, now,
+    CHANNELS, InboundSms, NotificationPreference, OutboxMessage, PushSubscription, now,
 )
 
 # Where a message goes when its channel fails for good or is not acknowledged in time.
 FALLBACK = {"webpush": "sms", "sms": "email", "email": "inbox", "inbox": None}
 OUTBOX_COLUMNS = ("event_key", "recipient_id", "channel", "address", "subject", "body",
-                  "locale", "urgent", "status", "attempts", "next_attempt_at", "created_at",
+                  "link", "locale", "urgent", "status", "attempts", "next_attempt_at", "created_at",
                   "delivered_at", "fallback_of_id")
 
 
@@ -50,6 +55,21 @@ class Settings:
     batch: int
     send_threads: int
     idempotency_prefix: str
+    vapid_private_key: str | None = None
+    vapid_public_key: str | None = None
+    vapid_subject: str = "mailto:noreply@volunteer-hub.local"
+    webpush_rate: float = 1000.0
+    webpush_ttl: int = 86400
+    webpush_urgent_ttl: int = 3600
+    webpush_timeout: float = 10.0
+    webpush_ack_timeout: int = 120
+    webpush_endpoint_hosts: tuple[str, ...] = ()
+
+
+# Push services of the browsers people use; a subscription elsewhere is refused, so that
+# nobody can make the worker POST to an address of their choosing.
+PUSH_SERVICE_HOSTS = ("fcm.googleapis.com", "android.googleapis.com",
+                      "push.services.mozilla.com", "push.apple.com", "notify.windows.com")
 
 
 def settings(app=None) -> Settings:
@@ -84,7 +104,26 @@ def settings(app=None) -> Settings:
         batch=get("NOTIFY_BATCH", 200, int),
         send_threads=get("NOTIFY_SEND_THREADS", 8, int),
         idempotency_prefix=get("NOTIFY_IDEMPOTENCY_PREFIX", "vh-"),
+        vapid_private_key=get("VAPID_PRIVATE_KEY", None),
+        vapid_public_key=get("VAPID_PUBLIC_KEY", None),
+        vapid_subject=get("VAPID_SUBJECT", None) or
+        f"mailto:{get('SMTP_FROM', 'noreply@volunteer-hub.local')}",
+        # Push services take thousands a second; encryption (~6 ms a message) limits us first.
+        webpush_rate=get("WEBPUSH_RATE", 1000.0, float),
+        webpush_ttl=get("WEBPUSH_TTL_SECONDS", 86400, int),
+        # An urgent call that reaches a phone an hour late has been answered by SMS already.
+        webpush_urgent_ttl=get("WEBPUSH_URGENT_TTL_SECONDS", 3600, int),
+        webpush_timeout=get("WEBPUSH_TIMEOUT_SECONDS", 10.0, float),
+        # A phone that has not shown an urgent push within two minutes gets the SMS.
+        webpush_ack_timeout=get("WEBPUSH_ACK_TIMEOUT_SECONDS", 120, int),
+        webpush_endpoint_hosts=tuple(get("WEBPUSH_ENDPOINT_HOSTS", PUSH_SERVICE_HOSTS, _hosts)),
     )
+
+
+def _hosts(value) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(h.strip().lower() for h in value.split(",") if h.strip())
+    return tuple(str(h).lower() for h in value)
 
 
 def backoff(attempts: int, base: int = 30, cap: int = 3600) -> timedelta:
@@ -139,10 +178,13 @@ def quiet_until(pref: NotificationPreference | None, moment: datetime) -> dateti
     return release.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def _allowed(pref: NotificationPreference | None, channel: str, sms_ok: bool) -> bool:
+def _allowed(pref: NotificationPreference | None, channel: str, sms_ok: bool,
+             push_ok: bool = True) -> bool:
     if channel == "inbox":
         return True
     if channel == "sms" and not sms_ok:
+        return False
+    if channel == "webpush" and not push_ok:
         return False
     return pref is None or bool(getattr(pref, channel))
 
@@ -151,13 +193,16 @@ def _address(channel: str, phone: str | None, email: str | None) -> str | None:
     return {"sms": phone, "email": email}.get(channel)
 
 
-def _resolve_channel(channel: str, pref, phone, email, sms_ok: bool | None = None) -> str:
-    """The requested channel, or the first in its fallback chain the person can receive."""
+def _resolve_channel(channel: str, pref, phone, email, sms_ok: bool | None = None,
+                     push_ok: bool = False) -> str:
+    """The requested channel, or the first in its fallback chain the person can receive.
+
+    `push_ok`: the person has a live push subscription (and Web Push is configured)."""
     if sms_ok is None:
         sms_ok = bool(settings().sms_gateway_url)
     current: str | None = channel
     while current is not None:
-        if current == "inbox" or (_allowed(pref, current, sms_ok) and
+        if current == "inbox" or (_allowed(pref, current, sms_ok, push_ok) and
                                   (current == "webpush" or _address(current, phone, email))):
             return current
         current = FALLBACK[current]
@@ -183,9 +228,10 @@ def _insert_ignoring_duplicates(rows: list[dict], *, returning: bool = False):
 
 
 def _row(event_key, recipient_id, channel, address, subject, body, locale, urgent, moment,
-         pref, fallback_of_id=None) -> dict:
+         pref, fallback_of_id=None, link=None) -> dict:
     row = dict(event_key=event_key, recipient_id=recipient_id, channel=channel,
-               address=address, subject=subject or "", body=body, locale=locale or "zh_Hans",
+               address=address, subject=subject or "", body=body, link=link,
+               locale=locale or "zh_Hans",
                urgent=bool(urgent), status="pending", attempts=0, next_attempt_at=moment,
                created_at=moment, delivered_at=None, fallback_of_id=fallback_of_id)
     if channel == "inbox":  # the inbox is the database: delivered as soon as it commits
@@ -197,13 +243,16 @@ def _row(event_key, recipient_id, channel, address, subject, body, locale, urgen
 
 def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
             channels: Iterable[str] = ("inbox",), urgent: bool = False,
-            locale: str | None = None, addresses: dict | None = None) -> list[OutboxMessage]:
+            locale: str | None = None, addresses: dict | None = None,
+            link: str | None = None) -> list[OutboxMessage]:
     """Write messages for one person into the caller's transaction (nothing is sent now).
 
     `recipient` is a User. Each requested channel the person has switched off or has no
-    address for is replaced by the next in the fallback chain (sms -> email -> inbox). A
-    repeated (event_key, recipient, channel) is ignored: one message per person, event and
-    channel. Returns the messages of this event for this person on those channels.
+    address for is replaced by the next in the fallback chain (webpush -> sms -> email ->
+    inbox; webpush needs a live subscription). A repeated (event_key, recipient, channel) is
+    ignored: one message per person, event and channel. `link` (a URL or site path) is
+    opened when the person taps a push notification. Returns the messages of this event for
+    this person on those channels.
     """
     if not event_key or len(event_key) > 120:
         raise ValidationFailed(_l("An event key of 1 to 120 characters is required."),
@@ -212,17 +261,20 @@ def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
     phone = addresses.get("sms", recipient.phone)
     email = addresses.get("email", recipient.email)
     pref = get_preference(recipient.id)
+    channels = list(channels)
+    push_ok = "webpush" in channels and bool(live_push_users([recipient.id]))
     moment = now()
     rows, seen = [], set()
     for requested in channels:
         if requested not in CHANNELS:
             raise ValidationFailed(_l("Unknown channel."), field="channels")
-        channel = _resolve_channel(requested, pref, phone, email)
+        channel = _resolve_channel(requested, pref, phone, email, push_ok=push_ok)
         if channel in seen:
             continue
         seen.add(channel)
         rows.append(_row(event_key, recipient.id, channel, _address(channel, phone, email),
-                         subject, body, locale or recipient.locale, urgent, moment, pref))
+                         subject, body, locale or recipient.locale, urgent, moment, pref,
+                         link=link))
     _insert_ignoring_duplicates(rows, returning=True)
     return list(db.session.execute(
         select(OutboxMessage).where(OutboxMessage.event_key == event_key,
@@ -241,6 +293,7 @@ class Target:
     email: str | None = None
     locale: str = "zh_Hans"
     subject: str = ""
+    link: str | None = None
 
 
 def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "sms",
@@ -263,13 +316,17 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
 
     def flush(batch: list[Target]) -> None:
         prefs = _preferences_for([t.user_id for t in batch], postgres)
+        pushable = (live_push_users([t.user_id for t in batch], postgres)
+                    if channel == "webpush" else set())
         rows = []
         for target in batch:
             pref = prefs.get(target.user_id)
-            resolved = _resolve_channel(channel, pref, target.phone, target.email, sms_ok)
+            resolved = _resolve_channel(channel, pref, target.phone, target.email, sms_ok,
+                                        push_ok=target.user_id in pushable)
             rows.append(_row(event_key, target.user_id, resolved,
                              _address(resolved, target.phone, target.email), target.subject,
-                             target.body, target.locale, urgent, moment, pref))
+                             target.body, target.locale, urgent, moment, pref,
+                             link=target.link))
         if copier is not None:
             copier.write(rows)
         else:
@@ -288,17 +345,30 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
     return total
 
 
-def _preferences_for(user_ids: list[int], postgres: bool) -> dict:
+def _user_id_in(column, user_ids: list[int], postgres: bool):
     if postgres:  # one array parameter instead of thousands of IN placeholders
         from sqlalchemy import Integer, bindparam, func
         from sqlalchemy.dialects.postgresql import ARRAY
 
-        condition = NotificationPreference.user_id == func.any(
-            bindparam("ids", user_ids, type_=ARRAY(Integer)))
-    else:
-        condition = NotificationPreference.user_id.in_(user_ids)
+        return column == func.any(bindparam("ids", user_ids, type_=ARRAY(Integer)))
+    return column.in_(user_ids)
+
+
+def _preferences_for(user_ids: list[int], postgres: bool) -> dict:
+    condition = _user_id_in(NotificationPreference.user_id, user_ids, postgres)
     return {p.user_id: p for p in db.session.execute(
         select(NotificationPreference).where(condition)).scalars()}
+
+
+def live_push_users(user_ids: list[int], postgres: bool | None = None) -> set[int]:
+    """Those of `user_ids` with a live push subscription; none when Web Push is not set up."""
+    if not user_ids or not settings().vapid_private_key:
+        return set()
+    postgres = is_postgresql() if postgres is None else postgres
+    return set(db.session.execute(
+        select(PushSubscription.user_id).distinct().where(
+            _user_id_in(PushSubscription.user_id, user_ids, postgres),
+            PushSubscription.gone_at.is_(None))).scalars())
 
 
 class _PostgresCopy:
@@ -346,7 +416,7 @@ def fallback(message: OutboxMessage, reason: str) -> OutboxMessage | None:
     moment = now()
     row = _row(message.event_key, user.id, channel, _address(channel, user.phone, user.email),
                message.subject, message.body, message.locale, True, moment, pref,
-               fallback_of_id=message.id)
+               fallback_of_id=message.id, link=message.link)
     # Quiet hours were honoured by the first message already; the fallback follows at once.
     [new_id] = _insert_ignoring_duplicates([row], returning=True)
     current_app.logger.info("notify: message %s (%s) falls back to %s: %s", message.id,
@@ -502,6 +572,168 @@ def receive_sms(*, from_phone: str, text: str, provider_message_id: str | None =
     return inbound
 
 
+# --- Web Push subscriptions -----------------------------------------------------------------
+
+PUSH_RECEIPT_PATH = "/api/v1/notify/push/receipts"  # where the service worker acknowledges
+
+
+def vapid_public_key(config: Settings | None = None) -> str | None:
+    """The application server key browsers subscribe with (base64url, uncompressed point)."""
+    config = config or settings()
+    if config.vapid_public_key:
+        return config.vapid_public_key
+    if not config.vapid_private_key:
+        return None
+    return _public_key_of(config.vapid_private_key)
+
+
+def require_vapid_public_key() -> str:
+    key = vapid_public_key()
+    if key is None:
+        raise Conflict(_l("Push notifications are not set up on this server."),
+                       code="WEBPUSH_NOT_CONFIGURED")
+    return key
+
+
+@lru_cache(maxsize=4)
+def _public_key_of(private_key: str) -> str:
+    from cryptography.hazmat.primitives import serialization
+    from py_vapid import Vapid, b64urlencode
+
+    key = private_key.strip()
+    vapid = (Vapid.from_pem(key.encode()) if key.startswith("-----BEGIN")
+             else Vapid.from_string(key))
+    return b64urlencode(vapid.public_key.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint))
+
+
+def push_ack_secret(app=None) -> bytes:
+    """The key of the acknowledgement tokens in urgent pushes, derived from SECRET_KEY."""
+    secret = str((app or current_app).config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"notify-webpush-ack", hashlib.sha256).digest()
+
+
+def _b64url(value: str) -> bytes:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+
+
+def _check_endpoint(endpoint: str) -> None:
+    parts = urlsplit(endpoint)
+    host = (parts.hostname or "").lower()
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    secure = parts.scheme == "https" or (parts.scheme == "http" and loopback)
+    known = any(host == h or host.endswith("." + h) for h in settings().webpush_endpoint_hosts)
+    if not (secure and known):
+        raise ValidationFailed(_l("This push service is not supported."), field="endpoint")
+
+
+def _check_keys(p256dh: str, auth: str) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _b64url(p256dh))
+    except (ValueError, TypeError):
+        raise ValidationFailed(_l("The subscription's public key is not valid."),
+                               field="p256dh") from None
+    try:
+        secret = _b64url(auth)
+    except (ValueError, TypeError):
+        secret = b""
+    if len(secret) != 16:
+        raise ValidationFailed(_l("The subscription's auth secret is not valid."),
+                               field="auth")
+
+
+def subscribe(user, *, endpoint: str, p256dh: str, auth: str,
+              user_agent: str = "") -> tuple[PushSubscription, bool]:
+    """Store the caller's browser subscription; returns it and whether it is new.
+
+    An endpoint seen before (the same browser subscribing again, or a phone now used by
+    another account) is updated and moved to the caller, live again."""
+    require_vapid_public_key()
+    _check_endpoint(endpoint)
+    _check_keys(p256dh, auth)
+    existing = db.session.execute(
+        select(PushSubscription.id).filter_by(endpoint=endpoint)).scalar_one_or_none()
+    moment = now()
+    values = dict(user_id=user.id, p256dh=p256dh, auth=auth, user_agent=user_agent[:200],
+                  gone_at=None, failure_count=0, last_error=None)
+    if is_postgresql():
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # Upsert: two tabs subscribing the same browser at once must not fail on the unique key.
+    db.session.execute(insert(PushSubscription.__table__)
+                       .values(endpoint=endpoint, created_at=moment, **values)
+                       .on_conflict_do_update(index_elements=["endpoint"], set_=values))
+    subscription = db.session.execute(
+        select(PushSubscription).filter_by(endpoint=endpoint)
+        .execution_options(populate_existing=True)).scalar_one()
+    return subscription, existing is None
+
+
+def subscriptions_of(user) -> list[PushSubscription]:
+    return list(db.session.execute(
+        select(PushSubscription).filter_by(user_id=user.id)
+        .order_by(PushSubscription.created_at.desc(), PushSubscription.id.desc())).scalars())
+
+
+def unsubscribe(user, *, subscription_id: int | None = None,
+                endpoint: str | None = None) -> None:
+    """Remove one of the caller's subscriptions; someone else's answers 404 like a missing one."""
+    query = select(PushSubscription).filter_by(user_id=user.id)
+    if subscription_id is not None:
+        query = query.filter_by(id=subscription_id)
+    elif endpoint:
+        query = query.filter_by(endpoint=endpoint)
+    else:
+        raise ValidationFailed(_l("Say which subscription to remove."), field="endpoint")
+    subscription = db.session.execute(query).scalar_one_or_none()
+    if subscription is None:
+        raise NotFound()
+    db.session.delete(subscription)
+    db.session.flush()
+
+
+def record_push_outcomes(outcomes: Iterable, moment: datetime) -> None:
+    """Remember per subscription what its push service answered (dispatcher, in its
+    transaction): a success resets the failure count, 404/410 marks it gone."""
+    from sqlalchemy import update
+
+    table = PushSubscription.__table__
+    for outcome in outcomes:
+        statement = update(table).where(table.c.id == outcome.subscription_id)
+        if outcome.ok:
+            statement = statement.values(last_success_at=moment, failure_count=0,
+                                         last_error=None)
+        else:
+            statement = statement.values(failure_count=table.c.failure_count + 1,
+                                         last_error=(outcome.error or "")[:300])
+            if outcome.gone:
+                statement = statement.values(gone_at=moment)
+        db.session.execute(statement)
+
+
+def apply_push_receipt(*, key: str, signature: str) -> OutboxMessage:
+    """A service worker showed an urgent push: the message is delivered (no SMS fallback)."""
+    from volunteer_hub.notify.channels import push_ack_signature
+
+    expected = push_ack_signature(push_ack_secret(), key)
+    if not hmac.compare_digest(expected.encode(), (signature or "").encode()):
+        raise NotFound(_l("No message matches this receipt."))
+    prefix = settings().idempotency_prefix
+    raw = key[len(prefix):] if key.startswith(prefix) else ""
+    message = db.session.get(OutboxMessage, int(raw)) if raw.isdigit() else None
+    if message is None or message.channel != "webpush":
+        raise NotFound(_l("No message matches this receipt."))
+    if message.delivered_at is None:
+        message.status = "delivered"
+        message.delivered_at = now()
+        message.ack_deadline = None
+        db.session.flush()
+    return message
+
+
 # --- administration -------------------------------------------------------------------------
 
 def _admin_scope(user) -> tuple[list[str], bool]:
@@ -561,12 +793,11 @@ class GatewayUnauthorized(DomainError):
 
 def check_gateway_secret(given: str | None) -> None:
     """Receipts and replies must carry the shared secret; none configured: refuse all."""
-    import hmac
-
     expected = settings().sms_gateway_secret
     if not expected or not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise GatewayUnauthorized(_l("Unknown gateway."))
 
 
 __all__ = ["enqueue", "enqueue_many", "Target", "fallback", "apply_receipt", "receive_sms",
-           "register_inbound_handler", "retry_message", "update_preferences"]
+           "register_inbound_handler", "retry_message", "update_preferences", "subscribe",
+           "unsubscribe", "vapid_public_key", "apply_push_receipt"]
