@@ -22,9 +22,13 @@ from .generate import SIZES, make_city, make_slots, make_volunteers, table_bytes
 ROUNDS = 8
 
 
+CPU_SECONDS: list[float] = []  # process CPU time of each timed() call, both cores summed
+
+
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
+    CPU_SECONDS.append(time.process_time() - c0)
     return out, time.perf_counter() - t0
 
 
@@ -76,14 +80,21 @@ def gini(counts: np.ndarray) -> float:
     return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
 
 
-def fairness_rounds(n_slots: int, n_vols: int, seed: int) -> dict[str, dict[str, float]]:
+Method = Callable[[CandidateGraph], np.ndarray]
+
+
+def fairness_rounds(
+    n_slots: int, n_vols: int, seed: int, extra: dict[str, tuple[Weights, Method]] | None = None
+) -> dict[str, dict[str, float]]:
     """8 weekly rounds; recent_load accumulates each method's own assignments."""
     city = make_city(n_vols, seed)
     base = make_volunteers(city, n_vols, seed)
-    methods = {
-        f"optimal (default, load {Weights().load:g})": (Weights(), solve_assignment),
+    default = Weights()
+    methods: dict[str, tuple[Weights, Method]] = {
+        f"optimal (default, load {default.load:g} x load^{default.load_exponent:g})": (default, solve_assignment),
         "optimal (default, load 0)": (Weights(load=0.0), solve_assignment),
         "greedy nearest (load weight 0)": (Weights(load=0.0), greedy_assignment),
+        **(extra or {}),
     }
     out = {}
     for name, (weights, method) in methods.items():
@@ -99,7 +110,14 @@ def fairness_rounds(n_slots: int, n_vols: int, seed: int) -> dict[str, dict[str,
             filled += s["filled"]
             travel += s["distance_km"]
             counts[assignment[assignment != UNASSIGNED]] += 1
-        out[name] = {"gini": gini(counts[eligible]), "filled": filled, "travel_km": travel, "km_per_fill": travel / max(filled, 1)}
+        out[name] = {"gini": gini(counts[eligible]), "filled": filled, "travel_km": travel,
+                     "km_per_fill": travel / max(filled, 1), "counts": counts, "eligible": eligible}
+    # The eligible pool grows with the load weight (the 50 cheapest candidates of a slot
+    # then include more people); the same Gini over the no-load run's pool is method-free.
+    pool = out["optimal (default, load 0)"]["eligible"]
+    for f in out.values():
+        f["gini_fixed_pool"] = gini(f.pop("counts")[pool])
+        f["pool"] = int(f.pop("eligible").sum())
     return out
 
 
@@ -109,14 +127,16 @@ def bench_size(name: str, reps: int, seed: int) -> dict[str, Any]:
     vols = make_volunteers(city, n_vols, seed)
     slots = make_slots(city, n_slots, seed)
     weights = Weights()
-    cand_t, solve_t, greedy_t = [], [], []
+    cand_t, solve_t, greedy_t, cand_cpu, solve_cpu = [], [], [], [], []
     graph = assignment = None
     for _ in range(reps):
         vols = with_load(vols, vols.recent_load)  # fresh table: cached lookups are rebuilt every rep
         graph, t = timed(lambda: build_candidates(slots, vols, weights))
         cand_t.append(t)
+        cand_cpu.append(CPU_SECONDS[-1])
         assignment, t = timed(lambda: solve_assignment(graph))
         solve_t.append(t)
+        solve_cpu.append(CPU_SECONDS[-1])
         _, t = timed(lambda: greedy_assignment(graph))
         greedy_t.append(t)
     assert graph is not None and assignment is not None
@@ -132,6 +152,8 @@ def bench_size(name: str, reps: int, seed: int) -> dict[str, Any]:
         "candidates_s": statistics.median(cand_t),
         "solve_s": statistics.median(solve_t),
         "greedy_s": statistics.median(greedy_t),
+        "candidates_cpu_s": statistics.median(cand_cpu),
+        "solve_cpu_s": statistics.median(solve_cpu),
         "engine_peak_mib": peak / 2**20,
         "input_tables_mib": (table_bytes(vols) + table_bytes(slots)) / 2**20,
         "optimal": summary(graph, assignment),
@@ -151,6 +173,7 @@ def report(name: str, r: dict[str, Any]) -> None:
     end_to_end = r["candidates_s"] + r["solve_s"]
     print(f"\n== {name}: {r['size']} (slots x volunteers), {r['edges']} candidate edges")
     print(f"candidate generation  {r['candidates_s']:.3f} s   solve {r['solve_s']:.3f} s   greedy {r['greedy_s']:.3f} s")
+    print(f"CPU time (both cores): candidates {r['candidates_cpu_s']:.3f} s   solve {r['solve_cpu_s']:.3f} s")
     print(f"end-to-end / candidates = {end_to_end / r['candidates_s']:.2f}  (target <= 2)")
     print(f"engine peak (tracemalloc) {r['engine_peak_mib']:.0f} MiB; input tables {r['input_tables_mib']:.0f} MiB; process maxrss {r['maxrss_mib']:.0f} MiB")
     print(f"optimal: filled {opt['filled']} {opt['by_priority']} cost {opt['cost']} distance {opt['distance_km']:.1f} km")
@@ -168,6 +191,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fairness", default="small,medium", help="sizes for the 8-round fairness run ('' to skip)")
+    parser.add_argument("--sweep", default="", help="size for a load weight x exponent sweep ('' to skip)")
     args = parser.parse_args()
     print(f"python {platform.python_version()} on {platform.machine()}, numpy {np.__version__}")
     for name in args.sizes.split(","):
@@ -179,6 +203,24 @@ def main() -> None:
         for method, f in results.items():
             print(f"{method:32s} gini {f['gini']:.3f}  filled {f['filled']}  travel {f['travel_km']:.0f} km  ({f['km_per_fill']:.3f} km/fill)"
                   f"  travel vs no-load {f['travel_km'] / no_load['travel_km'] - 1:+.1%}, vs greedy {f['travel_km'] / greedy_run['travel_km'] - 1:+.1%}")
+    if args.sweep:
+        sweep(args.sweep, args.seed)
+
+
+# (load weight, exponent): the trade-off curve in docs/BENCHMARKS-matching.md.
+SWEEP = [(w, 1.0) for w in (0.2, 0.3, 0.4, 0.5)] + [(w, 0.5) for w in (0.2, 0.3, 0.5)] + [
+    (0.4, 0.1), (0.5, 0.1), (0.1, 2.0), (0.2, 2.0)]
+
+
+def sweep(name: str, seed: int) -> None:
+    """Gini and travel over 8 rounds for several load weights and exponents."""
+    extra = {f"load {w:g} x load^{p:g}": (Weights(load=w, load_exponent=p), solve_assignment) for w, p in SWEEP}
+    results = fairness_rounds(*SIZES[name], seed=seed, extra=extra)
+    no_load, greedy_run = list(results.values())[1:3]
+    print(f"\n== load sweep over {ROUNDS} rounds, {name} {SIZES[name]}")
+    for method, f in results.items():
+        print(f"{method:40s} gini {f['gini']:.3f} (pool {f['pool']}; {f['gini_fixed_pool']:.3f} on the no-load pool)  travel {f['travel_km']:.0f} km  vs no-load "
+              f"{f['travel_km'] / no_load['travel_km'] - 1:+.1%}  vs greedy {f['travel_km'] / greedy_run['travel_km'] - 1:+.1%}")
 
 
 if __name__ == "__main__":

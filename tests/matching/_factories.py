@@ -12,6 +12,8 @@ SKILLS = ("first_aid", "cooking", "driving", "elder_care")
 CERTS = ("cpr", "driver_license")
 NEED_TYPES = ("visit", "meal", "ride", "rescue")
 PRIORITIES = ("urgent", "high", "normal")
+DAY_PARTS = ("morning", "afternoon", "evening")
+CATEGORIES = ("elderly", "child", "disabled")
 
 
 def random_volunteer(rng: random.Random, vid: int, spread_km: float = 3.0, loose: bool = False) -> Volunteer:
@@ -49,6 +51,18 @@ def random_volunteer(rng: random.Random, vid: int, spread_km: float = 3.0, loose
         recent_load=rng.randrange(5),
         served_beneficiaries=frozenset({rng.randrange(5)} if rng.random() < 0.3 else ()),
         preferred_need_types=frozenset(t for t in NEED_TYPES if rng.random() < 0.3),
+        **random_preferences(random.Random(vid)),
+    )
+
+
+def random_preferences(rng: random.Random) -> dict[str, object]:
+    """Travel limit and soft preferences, from their own stream so that the
+    main stream (and so every older instance) is unchanged."""
+    return dict(
+        max_travel_km=rng.choice((None, None, None, 1.5, 4.0)),
+        preferred_weekdays=frozenset(rng.sample(range(7), 3)) if rng.random() < 0.3 else frozenset(),
+        preferred_day_parts=frozenset({rng.choice(DAY_PARTS)}) if rng.random() < 0.3 else frozenset(),
+        preferred_categories=frozenset({rng.choice(CATEGORIES)}) if rng.random() < 0.3 else frozenset(),
     )
 
 
@@ -76,6 +90,7 @@ def random_slot(rng: random.Random, sid: int, spread_km: float = 3.0, loose: boo
         adults_only=rng.random() < 0.3 * strict,
         needs_background_check=rng.random() < 0.2 * strict,
         beneficiary_id=rng.randrange(5) if rng.random() < 0.5 else None,
+        beneficiary_category=random.Random(sid).choice((None, *CATEGORIES)),
     )
 
 

@@ -12,7 +12,7 @@ from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from volunteer_hub.matching import SlotTable, VolunteerTable, Weights, build_candidates, solve_assignment, vocabulary_for
 from volunteer_hub.matching import candidates as c
-from volunteer_hub.matching.solver import UNASSIGNED, component_cost_bound, fix_private_cheapest
+from volunteer_hub.matching.solver import UNASSIGNED, component_cost_bound, fix_private_cheapest, prune_above_private
 
 from ._factories import random_instance
 
@@ -109,3 +109,37 @@ def test_presolve_chain_and_ties() -> None:
     tie = replace(graph, cost=np.array([5, 9, 4, 4, 1, 7]), vol_idx=np.array([0, 1, 3, 1, 2, 1]))
     # Slot 1's first edge (vol 3, private) is taken even though vol 1 costs the same.
     assert fix_private_cheapest(tie).tolist() == [0, 3, 2]
+
+
+def random_graph(seed: int) -> c.CandidateGraph:
+    """Sparse random graph with many private volunteers and tied costs."""
+    rng = np.random.default_rng(seed)
+    n_slots, n_vols = 40, int(rng.integers(20, 90))
+    degree = rng.integers(1, 6, n_slots)
+    si = np.repeat(np.arange(n_slots), degree)
+    vi = rng.integers(0, n_vols, len(si))
+    cost = rng.integers(1, 12, len(si))
+    keep = np.unique(si * n_vols + vi, return_index=True)[1]  # one edge per pair
+    si, vi, cost = si[keep], vi[keep], cost[keep]
+    order = np.lexsort((vi, cost, si))
+    n = len(order)
+    return c.CandidateGraph(
+        n_slots=n_slots, n_volunteers=n_vols, slot_idx=si[order], vol_idx=vi[order], cost=cost[order],
+        distance_km=np.zeros(n), relation=np.zeros(n, np.int64), continuity=np.zeros(n, bool),
+        preference=np.zeros(n, bool), slot_rank=rng.integers(1, 4, n_slots), reason=np.full(n_slots, c.NO_REASON),
+    )  # fmt: skip
+
+
+def test_pruning_above_private_edges_keeps_the_optimum() -> None:
+    pruned_somewhere = 0
+    for seed in range(300):
+        graph = random_graph(seed)
+        kept = prune_above_private(graph)
+        pruned_somewhere += len(kept) < graph.n_edges
+        assignment = solve_assignment(graph)
+        used = assignment[assignment != UNASSIGNED]
+        assert len(np.unique(used)) == len(used), seed
+        on_edges = assignment[graph.slot_idx] == graph.vol_idx
+        assert on_edges.sum() == len(used), seed  # every pairing is a candidate edge
+        assert objective(graph, assignment) == objective(graph, reference_assignment(graph)), seed
+    assert pruned_somewhere > 100

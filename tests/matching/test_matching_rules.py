@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta
 
 import numpy as np
 import pytest
 
-from volunteer_hub.matching import SlotTable, VolunteerTable, WeeklyWindow, Weights, build_candidates, vocabulary_for
+from volunteer_hub.matching import (
+    SlotTable,
+    Volunteer,
+    VolunteerTable,
+    WeeklyWindow,
+    Weights,
+    build_candidates,
+    solve,
+    vocabulary_for,
+)
 from volunteer_hub.matching import domain as d
 
 from ._factories import BASE_DAY, easy_slot, easy_volunteer, random_instance
@@ -128,7 +138,7 @@ def test_background_check() -> None:
 
 
 def test_cost_terms() -> None:
-    w = Weights(distance=1.0, skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0)
+    w = Weights(distance=1.0, skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0, load_exponent=1.0)
     base = d.pair_cost(easy_slot(), easy_volunteer(1), w)
     assert d.pair_cost(easy_slot(), easy_volunteer(1, skills={"first_aid": 3}), w) == base + 50  # 1 surplus level
     assert d.pair_cost(easy_slot(), easy_volunteer(1, recent_load=2), w) == base + 200
@@ -141,7 +151,8 @@ def test_cost_terms() -> None:
 def test_vectorised_rules_and_costs_match_scalar(seed: int) -> None:
     slots, vols = random_instance(seed, 25, 60)
     vocab = vocabulary_for(slots, vols)
-    weights = Weights(skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0)
+    weights = Weights(skill_surplus=0.5, load=1.0, continuity=2.0, preference=1.0, preference_miss=0.5,
+                      load_exponent=1.0 + seed % 3)
     graph = build_candidates(SlotTable.from_slots(slots, vocab), VolunteerTable.from_volunteers(vols, vocab), weights, max_candidates=1000)
     sorted_slots, sorted_vols = sorted(slots, key=lambda s: s.id), sorted(vols, key=lambda v: v.id)
     edges = {(int(s), int(v)): int(c) for s, v, c in zip(graph.slot_idx, graph.vol_idx, graph.cost)}
@@ -156,3 +167,66 @@ def test_vectorised_rules_and_costs_match_scalar(seed: int) -> None:
         # numpy and math trig may differ in the last ulp; allow one cost unit.
         assert abs(cost - d.pair_cost(sorted_slots[i], sorted_vols[j], weights)) <= 1
     assert np.all(graph.cost >= 1)
+
+
+def test_convex_load_makes_each_further_task_dearer() -> None:
+    w = Weights(distance=1.0, load=0.5, load_exponent=2.0)
+    cost = [d.pair_cost(easy_slot(), easy_volunteer(1, recent_load=k), w) for k in range(4)]
+    assert [b - a for a, b in zip(cost, cost[1:])] == [50, 150, 250]  # 0.5 x (1, 3, 5) points
+    default = [d.pair_cost(easy_slot(), easy_volunteer(1, recent_load=k), Weights()) for k in range(4)]
+    steps = [b - a for a, b in zip(default, default[1:])]
+    assert steps == sorted(steps, reverse=True) and steps[0] == 40  # concave: the first task costs most
+    with pytest.raises(ValueError):
+        Weights(load_exponent=0.0)
+
+
+def test_volunteer_travel_limit_is_hard() -> None:
+    far_slot = easy_slot(lat=31.23 + 2.0 / 111.2)  # about 2 km north
+    assert d.within_distance(far_slot, easy_volunteer(1))
+    assert not d.within_distance(far_slot, easy_volunteer(1, max_travel_km=1.0))
+    assert d.within_distance(far_slot, easy_volunteer(1, max_travel_km=2.5))
+    # Without coordinates the charged hierarchy distance counts: same community = 1.5 km.
+    plain = easy_slot(lat=None, lon=None, grid_id=9)
+    assert not d.within_distance(plain, easy_volunteer(1, max_travel_km=1.0))
+    result = solve([far_slot], [easy_volunteer(1, max_travel_km=1.0), easy_volunteer(2)])
+    assert [p.volunteer_id for p in result.pairings] == [2]
+
+
+def test_preferences_cost_and_explain_each_miss() -> None:
+    # easy_slot: Monday 9:00, a visit; beneficiary category "elderly".
+    slot = easy_slot(beneficiary_category="elderly")
+    w = Weights(preference_miss=0.5)
+    base = d.pair_cost(slot, easy_volunteer(1), w)
+    liked = easy_volunteer(1, preferred_weekdays=frozenset({0}), preferred_day_parts=frozenset({"morning"}),
+                           preferred_categories=frozenset({"elderly"}), preferred_need_types=frozenset({"visit"}))
+    assert d.preference_misses(slot, liked) == () and d.pair_cost(slot, liked, w) == base
+    disliked = easy_volunteer(2, preferred_weekdays=frozenset({5, 6}), preferred_day_parts=frozenset({"evening"}),
+                              preferred_categories=frozenset({"child"}), preferred_need_types=frozenset({"meal"}))
+    assert d.preference_misses(slot, disliked) == ("need_type", "weekday", "day_part", "category")
+    assert d.pair_cost(slot, disliked, w) == base + 200
+    result = solve([slot], [disliked, replace_id(liked, 3)], w)
+    assert result.pairings[0].volunteer_id == 3
+    alone = solve([slot], [disliked], w).pairings[0]
+    assert alone.explanation.preference_misses == ("need_type", "weekday", "day_part", "category")
+
+
+def replace_id(volunteer: Volunteer, new_id: int) -> Volunteer:
+    return dataclasses.replace(volunteer, id=new_id)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_availability_shape_trees_find_every_feasible_pair(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from volunteer_hub.matching import candidates
+
+    monkeypatch.setattr(candidates, "MIN_SPLIT_MEMBERS", 0)  # split even these small groups
+    monkeypatch.setattr(candidates, "MAX_SHAPE_TREES", 3)  # and send most shapes to the "rare" tree
+    slots, vols = random_instance(40 + seed, 30, 120, loose=bool(seed % 2))
+    vocab = vocabulary_for(slots, vols)
+    st, vt = SlotTable.from_slots(slots, vocab), VolunteerTable.from_volunteers(vols, vocab)
+    assert len(vt.window_shapes[0]) == 3
+    graph = build_candidates(st, vt, Weights(), max_candidates=1000)
+    sorted_slots, sorted_vols = sorted(slots, key=lambda s: s.id), sorted(vols, key=lambda v: v.id)
+    expected = {(i, j) for i, s in enumerate(sorted_slots) for j, v in enumerate(sorted_vols) if d.is_feasible(s, v)}
+    pairs = list(zip(graph.slot_idx.tolist(), graph.vol_idx.tolist()))
+    assert len(pairs) == len(set(pairs))  # a volunteer in two shape trees is one candidate
+    assert set(pairs) == expected

@@ -84,7 +84,7 @@ def test_confirm_notifies_and_the_volunteer_accepts(tree, make_staff):
     db.session.commit()
     assert proposal.state == "confirmed" and need.state == "matched"
     [note] = db.session.execute(needs.inbox(v.user)).scalars().all()
-    assert need.title in note.text and note.link == f"/me/tasks/{proposal.id}"
+    assert need.title in note.body and note.link == f"/me/tasks/{proposal.id}"
     with pytest.raises(DomainError) as error:
         matching.accept_assignment(proposal, by=organizer)
     assert error.value.code == "NOT_YOUR_TASK"
@@ -116,7 +116,7 @@ def test_decline_rematches_only_that_slot_and_keeps_the_others(tree, make_staff)
     assert fresh.run.kind == "rematch"
     # The organizer who confirmed hears about it.
     notes = db.session.execute(needs.inbox(organizer)).scalars().all()
-    assert "new proposal" in notes[0].text
+    assert "new proposal" in notes[0].body
 
 
 def test_cancel_by_organizer_rematches_and_never_proposes_the_same_person(tree):
@@ -180,4 +180,4 @@ def test_the_notification_shows_the_local_time_of_the_task(tree):
     [proposal] = matching.run_matching(tree["b"], *_range(), by=None).assignments
     matching.confirm_assignment(proposal, by=None)
     [note] = db.session.execute(needs.inbox(v.user)).scalars().all()
-    assert "9:00" in note.text or "09:00" in note.text, note.text
+    assert "9:00" in note.body or "09:00" in note.body, note.body

@@ -97,7 +97,7 @@ def test_cancel_needs_a_reason_and_releases_everyone(tree):
     assert assignment.state == "cancelled"
     assert all(s.status == "cancelled" for s in need.slots)
     inbox = db.session.execute(needs.inbox(v.user)).scalars().all()
-    assert "cancelled" in inbox[0].text
+    assert "cancelled" in inbox[0].body
 
 
 @pytest.mark.parametrize("start, target", [

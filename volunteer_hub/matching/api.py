@@ -10,7 +10,8 @@ from volunteer_hub.idempotency import idempotent
 from volunteer_hub.matching import services
 from volunteer_hub.matching.schemas import (
     AssignmentEditSchema, AssignmentPageSchema, AssignmentQueryArgsSchema, AssignmentSchema,
-    MatchingRunCreateSchema, MatchingRunPageSchema, MatchingRunSchema, OpenNeedArgsSchema,
+    MatchingPreferenceSchema, MatchingRunCreateSchema, MatchingRunPageSchema, MatchingRunSchema,
+    OpenNeedArgsSchema,
     OpenNeedSchema, ReasonSchema, SignupSchema,
 )
 from volunteer_hub.common_schemas import PageArgsSchema
@@ -28,6 +29,22 @@ def _volunteer(user):
     if user.volunteer is None:
         raise NotFound()
     return user.volunteer
+
+
+@blp.route("/me/matching-preferences")
+class MyMatchingPreferences(MethodView):
+    @blp.response(200, MatchingPreferenceSchema)
+    def get(self):
+        """The caller's matching preferences (empty lists: no preference)."""
+        return services.get_preferences(_volunteer(api_user()))
+
+    @blp.arguments(MatchingPreferenceSchema)
+    @blp.response(200, MatchingPreferenceSchema)
+    def put(self, data):
+        """Set the caller's preferences; fields left out keep their value."""
+        user = api_user()
+        with transaction():
+            return services.update_preferences(_volunteer(user), data, by=user)
 
 
 @blp.route("/matching-runs")

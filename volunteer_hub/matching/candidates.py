@@ -10,7 +10,7 @@ whoever lacks coordinates.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -24,6 +24,9 @@ from .domain import (
     FEASIBILITY_RULES,
     HIERARCHY_DISTANCE_KM,
     MINUTES_PER_DAY,
+    DAY_PART_STARTS,
+    DAY_PARTS,
+    PREFERENCE_KINDS,
     PRIORITY_RANK,
     STREET_FALLBACK_MIN_KM,
     TIME_EPOCH,
@@ -52,6 +55,9 @@ REASON_NO_PAIRS = -2  # nobody even in range / sharing the hierarchy
 DEFAULT_MAX_CANDIDATES = 50
 OVERSAMPLE = 2  # neighbours fetched per wanted candidate before filtering
 MAX_EXPANSIONS = 2  # times a slot short of candidates re-queries with 4x more neighbours
+MAX_SHAPE_TREES = 12  # availability-shape trees per requirement group (see _shape_buckets)
+MIN_SHAPE_SHARE = 0.02  # a shape held by fewer windows shares the "rare shapes" tree
+MIN_SPLIT_MEMBERS = 20_000  # smaller groups keep one tree: more trees cost more than they save
 
 
 def _opt_id(value: int | None) -> int:
@@ -99,6 +105,7 @@ class Vocabulary:
     certifications: Mapping[str, int]
     genders: Mapping[str, int]
     need_types: Mapping[str, int]
+    categories: Mapping[str, int] = field(default_factory=dict)  # preferred beneficiary categories
 
 
 @dataclass(frozen=True)
@@ -132,14 +139,26 @@ class VolunteerTable:
     served_keys: IntArray  # index << 32 | beneficiary id
     preference_keys: IntArray  # index << 32 | need type code
     vocabulary: Vocabulary
+    # Optional columns (None = nobody declared any): the volunteer's own travel
+    # limit (inf = none), weekday and day-part preference bits (0 = none) and
+    # preferred beneficiary categories (index << 32 | category code).
+    max_km: FloatArray | None = None
+    preferred_weekdays: npt.NDArray[np.uint8] | None = None
+    preferred_day_parts: npt.NDArray[np.uint8] | None = None
+    category_keys: IntArray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    @cached_property
     def has_coordinates(self) -> BoolArray:
         result: BoolArray = ~(np.isnan(self.lat) | np.isnan(self.lon))
         return result
+
+    @cached_property
+    def unit_points(self) -> FloatArray:
+        """Unit-sphere vectors of every volunteer (NaN without coordinates)."""
+        return unit_vectors(self.lat, self.lon)
 
     @cached_property
     def avail_offsets(self) -> IntArray:
@@ -163,6 +182,30 @@ class VolunteerTable:
         return _keyed(self.preference_keys, len(self.ids))
 
     @cached_property
+    def has_category_preferences(self) -> BoolArray:
+        return _keyed(self.category_keys if self.category_keys is not None else _NO_KEYS, len(self.ids))
+
+    @cached_property
+    def window_shapes(self) -> tuple[IntArray, npt.NDArray[np.uint32]]:
+        """(common shapes, bits per volunteer). A shape is start * 1441 + end of a
+        merged weekly window; bit i marks shape i, the bit after the last one
+        marks any rarer shape (at most MAX_SHAPE_TREES common shapes)."""
+        stride = MINUTES_PER_DAY + 1
+        window_vol = self.avail_keys // (7 * stride)
+        shape = (self.avail_keys % stride) * stride + self.avail_ends
+        codes, inverse, counts = np.unique(shape, return_inverse=True, return_counts=True)
+        by_size = np.lexsort((codes, -counts))[:MAX_SHAPE_TREES]
+        common = np.sort(by_size[counts[by_size] >= MIN_SHAPE_SHARE * len(shape)])
+        bit_of_code = np.full(len(codes), len(common), dtype=np.uint32)
+        bit_of_code[common] = np.arange(len(common), dtype=np.uint32)
+        bits = np.zeros(len(self.ids), dtype=np.uint32)
+        window_bit = np.left_shift(np.uint32(1), bit_of_code[inverse.reshape(-1)])
+        # Most volunteers keep one shape all week: OR the bits per volunteer via
+        # a sort-free reduction over the (volunteer-ordered) windows.
+        np.bitwise_or.at(bits, window_vol, window_bit)
+        return codes[common].astype(np.int64), bits
+
+    @cached_property
     def busy_offsets(self) -> IntArray:
         counts = np.bincount(self.busy_keys // KEY_SHIFT, minlength=len(self.ids))
         result: IntArray = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -179,6 +222,7 @@ class VolunteerTable:
         busy: list[tuple[int, int]] = []
         served: list[int] = []
         preferences: list[int] = []
+        categories: list[int] = []
         for i, v in enumerate(ordered):
             for code, level in v.skills.items():
                 skills[i, vocabulary.skills[code]] = level
@@ -192,6 +236,7 @@ class VolunteerTable:
             preferences.extend(
                 i * int(KEY_SHIFT) + vocabulary.need_types[t] for t in v.preferred_need_types if t in vocabulary.need_types
             )
+            categories.extend(i * int(KEY_SHIFT) + vocabulary.categories[c] for c in v.preferred_categories)
         avail.sort()
         busy.sort()
 
@@ -223,7 +268,20 @@ class VolunteerTable:
             served_keys=np.sort(ints(served)),
             preference_keys=np.sort(ints(preferences)),
             vocabulary=vocabulary,
+            max_km=np.array([np.inf if v.max_travel_km is None else v.max_travel_km for v in ordered], dtype=np.float64),
+            preferred_weekdays=np.array([_bits(v.preferred_weekdays) for v in ordered], dtype=np.uint8),
+            preferred_day_parts=np.array(
+                [_bits(DAY_PARTS.index(p) for p in v.preferred_day_parts) for v in ordered], dtype=np.uint8
+            ),
+            category_keys=np.sort(ints(categories)),
         )
+
+
+_NO_KEYS: IntArray = np.empty(0, dtype=np.int64)
+
+
+def _bits(positions: Iterable[int]) -> int:
+    return sum(1 << p for p in set(positions))
 
 
 def _merged_busy(volunteer: Volunteer) -> list[tuple[int, int]]:
@@ -267,11 +325,12 @@ class SlotTable:
     needs_background_check: BoolArray
     beneficiary: IntArray
     need_type: IntArray  # -1 when no volunteer prefers this type
+    category: IntArray | None = None  # beneficiary category code, -1 when nobody prefers it
 
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    @cached_property
     def has_coordinates(self) -> BoolArray:
         result: BoolArray = ~(np.isnan(self.lat) | np.isnan(self.lon))
         return result
@@ -331,6 +390,10 @@ class SlotTable:
             needs_background_check=np.array([s.needs_background_check for s in ordered], dtype=bool),
             beneficiary=ints(_opt_id(s.beneficiary_id) for s in ordered),
             need_type=ints(vocabulary.need_types.get(s.need_type, -1) for s in ordered),
+            category=ints(
+                -1 if s.beneficiary_category is None else vocabulary.categories.get(s.beneficiary_category, -1)
+                for s in ordered
+            ),
         )
 
     @staticmethod
@@ -355,6 +418,7 @@ class SlotTable:
         needs_background_check: BoolArray,
         beneficiary: IntArray,
         need_type: IntArray,
+        category: IntArray | None = None,
     ) -> SlotTable:
         """Build from columns already sorted by id; derives the day pieces."""
         segments = [day_segments(int(s), int(e)) for s, e in zip(start_minute, end_minute)]
@@ -374,6 +438,7 @@ class SlotTable:
             last_day_ordinal=last_day, required_skills=required_skills, unknown_skill=unknown_skill,
             required_certs=required_certs, unknown_cert=unknown_cert, gender=gender, adults_only=adults_only,
             needs_background_check=needs_background_check, beneficiary=beneficiary, need_type=need_type,
+            category=category,
         )  # fmt: skip
 
 
@@ -383,6 +448,7 @@ def vocabulary_for(slots: Sequence[Slot], volunteers: Sequence[Volunteer]) -> Vo
         certifications=_vocabulary(code for v in volunteers for code in v.certifications),
         genders=_vocabulary(v.gender for v in volunteers),
         need_types=_vocabulary(t for v in volunteers for t in v.preferred_need_types),
+        categories=_vocabulary(c for v in volunteers for c in v.preferred_categories),
     )
 
 
@@ -413,13 +479,17 @@ def pair_distances_km(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: 
     return km
 
 
-def within_distance_mask(slots: SlotTable, si: IntArray, rel: IntArray, km: FloatArray) -> BoolArray:
+def within_distance_mask(
+    slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray, rel: IntArray, km: FloatArray
+) -> BoolArray:
     limit = slots.max_km[si]
     ok = np.zeros(len(si), dtype=bool)
     ok[rel == 0] = km[rel == 0] <= limit[rel == 0]
     ok[(rel == 1) | (rel == 2)] = True
     street = rel == 3
     ok[street] = limit[street] >= STREET_FALLBACK_MIN_KM
+    if vols.max_km is not None:
+        ok &= km <= vols.max_km[vi]
     return ok
 
 
@@ -530,7 +600,7 @@ def rule_masks(
 ) -> list[BoolArray]:
     """Masks in the order of domain.FEASIBILITY_RULES."""
     return [
-        within_distance_mask(slots, si, rel, km),
+        within_distance_mask(slots, vols, si, vi, rel, km),
         vols.active[vi],
         skills_mask(slots, vols, si, vi),
         certifications_mask(slots, vols, si, vi),
@@ -543,23 +613,50 @@ def rule_masks(
     ]
 
 
+def preference_miss_bits(
+    slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray, type_hit: BoolArray
+) -> IntArray:
+    """Per pair, bit i set when the volunteer declared PREFERENCE_KINDS[i] and the slot misses it."""
+    misses = np.where(vols.has_preferences[vi] & ~type_hit, 1, 0).astype(np.int64)
+    start = slots.seg_start[si, 0]
+    part = np.searchsorted(np.array(DAY_PART_STARTS), start, side="right") - 1
+    for bit, (wanted, value) in enumerate(
+        ((vols.preferred_weekdays, slots.seg_weekday[si, 0]), (vols.preferred_day_parts, part)), start=1
+    ):
+        if wanted is not None:
+            declared = wanted[vi].astype(np.int64)
+            missed = (declared != 0) & ((declared >> value) & 1 == 0)
+            misses |= np.where(missed, 1 << bit, 0)
+    if vols.category_keys is not None and slots.category is not None:
+        category = slots.category[si]
+        hit = (category >= 0) & _keyed_membership(vols.category_keys, vols.has_category_preferences, vi, category)
+        misses |= np.where(vols.has_category_preferences[vi] & ~hit, 1 << 3, 0)
+    return misses
+
+
+def _popcount(bits: IntArray) -> IntArray:
+    return sum((bits >> b) & 1 for b in range(len(PREFERENCE_KINDS)))  # type: ignore[return-value]
+
+
 def pair_costs(
     slots: SlotTable, vols: VolunteerTable, weights: Weights, si: IntArray, vi: IntArray, km: FloatArray
-) -> tuple[IntArray, BoolArray, BoolArray]:
+) -> tuple[IntArray, BoolArray, BoolArray, IntArray]:
     """Integer costs (same formula and operation order as domain.pair_cost)."""
     beneficiary = slots.beneficiary[si]
     continuity = (beneficiary != MISSING_ID) & _keyed_membership(vols.served_keys, vols.has_served, vi, beneficiary)
     need_type = slots.need_type[si]
     preference = (need_type >= 0) & _keyed_membership(vols.preference_keys, vols.has_preferences, vi, need_type)
+    misses = preference_miss_bits(slots, vols, si, vi, preference)
     points = (
         weights.distance * km
         + weights.skill_surplus * skill_surplus_array(slots, vols, si, vi)
-        + weights.load * vols.recent_load[vi]
+        + weights.load * np.power(vols.recent_load[vi].astype(np.float64), weights.load_exponent)
         + weights.continuity * np.where(continuity, 0.0, 1.0)
         + weights.preference * np.where(preference, 0.0, 1.0)
+        + weights.preference_miss * _popcount(misses)
     )
     cost = np.rint(points * COST_POINTS_SCALE).astype(np.int64) + 1
-    return cost, continuity, preference
+    return cost, continuity, preference, misses
 
 
 # ---------------------------------------------------------------------------
@@ -582,6 +679,7 @@ class CandidateGraph:
     preference: BoolArray
     slot_rank: IntArray  # PRIORITY_RANK per slot
     reason: IntArray  # per slot: index into REASONS, NO_REASON or REASON_NO_PAIRS
+    preference_misses: IntArray | None = None  # per edge: bit i = PREFERENCE_KINDS[i] missed
 
     @property
     def n_edges(self) -> int:
@@ -591,7 +689,7 @@ class CandidateGraph:
 class _SpatialIndex:
     def __init__(self, vols: VolunteerTable, members: IntArray) -> None:
         self.members = members
-        points = unit_vectors(vols.lat[self.members], vols.lon[self.members])
+        points = vols.unit_points[self.members]
         self.tree = cKDTree(points, balanced_tree=False, compact_nodes=False) if len(self.members) else None
 
     def nearest(self, points: FloatArray, k: int, max_km: float, skip: int = 0) -> tuple[IntArray, IntArray]:
@@ -759,7 +857,7 @@ def feasible_subset(
         idx, s, v = idx[keep], s[keep], v[keep]
     rel = relation_codes(slots, vols, s, v)
     km = pair_distances_km(slots, vols, s, v, rel)
-    keep = within_distance_mask(slots, s, rel, km)
+    keep = within_distance_mask(slots, vols, s, v, rel, km)
     return idx[keep], rel[keep], km[keep]
 
 
@@ -802,22 +900,78 @@ class _Collector:
 
 
 def _nearest_feasible(
-    slots: SlotTable, index: _SpatialIndex, rows: IntArray, max_candidates: int, collector: _Collector
+    slots: SlotTable,
+    buckets: Sequence[tuple[_SpatialIndex, IntArray, int]],
+    max_candidates: int,
+    collector: _Collector,
 ) -> None:
-    """k nearest per slot, widening k for slots still short of max_candidates feasible."""
-    k, skip = OVERSAMPLE * max_candidates, 0
-    pending = rows
-    feasible_so_far = np.zeros(len(slots), dtype=np.int64)
-    for expansion in range(MAX_EXPANSIONS + 1):
-        si, vi = _spatial_pairs(slots, index, pending, k, skip)
-        returned = skip + np.bincount(si, minlength=len(slots))[pending]
-        feasible_so_far += collector.add(si, vi)
-        # A slot whose k neighbours all came back may have more beyond them.
-        short = (returned == min(k, len(index.members))) & (feasible_so_far[pending] < max_candidates)
-        if not short.any() or k >= len(index.members):
+    """First the k nearest in every (index, rows, k) bucket, then, while a slot is
+    still short of max_candidates feasible over all its buckets, 4x more
+    neighbours from each bucket whose k all came back (at most MAX_EXPANSIONS)."""
+    pending: list[tuple[_SpatialIndex, IntArray, int, int]] = []
+    for index, rows, k in buckets:
+        pending.append((index, rows, k, 0))
+    for _ in range(MAX_EXPANSIONS + 1):
+        fetched = []
+        for index, rows, k, skip in pending:
+            si, vi = _spatial_pairs(slots, index, rows, k, skip)
+            collector.add(si, vi)
+            returned = skip + np.bincount(si, minlength=len(slots))[rows]
+            if k < len(index.members):
+                # A slot whose k neighbours all came back may have more beyond them.
+                fetched.append((index, rows[returned == k], k))
+        pending = []
+        for index, rows, k in fetched:
+            short = rows[collector.count[rows] < max_candidates]
+            if len(short):
+                pending.append((index, short, k * 4, k))
+        if not pending:
             break
-        pending = pending[short]
-        k, skip = k * 4, k
+
+
+# Volunteers are indexed by the shape of their weekly windows (start, end minute
+# of day): a slot only queries the trees whose shape covers its first day-piece,
+# so its nearest neighbours are mostly available at that time. Rare shapes share
+# one "other shapes" tree that every slot queries.
+def _shape_buckets(
+    slots: SlotTable, vols: VolunteerTable, rows: IntArray, members: IntArray
+) -> list[tuple[IntArray, IntArray]]:
+    """(volunteer members, slot rows) per availability-shape tree; together a
+    superset of every volunteer whose windows can cover each row's first piece."""
+    if len(members) < MIN_SPLIT_MEMBERS:
+        return [(members, rows)] if len(members) and len(rows) else []
+    shapes, bits = vols.window_shapes
+    member_bits = bits[members]
+    lo, hi = slots.seg_start[rows, 0], slots.seg_end[rows, 0]
+    stride = MINUTES_PER_DAY + 1
+    buckets = []
+    for bit, code in enumerate(shapes):
+        start, end = divmod(int(code), stride)
+        covered = rows[(start <= lo) & (hi <= end)]
+        shape_members = members[(member_bits >> np.uint32(bit)) & np.uint32(1) == 1]
+        if len(covered) and len(shape_members):
+            buckets.append((shape_members, covered))
+    rare_members = members[(member_bits >> np.uint32(len(shapes))) & np.uint32(1) == 1]
+    if len(rare_members) and len(rows):
+        buckets.append((rare_members, rows))
+    return buckets
+
+
+def _split_k(
+    slots: SlotTable, vols: VolunteerTable, buckets: list[tuple[IntArray, IntArray]], max_candidates: int
+) -> list[tuple[_SpatialIndex, IntArray, int]]:
+    """A slot served by c shape trees asks each for 1/c of the neighbours it wants:
+    the union is about as large as one query, and shortages widen later."""
+    covering = np.zeros(len(slots), dtype=np.int64)
+    for _, rows in buckets:
+        covering[rows] += 1
+    wanted = OVERSAMPLE * max_candidates
+    result = []
+    for members, rows in buckets:
+        index = _SpatialIndex(vols, members)
+        for c in np.unique(covering[rows]):
+            result.append((index, rows[covering[rows] == c], -(-wanted // int(c))))
+    return result
 
 
 def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int) -> _Collector:
@@ -838,12 +992,15 @@ def _generate_pairs(slots: SlotTable, vols: VolunteerTable, max_candidates: int)
             rows = coord_slots[groups == g]
             qualified = static_qualified(slots, vols, int(rows[0]))
             members = np.flatnonzero(qualified & has_coords)
-            _nearest_feasible(slots, _SpatialIndex(vols, members), rows, max_candidates, collector)
+            buckets = _shape_buckets(slots, vols, rows, members)
+            indexes = _split_k(slots, vols, buckets, max_candidates)
+            _nearest_feasible(slots, indexes, max_candidates, collector)
             fallback = np.flatnonzero(qualified & ~has_coords)
             collector.add(*_hierarchy_pairs(slots, vols, rows, fallback, hierarchy_limit))
     else:
         collector.add(*_hierarchy_pairs(slots, vols, coord_slots, coordless_vols, hierarchy_limit))
-        _nearest_feasible(slots, _SpatialIndex(vols, coord_vols), coord_slots, max_candidates, collector)
+        everyone = [(_SpatialIndex(vols, coord_vols), coord_slots, OVERSAMPLE * max_candidates)]
+        _nearest_feasible(slots, everyone, max_candidates, collector)
     return collector
 
 
@@ -895,8 +1052,15 @@ def build_candidate_graph(
         reason[rows] = _unfilled_reasons(len(slots), diagnosis)[rows]
     si, vi, rel, km = collector.feasible_pairs()
     del collector
-    cost, continuity, preference = pair_costs(slots, vols, weights, si, vi, km)
+    cost, continuity, preference, misses = pair_costs(slots, vols, weights, si, vi, km)
     order = _slot_cost_volunteer_order(si, cost, vi, len(slots), len(vols))
+    # A volunteer whose windows have several shapes can come from two trees:
+    # the copies are identical rows, adjacent after the sort.
+    sorted_vi = vi[order]
+    sorted_si = si[order]
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[1:] = (sorted_si[1:] == sorted_si[:-1]) & (sorted_vi[1:] == sorted_vi[:-1])
+    order = order[~repeated]
     sorted_si = si[order]
     # Keep the max_candidates cheapest per slot (ties: lowest volunteer id).
     rank_in_slot = np.arange(len(order)) - np.searchsorted(sorted_si, sorted_si, side="left")
@@ -913,6 +1077,7 @@ def build_candidate_graph(
         preference=preference[keep],
         slot_rank=slots.rank.copy(),
         reason=reason,
+        preference_misses=misses[keep],
     )
 
 

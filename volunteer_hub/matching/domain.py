@@ -66,6 +66,12 @@ class Volunteer:
     recent_load: int = 0
     served_beneficiaries: frozenset[int] = frozenset()
     preferred_need_types: frozenset[str] = frozenset()
+    # The volunteer's own travel limit: a hard rule, like the need's.
+    max_travel_km: float | None = None
+    # Soft preferences: an empty set means "no preference" and never costs anything.
+    preferred_weekdays: frozenset[int] = frozenset()
+    preferred_day_parts: frozenset[str] = frozenset()  # DAY_PARTS
+    preferred_categories: frozenset[str] = frozenset()  # beneficiary categories
 
     @property
     def has_coordinates(self) -> bool:
@@ -92,6 +98,7 @@ class Slot:
     adults_only: bool = False
     needs_background_check: bool = False
     beneficiary_id: int | None = None
+    beneficiary_category: str | None = None
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
@@ -114,18 +121,30 @@ class Weights:
 
     distance: float = 1.0  # per km (haversine, or hierarchy distance)
     # Defaults tuned on the bench city (docs/BENCHMARKS-matching.md, fairness):
-    # load 0.4 brings the 8-round Gini to 0.70; every other non-distance point
-    # buys travel, so surplus and preference are off and continuity only breaks
-    # near-ties. Organisations may raise them.
+    # load 0.4 x sqrt(recent_load) keeps the extra travel under 10 % (8-round Gini
+    # 0.71); every other non-distance point buys travel, so surplus and the type
+    # bonus are off and continuity only breaks near-ties. Organisations may raise them.
     skill_surplus: float = 0.0  # per level above the required minimum
-    load: float = 0.4  # per assignment in the recent window
+    load: float = 0.4  # times recent_load ** load_exponent
     continuity: float = 0.25  # bonus if the volunteer served this beneficiary
     preference: float = 0.0  # bonus if the need type is among the preferred ones
+    # < 1 makes the load term concave: the first task in the window costs the most
+    # extra, so work spreads to people who had none; > 1 makes it convex (the busiest
+    # are relieved first). The bench sweep (docs/BENCHMARKS-matching.md) picks the default.
+    load_exponent: float = 0.5
+    # per declared preference (need types, weekdays, day parts, beneficiary
+    # categories) that the slot misses; volunteers without preferences pay nothing.
+    preference_miss: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("distance", "skill_surplus", "load", "continuity", "preference"):
+        for name in ("distance", "skill_surplus", "load", "continuity", "preference", "preference_miss"):
             if getattr(self, name) < 0:
                 raise ValueError(f"weight {name} must be >= 0")
+        if not 0.0 < self.load_exponent <= 4.0:
+            raise ValueError("load_exponent must be within (0, 4]")
+
+    def load_points(self, load: int) -> float:
+        return self.load * float(load) ** self.load_exponent
 
 
 @dataclass(frozen=True)
@@ -136,6 +155,7 @@ class Explanation:
     recent_load: int
     continuity: bool
     preference_hit: bool
+    preference_misses: tuple[str, ...] = ()  # PREFERENCE_KINDS the slot does not match
 
 
 @dataclass(frozen=True)
@@ -207,6 +227,11 @@ HIERARCHY_DISTANCE_KM: Mapping[str, float] = MappingProxyType(
 # Without coordinates "same street" is only accepted when the slot tolerates at
 # least this much travel; "farther" is never accepted, since nothing bounds it.
 STREET_FALLBACK_MIN_KM = 3.0
+
+# Day parts by the slot's start (minutes of day): before noon, before 18:00, later.
+DAY_PARTS: tuple[str, ...] = ("morning", "afternoon", "evening")
+DAY_PART_STARTS: tuple[int, ...] = (0, 12 * 60, 18 * 60)
+PREFERENCE_KINDS: tuple[str, ...] = ("need_type", "weekday", "day_part", "category")
 
 COST_POINTS_SCALE = 100  # integer cost unit = 1/100 point (10 m of travel)
 
@@ -350,6 +375,8 @@ def is_free(slot: Slot, volunteer: Volunteer) -> bool:
 
 def within_distance(slot: Slot, volunteer: Volunteer) -> bool:
     relation, km = relation_and_distance(slot, volunteer)
+    if volunteer.max_travel_km is not None and km > volunteer.max_travel_km:
+        return False
     limit = slot.max_distance_km
     if relation == "coordinates":
         return limit is None or km <= limit
@@ -384,16 +411,39 @@ def skill_surplus(slot: Slot, volunteer: Volunteer) -> int:
     return sum(volunteer.skills.get(code, 0) - level for code, level in slot.required_skills.items())
 
 
+def day_part(minute_of_day: int) -> str:
+    return DAY_PARTS[sum(minute_of_day >= start for start in DAY_PART_STARTS) - 1]
+
+
+def preference_misses(slot: Slot, volunteer: Volunteer) -> tuple[str, ...]:
+    """Declared preferences of the volunteer that the slot does not match."""
+    start = minutes_floor(slot.start)
+    checks = (
+        ("need_type", volunteer.preferred_need_types, slot.need_type),
+        ("weekday", volunteer.preferred_weekdays, (start // MINUTES_PER_DAY) % 7),
+        ("day_part", volunteer.preferred_day_parts, day_part(start % MINUTES_PER_DAY)),
+        ("category", volunteer.preferred_categories, slot.beneficiary_category),
+    )
+    return tuple(kind for kind, wanted, value in checks if wanted and value not in wanted)
+
+
 def cost_points(
-    weights: Weights, distance_km: float, surplus: int, load: int, continuity: bool, preference: bool
+    weights: Weights,
+    distance_km: float,
+    surplus: int,
+    load: int,
+    continuity: bool,
+    preference: bool,
+    misses: int = 0,
 ) -> float:
     """Cost in points; shifted by the maximal bonuses so it is never negative."""
     return (
         weights.distance * distance_km
         + weights.skill_surplus * surplus
-        + weights.load * load
+        + weights.load_points(load)
         + weights.continuity * (0.0 if continuity else 1.0)
         + weights.preference * (0.0 if preference else 1.0)
+        + weights.preference_miss * misses
     )
 
 
@@ -407,5 +457,8 @@ def pair_cost(slot: Slot, volunteer: Volunteer, weights: Weights) -> int:
     _, km = relation_and_distance(slot, volunteer)
     continuity = slot.beneficiary_id is not None and slot.beneficiary_id in volunteer.served_beneficiaries
     preference = slot.need_type in volunteer.preferred_need_types
-    points = cost_points(weights, km, skill_surplus(slot, volunteer), volunteer.recent_load, continuity, preference)
+    misses = len(preference_misses(slot, volunteer))
+    points = cost_points(
+        weights, km, skill_surplus(slot, volunteer), volunteer.recent_load, continuity, preference, misses
+    )
     return to_cost_units(points)

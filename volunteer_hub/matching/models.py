@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
@@ -84,3 +84,24 @@ class Assignment(db.Model):
     @property
     def need(self):
         return self.slot.need
+
+
+class MatchingPreference(db.Model):
+    """A volunteer's own matching preferences.
+
+    max_travel_km is a hard limit (the engine never proposes a task farther from home);
+    the rest are soft: each declared preference a task misses adds a small cost, and the
+    pairing's explanation names it. Empty lists mean "no preference".
+    """
+
+    __tablename__ = "matching_preferences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), unique=True)
+    need_types: Mapped[list] = mapped_column(JSON, default=list)
+    max_travel_km: Mapped[float | None] = mapped_column(Float)
+    weekdays: Mapped[list] = mapped_column(JSON, default=list)  # 0 = Monday
+    day_parts: Mapped[list] = mapped_column(JSON, default=list)  # morning/afternoon/evening
+    categories: Mapped[list] = mapped_column(JSON, default=list)  # beneficiary categories
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -92,3 +92,14 @@ class OpenNeedSchema(Schema):
 class OpenNeedArgsSchema(Schema):
     skill = fields.String()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class MatchingPreferenceSchema(Schema):
+    """A volunteer's matching preferences: max_travel_km is a hard limit, the rest are soft."""
+
+    need_types = fields.List(fields.String())
+    max_travel_km = fields.Float(allow_none=True)
+    weekdays = fields.List(fields.Integer(), metadata={"description": "0 = Monday"})
+    day_parts = fields.List(fields.String(), metadata={"description": "morning/afternoon/evening"})
+    categories = fields.List(fields.String(), metadata={"description": "beneficiary categories"})
+    updated_at = fields.DateTime(dump_only=True, allow_none=True)

@@ -23,8 +23,10 @@ from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFail
 from volunteer_hub import matching as engine  # the pure engine's public API
 from volunteer_hub.matching.models import (
     ASSIGNMENT_STATE_LABELS,
-    ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingRun,
+    ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
+from volunteer_hub.matching.domain import DAY_PARTS
+from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES
 from volunteer_hub.needs import services as needs
 from volunteer_hub.needs.models import Need, NeedSlot
 from volunteer_hub.orgs.models import Org
@@ -81,6 +83,7 @@ def engine_slot(slot: NeedSlot) -> engine.Slot:
         required_certifications=frozenset(need.required_certifications or ()),
         same_gender=same_gender, adults_only=need.adults_only,
         needs_background_check=need.background_check, beneficiary_id=need.beneficiary_id,
+        beneficiary_category=need.beneficiary.category if need.beneficiary else None,
     )
 
 
@@ -132,6 +135,7 @@ def engine_volunteers(volunteers: list[Volunteer], *, except_slot_ids=(),
         return []
     busy, load, served = _busy(ids, except_slot_ids=except_slot_ids), _recent_load(ids), \
         _served(ids)
+    preferences = _preferences(ids)
     result = []
     for v in volunteers:
         certs: dict[str, date | None] = {}
@@ -157,8 +161,61 @@ def engine_volunteers(volunteers: list[Volunteer], *, except_slot_ids=(),
             unavailable_dates=frozenset(e.day for e in v.exceptions if not e.available),
             busy=tuple(busy.get(v.id, ())), recent_load=load.get(v.id, 0),
             served_beneficiaries=frozenset(served.get(v.id, ())),
+            **preferences.get(v.id, {}),
         ))
     return result
+
+
+# --- the volunteer's own preferences --------------------------------------------------------
+
+MAX_PREFERRED_KM = 100.0
+
+
+def _preferences(volunteer_ids) -> dict[int, dict]:
+    rows = db.session.execute(select(MatchingPreference).where(
+        MatchingPreference.volunteer_id.in_(volunteer_ids))).scalars()
+    return {p.volunteer_id: dict(
+        preferred_need_types=frozenset(p.need_types or ()), max_travel_km=p.max_travel_km,
+        preferred_weekdays=frozenset(p.weekdays or ()),
+        preferred_day_parts=frozenset(p.day_parts or ()),
+        preferred_categories=frozenset(p.categories or ())) for p in rows}
+
+
+def get_preferences(volunteer: Volunteer) -> MatchingPreference:
+    """The volunteer's preferences (an unsaved empty one if never set)."""
+    found = db.session.execute(select(MatchingPreference).where(
+        MatchingPreference.volunteer_id == volunteer.id)).scalar_one_or_none()
+    return found or MatchingPreference(volunteer_id=volunteer.id, need_types=[], weekdays=[],
+                                       day_parts=[], categories=[], max_travel_km=None)
+
+
+def _choices(values, allowed, field: str) -> list:
+    values = list(dict.fromkeys(values or ()))
+    if any(v not in allowed for v in values):
+        raise ValidationFailed(_l("Unknown choice."), field=field)
+    return sorted(values, key=list(allowed).index)
+
+
+def update_preferences(volunteer: Volunteer, data: dict, *, by) -> MatchingPreference:
+    """Replace the fields given in data. Only the volunteer edits their own preferences."""
+    if by is None or volunteer.user_id != by.id:
+        raise NotFound()
+    pref = get_preferences(volunteer)
+    checks = {"need_types": NEED_TYPES, "weekdays": range(7), "day_parts": DAY_PARTS,
+              "categories": BENEFICIARY_CATEGORIES}
+    for field, allowed in checks.items():
+        if field in data:
+            setattr(pref, field, _choices(data[field], allowed, field))
+    if "max_travel_km" in data:
+        km = data["max_travel_km"]
+        if km is not None and not 0.1 <= km <= MAX_PREFERRED_KM:
+            raise ValidationFailed(_l("Enter a distance from 0.1 to %(max)d km.",
+                                      max=MAX_PREFERRED_KM), field="max_travel_km")
+        pref.max_travel_km = km
+    pref.updated_at = utcnow()
+    db.session.add(pref)
+    db.session.flush()
+    return pref
 
 
 def volunteer_pool(org: Org) -> list[Volunteer]:
@@ -431,7 +488,9 @@ def confirm_assignment(assignment: Assignment, *, by) -> Assignment:
                  when=when) if approving else \
         _l("You are asked to help: \"%(title)s\" on %(when)s. Please accept or decline.",
            title=title, when=when)
-    needs.notify(assignment.volunteer.user, message, link=_task_link(assignment))
+    event = "approved" if approving else "confirmed"
+    needs.notify(assignment.volunteer.user, message, link=_task_link(assignment),
+                 event_key=f"match:{assignment.id}:{event}")
     db.session.flush()
     return assignment
 
@@ -479,7 +538,7 @@ def cancel_assignment(assignment: Assignment, *, reason: str | None = None,
         needs.notify(assignment.volunteer.user,
                      _l("Your task \"%(title)s\" on %(when)s was cancelled.",
                         title=assignment.need.title, when=_when(assignment.slot)),
-                     link=_task_link(assignment))
+                     link=_task_link(assignment), event_key=f"match:{assignment.id}:cancelled")
     db.session.flush()
     rematch_slot(assignment.slot, previous=assignment, by=by)
     return assignment
@@ -529,7 +588,8 @@ def rematch_slot(slot: NeedSlot, *, previous: Assignment | None = None,
                          title=need.title, when=_when(slot)) if proposal else \
                 _l("%(name)s cannot do \"%(title)s\" on %(when)s and nobody else fits.",
                    name=previous.volunteer.real_name, title=need.title, when=_when(slot))
-            needs.notify(organizer, message, link=f"/org/needs/{need.id}")
+            needs.notify(organizer, message, link=f"/org/needs/{need.id}",
+                         event_key=f"match:{previous.id}:{previous.state}:organizer")
     db.session.flush()
     return proposal
 

@@ -31,6 +31,7 @@ from .candidates import (
     DEFAULT_MAX_CANDIDATES,
     RELATIONS,
     CandidateGraph,
+    BoolArray,
     IntArray,
     SlotTable,
     VolunteerTable,
@@ -39,6 +40,7 @@ from .candidates import (
     vocabulary_for,
 )
 from .domain import (
+    PREFERENCE_KINDS,
     PRIORITIES,
     Explanation,
     MatchResult,
@@ -56,74 +58,98 @@ UNASSIGNED = -1
 
 def component_cost_bound(graph: CandidateGraph, rows: IntArray, cols: IntArray) -> IntArray:
     """Per compact row: R of its connected component (see module docstring)."""
+    return _component_bound(rows, cols, graph.cost)
+
+
+def _component_bound(rows: IntArray, cols: IntArray, cost: IntArray) -> IntArray:
     n_rows, n_cols = int(rows.max()) + 1, int(cols.max()) + 1
     links = sp.coo_matrix((np.ones(len(rows)), (rows, n_rows + cols)), shape=(n_rows + n_cols,) * 2)
     _, labels = connected_components(links, directed=False)
     row_label = labels[:n_rows]
     costliest = np.zeros(n_rows, dtype=np.int64)
-    np.maximum.at(costliest, rows, graph.cost)
+    np.maximum.at(costliest, rows, cost)
     bound = np.zeros(int(labels.max()) + 1, dtype=np.int64)
     np.add.at(bound, row_label, costliest)
     result: IntArray = bound[row_label]
     return result
 
 
-def fix_private_cheapest(graph: CandidateGraph) -> IntArray:
-    """Exact presolve: volunteer index per slot fixed before the sparse solve.
+def prune_above_private(graph: CandidateGraph) -> IntArray:
+    """Exact presolve: indices of the edges that some optimum may still need.
 
-    If a slot's cheapest edge (ties: lowest volunteer index, i.e. the first edge
-    of the slot in the graph's (slot, cost, volunteer) order) goes to a volunteer
-    no other remaining slot can take, some min-cost full matching uses that edge:
-    in any optimum the volunteer is free, and moving the slot onto it changes the
-    cost by at most 0 (the dummy column costs more than any edge). Fixing it only
-    removes a private column, so the other slots' edge lists are unchanged;
-    repeat while new volunteers become private.
+    A volunteer only one slot can take ("private") is always free for that
+    slot. So the slot never needs an edge costing at least as much as its
+    cheapest private edge (ties: the graph's (slot, cost, volunteer) order):
+    moving onto the private volunteer keeps every fill and never costs more,
+    and for the same reason the slot never stays empty. Dropping those edges
+    lowers other volunteers' degrees and makes them private in turn, so repeat
+    until nothing changes. Only the cut rows' own options shrink, and each cut
+    row keeps the private edge that dominates what it lost, so all the cuts
+    hold together.
     """
-    fixed = np.full(graph.n_slots, UNASSIGNED, dtype=np.int64)
-    if graph.n_edges == 0:
-        return fixed
-    first_edge = np.flatnonzero(np.r_[True, graph.slot_idx[1:] != graph.slot_idx[:-1]])
-    first_slot, first_vol = graph.slot_idx[first_edge], graph.vol_idx[first_edge]
-    degree = np.bincount(graph.vol_idx, minlength=graph.n_volunteers)
-    open_rows = np.arange(len(first_edge))
-    while len(open_rows):
-        private = degree[first_vol[open_rows]] == 1
-        if not private.any():
+    edges = np.arange(graph.n_edges)
+    while len(edges):
+        slot_idx, vol_idx = graph.slot_idx[edges], graph.vol_idx[edges]
+        degree = np.bincount(vol_idx, minlength=graph.n_volunteers)
+        private = np.flatnonzero(degree[vol_idx] == 1)
+        if len(private) == 0:
             break
-        done = open_rows[private]
-        fixed[first_slot[done]] = first_vol[done]
-        # The fixed slots' other edges disappear: their volunteers lose one degree.
-        gone = np.isin(graph.slot_idx, first_slot[done], assume_unique=False)
-        np.subtract.at(degree, graph.vol_idx[gone], 1)
-        open_rows = open_rows[~private]
+        first_private = private[np.r_[True, slot_idx[private][1:] != slot_idx[private][:-1]]]
+        cutoff = np.full(graph.n_slots, len(edges), dtype=np.int64)
+        cutoff[slot_idx[first_private]] = first_private
+        keep = np.arange(len(edges)) <= cutoff[slot_idx]
+        if keep.all():
+            break
+        edges = edges[keep]
+    return edges
+
+
+def _private_rows(graph: CandidateGraph, edges: IntArray) -> tuple[BoolArray, BoolArray]:
+    """(slots with a private edge among edges, slots whose only edge is private)."""
+    slot_idx, vol_idx = graph.slot_idx[edges], graph.vol_idx[edges]
+    degree = np.bincount(vol_idx, minlength=graph.n_volunteers)
+    with_private = np.zeros(graph.n_slots, dtype=bool)
+    with_private[slot_idx[degree[vol_idx] == 1]] = True
+    single = np.bincount(slot_idx, minlength=graph.n_slots) == 1
+    return with_private, with_private & single
+
+
+def fix_private_cheapest(graph: CandidateGraph) -> IntArray:
+    """Volunteer index per slot fixed by the presolve (UNASSIGNED if left to the solve):
+    slots left with only their private edge after prune_above_private."""
+    fixed = np.full(graph.n_slots, UNASSIGNED, dtype=np.int64)
+    edges = prune_above_private(graph)
+    _, only_private = _private_rows(graph, edges)
+    edges = edges[only_private[graph.slot_idx[edges]]]
+    fixed[graph.slot_idx[edges]] = graph.vol_idx[edges]
     return fixed
 
 
 def solve_assignment(graph: CandidateGraph) -> IntArray:
     """Volunteer index per slot (UNASSIGNED if left empty), lexicographically optimal."""
-    assignment = fix_private_cheapest(graph)
-    if graph.n_edges == 0:
+    assignment = np.full(graph.n_slots, UNASSIGNED, dtype=np.int64)
+    edges = prune_above_private(graph)
+    with_private, only_private = _private_rows(graph, edges)
+    fixed = edges[only_private[graph.slot_idx[edges]]]
+    assignment[graph.slot_idx[fixed]] = graph.vol_idx[fixed]
+    edges = edges[~only_private[graph.slot_idx[edges]]]
+    if len(edges) == 0:
         return assignment
-    free = assignment[graph.slot_idx] == UNASSIGNED
-    if not free.any():
-        return assignment
-    # Dummy costs use the R of the full graph's components: an upper bound of the
-    # reduced problem's R, so the lexicographic argument still holds.
-    slot_ids, rows = np.unique(graph.slot_idx, return_inverse=True)
-    vol_ids, cols = np.unique(graph.vol_idx, return_inverse=True)
-    bound = np.zeros(graph.n_slots, dtype=np.int64)
-    bound[slot_ids] = component_cost_bound(graph, rows, cols)
-    slot_idx, vol_idx, cost = graph.slot_idx[free], graph.vol_idx[free], graph.cost[free]
-    slot_ids, rows = np.unique(slot_idx, return_inverse=True)
-    vol_ids, cols = np.unique(vol_idx, return_inverse=True)
+    slot_ids, rows = np.unique(graph.slot_idx[edges], return_inverse=True)
+    vol_ids, cols = np.unique(graph.vol_idx[edges], return_inverse=True)
+    cost = graph.cost[edges]
+    # Rows with a private edge are always filled, so only the others need the
+    # "unfilled" column; its cost uses R of the reduced graph's components.
+    open_rows = np.flatnonzero(~with_private[slot_ids])
+    bound = _component_bound(rows, cols, cost)[open_rows]
+    dummy_cost = graph.slot_rank[slot_ids[open_rows]] * (bound + 1)
     n_rows, n_cols = len(slot_ids), len(vol_ids)
-    dummy_cost = graph.slot_rank[slot_ids] * (bound[slot_ids] + 1)
     matrix = sp.csr_matrix(
         (
             np.concatenate((cost, dummy_cost)).astype(np.float64),
-            (np.concatenate((rows, np.arange(n_rows))), np.concatenate((cols, n_cols + np.arange(n_rows)))),
+            (np.concatenate((rows, open_rows)), np.concatenate((cols, n_cols + np.arange(len(open_rows))))),
         ),
-        shape=(n_rows, n_cols + n_rows),
+        shape=(n_rows, n_cols + len(open_rows)),
     )
     matched_rows, matched_cols = min_weight_full_bipartite_matching(matrix)
     real = matched_cols < n_cols
@@ -228,7 +254,15 @@ def _explain(graph: CandidateGraph, edge: int, slot: Slot, volunteer: Volunteer)
         recent_load=volunteer.recent_load,
         continuity=bool(graph.continuity[edge]),
         preference_hit=bool(graph.preference[edge]),
+        preference_misses=_missed_kinds(graph, edge),
     )
+
+
+def _missed_kinds(graph: CandidateGraph, edge: int) -> tuple[str, ...]:
+    if graph.preference_misses is None:
+        return ()
+    bits = int(graph.preference_misses[edge])
+    return tuple(kind for i, kind in enumerate(PREFERENCE_KINDS) if bits >> i & 1)
 
 
 def _solve(

@@ -16,8 +16,9 @@ from volunteer_hub.matching.models import ASSIGNMENT_STATE_LABELS
 from volunteer_hub.matching import services
 from volunteer_hub.needs import services as needs
 from volunteer_hub.needs.forms import (
-    MatchingRunForm, ReasonForm, ReplaceVolunteerForm, SignupForm,
+    MatchingPreferenceForm, MatchingRunForm, ReasonForm, ReplaceVolunteerForm, SignupForm,
 )
+from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES
 from volunteer_hub.needs.views import org_choices
 from volunteer_hub.orgs.models import Org
 
@@ -220,3 +221,57 @@ def signup(need_id):
     else:
         flash(gettext("Signed up. Thank you!"), "success")
     return redirect(url_for("matching.task_detail", assignment_id=assignment.id))
+
+
+# --- the volunteer's matching preferences -----------------------------------------------------
+
+WEEKDAYS = (_l("Monday"), _l("Tuesday"), _l("Wednesday"), _l("Thursday"), _l("Friday"),
+            _l("Saturday"), _l("Sunday"))
+DAY_PART_LABELS = {"morning": _l("Morning (before 12:00)"),
+                   "afternoon": _l("Afternoon (12:00-18:00)"),
+                   "evening": _l("Evening (after 18:00)")}
+PREFERENCE_MISSES = {"need_type": _l("not a kind of task they like"),
+                     "weekday": _l("not on a day they prefer"),
+                     "day_part": _l("not at a time they prefer"),
+                     "category": _l("not the people they would like to help")}
+
+
+@blp.app_context_processor
+def inject_preference_labels():
+    return {"PREFERENCE_MISSES": PREFERENCE_MISSES}
+
+
+def _preference_form(pref, formdata=None) -> MatchingPreferenceForm:
+    form = MatchingPreferenceForm(formdata=formdata, data=None if formdata else {
+        "need_types": pref.need_types, "max_travel_km": pref.max_travel_km,
+        "weekdays": [str(d) for d in pref.weekdays], "day_parts": pref.day_parts,
+        "categories": pref.categories})
+    form.need_types.choices = [(k, v) for k, v in NEED_TYPES.items() if k != "custom"]
+    form.weekdays.choices = [(str(i), label) for i, label in enumerate(WEEKDAYS)]
+    form.day_parts.choices = list(DAY_PART_LABELS.items())
+    form.categories.choices = list(BENEFICIARY_CATEGORIES.items())
+    return form
+
+
+@blp.route("/me/preferences", methods=["GET", "POST"])
+@login_required
+def my_preferences():
+    """What tasks I like and how far I travel; matching honours them."""
+    volunteer = _me()
+    pref = services.get_preferences(volunteer)
+    if request.method == "GET":
+        return render_template("matching/preferences.html", form=_preference_form(pref))
+    form = _preference_form(pref, formdata=request.form)
+    if form.validate_on_submit():
+        data = {"need_types": form.need_types.data, "max_travel_km": form.max_travel_km.data,
+                "weekdays": [int(d) for d in form.weekdays.data],
+                "day_parts": form.day_parts.data, "categories": form.categories.data}
+        try:
+            with transaction():
+                services.update_preferences(volunteer, data, by=current_user)
+        except DomainError as error:
+            attach_errors(form, error)
+        else:
+            flash(gettext("Your preferences are saved."), "success")
+            return redirect(url_for("matching.my_preferences"))
+    return render_template("matching/preferences.html", form=form), 422

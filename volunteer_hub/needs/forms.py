@@ -147,5 +147,14 @@ class ReplaceVolunteerForm(FlaskForm):
     volunteer_id = IntegerField(_l("Volunteer (id)"), validators=[DataRequired()])
 
 
+class MatchingPreferenceForm(FlaskForm):
+    need_types = MultiCheckboxField(_l("Kinds of task I like"), choices=[])
+    max_travel_km = FloatField(_l("Farthest I travel (km)"),
+                               validators=[Optional(), NumberRange(min=0.1, max=100)])
+    weekdays = MultiCheckboxField(_l("Days I prefer"), choices=[])
+    day_parts = MultiCheckboxField(_l("Times I prefer"), choices=[])
+    categories = MultiCheckboxField(_l("People I would like to help"), choices=[])
+
+
 class SignupForm(FlaskForm):
     accept_risk = BooleanField(_l("I have read the risks and the insurance note"))

@@ -141,16 +141,3 @@ class NeedSlot(db.Model):
     status: Mapped[str] = mapped_column(String(12), default="open")  # open/filled/cancelled/done
 
     need: Mapped[Need] = relationship(back_populates="slots")
-
-
-class Notification(db.Model):
-    """An in-app inbox message (the notify feature may later send it on other channels)."""
-
-    __tablename__ = "notifications"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    text: Mapped[str] = mapped_column(String(500))
-    link: Mapped[str | None] = mapped_column(String(255))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    read_at: Mapped[datetime | None]

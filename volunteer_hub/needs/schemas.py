@@ -261,8 +261,10 @@ class NeedQueryArgsSchema(PageArgsSchema):
 
 
 class NotificationSchema(Schema):
+    """An inbox message (the notify feature's OutboxMessage on the "inbox" channel)."""
+
     id = fields.Integer()
-    text = fields.String()
+    text = fields.String(attribute="body")
     link = fields.String(allow_none=True)
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)

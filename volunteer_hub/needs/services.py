@@ -18,8 +18,9 @@ from volunteer_hub.needs.catalogue import (
     BENEFICIARY_CATEGORIES, NEED_STATES, NEED_TYPES, PRIORITIES, SENSITIVE_FIELDS, TASK_FIELDS,
 )
 from volunteer_hub.needs.models import (
-    Beneficiary, BeneficiaryAccessLog, Need, NeedSlot, Notification,
+    Beneficiary, BeneficiaryAccessLog, Need, NeedSlot,
 )
+from volunteer_hub.notify import services as notify_services
 from volunteer_hub.orgs.models import Org
 from volunteer_hub.security import decrypt, encrypt
 from volunteer_hub.volunteers import idnumbers
@@ -548,7 +549,8 @@ def _release_all(need: Need, reason: str, *, by) -> None:
         if assignment.state in COMMITTED_STATES:
             notify(assignment.volunteer.user,
                    _l("The task \"%(title)s\" was cancelled: %(reason)s",
-                      title=need.title, reason=reason), link=None)
+                      title=need.title, reason=reason),
+                   event_key=f"match:{assignment.id}:need_cancelled")
         assignment.state = "cancelled"
         assignment.reason = reason
         assignment.cancelled_at = utcnow()
@@ -572,30 +574,27 @@ def refresh_need_state(need: Need) -> Need:
 
 # --- inbox ----------------------------------------------------------------------------------
 
-def notify(user, message, *, link: str | None = None) -> Notification:
-    """Put a message in the user's inbox, rendered in the user's language."""
-    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+# One inbox for the whole service: the notify feature's (OutboxMessage, channel "inbox").
+
+def notify(user, message, *, event_key: str, link: str | None = None):
+    """Put a message in the user's inbox, rendered in the user's language. The event key
+    makes a repeat of the same event (e.g. a retried request) a no-op."""
+    locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
         text = str(message)
-    note = Notification(user_id=user.id, text=text[:500], link=link)
-    db.session.add(note)
-    db.session.flush()
-    return note
+    messages = notify_services.enqueue(event_key, user, body=text[:500], link=link,
+                                       channels=("inbox",), locale=locale)
+    return messages[0] if messages else None
 
 
 def inbox(user):
-    return select(Notification).where(Notification.user_id == user.id).order_by(
-        Notification.id.desc())
+    return notify_services.inbox_query(user)
 
 
 def unread_count(user) -> int:
-    return db.session.execute(select(db.func.count(Notification.id)).where(
-        Notification.user_id == user.id, Notification.read_at.is_(None))).scalar_one()
+    query = notify_services.inbox_query(user, unread=True).order_by(None)
+    return db.session.execute(select(db.func.count()).select_from(query.subquery())).scalar_one()
 
 
-def mark_read(notification_id: int, *, by) -> Notification:
-    note = db.session.get(Notification, notification_id)
-    if note is None or note.user_id != by.id:
-        raise NotFound()
-    if note.read_at is None:
-        note.read_at = utcnow()
-    return note
+def mark_read(message_id: int, *, by):
+    return notify_services.mark_read(message_id, by=by)
