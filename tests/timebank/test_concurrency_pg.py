@@ -2,9 +2,11 @@
 doubled, retries with the same idempotency keys post once, the audit passes."""
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import random
+from datetime import timedelta
 
 import pytest
 
@@ -65,3 +67,59 @@ def test_concurrent_donations_keep_the_ledger_consistent(db, tree, make_staff, m
     report = services.verify_ledger()
     assert report.ok, report.breaches
     assert os.environ.get("VOLUNTEER_HUB_TEST_DATABASE_URL")
+
+
+def _approve(record_services, organizer, batch: list[int]) -> dict:
+    return record_services.verify_records(batch, by=organizer)
+
+
+def _bulk_verifier(url: str, worker: int, record_ids: list[int], organizer_id: int) -> int:
+    from volunteer_hub import create_app
+    from volunteer_hub.accounts.models import User
+    from volunteer_hub.db import db
+    from volunteer_hub.records import services as record_services
+    from volunteer_hub.timebank import services
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "ID_HASH_KEY": "x",
+                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI="})
+    rng = random.Random(100 + worker)
+    verified = 0
+    with app.app_context():
+        for _ in range(4):
+            batch = rng.sample(record_ids, 15)
+            result = services.run_in_transaction(functools.partial(
+                _approve, record_services, db.session.get(User, organizer_id), batch))
+            verified += len(result["verified"])
+        db.engine.dispose()
+    return verified
+
+
+def test_concurrent_bulk_verifications_mint_each_record_once(db, tree, make_staff,
+                                                             make_volunteer):
+    """8 processes approve overlapping batches of the same pending records."""
+    from volunteer_hub.timebank import services
+
+    organizer = make_staff(tree["a"], "organizer")
+    volunteers = [make_volunteer(tree["b"]) for _ in range(6)]
+    made = []
+    for day in range(5):
+        activity = builders.activity(tree["a"], organizer,
+                                     start=builders.START + timedelta(days=day), hours=2)
+        made += [builders.checked_out(activity, v, minutes=90) for v in volunteers]
+    ids = [record.id for record in made]
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(WORKERS) as pool:
+        verified = pool.starmap(_bulk_verifier,
+                                [(TEST_DATABASE_URL, w, ids, organizer.id) for w in range(WORKERS)])
+    db.session.expire_all()
+    minted = db.session.execute(db.select(services.LedgerTransaction.record_id).where(
+        services.LedgerTransaction.kind == "MINT")).scalars().all()
+    assert sorted(minted) == sorted(set(minted))  # no record minted twice
+    assert sum(verified) == len(minted)  # every approval reported once, by one worker
+    statuses = {r.id: r.status for r in db.session.execute(db.select(type(made[0])).where(
+        type(made[0]).id.in_(ids))).scalars()}
+    assert set(minted) == {i for i, status in statuses.items() if status == "verified"}
+    assert all(services.balance_of(v).total == 90 * sum(
+        1 for r in made if r.volunteer_id == v.id and r.id in set(minted)) for v in volunteers)
+    report = services.verify_ledger()
+    assert report.ok, report.breaches

@@ -928,3 +928,46 @@ def test_verifier_caps_the_breach_list() -> None:
     ledger = build_ledger([(op_mint, (0, 60, False))] * 5)
     report = verify([(tx, "bad") for tx, _ in ledger.chain], {}, max_breaches=3)
     assert len(report.breaches) == 3 and report.truncated
+
+
+# --------------------------------------------------------------------------- row verifier
+
+json_unsafe_text = st.text(alphabet=st.sampled_from('ab"\\\n\x01é时 '), max_size=8)
+
+
+@fast(100)
+@given(
+    keys=st.lists(st.one_of(st.none(), json_unsafe_text), min_size=1, max_size=5),
+    owners=st.lists(json_unsafe_text.filter(bool), min_size=2, max_size=2, unique=True),
+    index=st.integers(0, 10_000),
+)
+def test_row_verifier_hashes_exactly_like_chain_hash(
+    keys: list[str | None], owners: list[str], index: int
+) -> None:
+    """The audit's hand-formatted fast path and the JSON encoder must agree, escapes included."""
+    from volunteer_hub.timebank.ledger import AccountKind, account, verify_rows
+
+    accounts = {1: ("ISSUANCE", owners[0]), 2: ("VOLUNTEER", owners[1])}
+    created = datetime(2026, 11, 23, 3, 4, 5, 6, tzinfo=UTC)
+    rows, postings, prev = [], [], GENESIS_HASH
+    for n, key in enumerate(keys, start=1):
+        group = n % 2 == 0
+        tx = Transaction(
+            str(n), TransactionKind.MINT, created,
+            (Posting(account(AccountKind.ISSUANCE, owners[0]), -n),
+             Posting(account(AccountKind.VOLUNTEER, owners[1]), n, group)),
+            idempotency_key=key, reverses_id=str(n - 1) if n > 1 and key is None else None,
+        )
+        stored = chain_hash(prev, tx)
+        rows.append((n, "MINT", created.isoformat(timespec="microseconds"), key,
+                     n - 1 if tx.reverses_id else None, prev, stored))
+        postings += [(n, 1, -n, False), (n, 2, n, group)]
+        prev = stored
+    report = verify_rows(rows, postings, accounts, expected_head=prev)
+    assert report.ok, report.breaches
+    assert (report.transactions_checked, report.postings_checked) == (len(rows), 2 * len(rows))
+    i = index % len(rows)
+    tampered = list(rows)
+    tampered[i] = (*rows[i][:3], (rows[i][3] or "") + '"', *rows[i][4:])
+    breaches = verify_rows(tampered, postings, accounts, expected_head=prev).breaches
+    assert [(b.code, b.transaction_id) for b in breaches] == [("CHAIN_BROKEN", str(i + 1))]

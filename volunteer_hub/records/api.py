@@ -187,4 +187,6 @@ class Verifications(MethodView):
         """Verify records in bulk; each verified record mints its minutes into the time bank.
         Safe to retry: a record is minted once."""
         user = api_user()
-        return run_in_transaction(lambda: services.verify_records(data["record_ids"], by=user))
+        result = run_in_transaction(lambda: services.verify_records(data["record_ids"], by=user))
+        services.reload_records(result["verified"])
+        return result

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, utcnow
@@ -502,22 +502,167 @@ def verify_record(record: ServiceRecord, *, by, now: datetime | None = None) -> 
     record.verified_at = now or utcnow()
     db.session.flush()
     if record.minutes > 0:
-        tx = timebank.mint_for_record(record, by=by)
-        record.ledger_transaction_id = tx.id
+        outcome = timebank.mint_for_records([timebank.mint_request(record)], by=by)
+        if record.id in outcome.refused:
+            raise outcome.refused[record.id]
+        record.ledger_transaction_id = outcome.transaction_ids[record.id]
     db.session.flush()
     return record
 
 
-def verify_records(record_ids: list[int], *, by) -> dict:
-    """Bulk approval: each record in its own savepoint; the ones refused are reported."""
-    verified, refused = [], []
+def verify_records(record_ids: list[int], *, by, now: datetime | None = None) -> dict:
+    """Bulk approval, with the rules of `verify_record` for each record.
+
+    Plain pending records are checked in memory and minted together
+    (`timebank.mint_for_records`: one lock set, multi-row inserts). Corrections go one by
+    one after them, each in its own savepoint, because they reverse the record they replace.
+    A refused record stays pending and is reported with its error code.
+    """
+    now = now or utcnow()
+    loaded = {record.id: record for record in db.session.execute(
+        select(ServiceRecord).where(ServiceRecord.id.in_(set(record_ids)))).unique().scalars()}
+    gate = _VerificationGate(by)
+    refused: list[dict] = []
+    plain: list[ServiceRecord] = []
+    corrections: list[int] = []
+    seen: set[int] = set()
     for record_id in record_ids:
+        record = loaded.get(record_id)
+        error = gate.refusal(record, duplicate=record_id in seen)
+        seen.add(record_id)
+        if error is not None:
+            refused.append(_refused(record_id, error))
+        elif record.corrects_id is not None:
+            corrections.append(record_id)
+        else:
+            plain.append(record)
+    verified = _verify_plain_records(plain, by=by, now=now, refused=refused)
+    for record_id in corrections:
         try:
             with db.session.begin_nested():
-                verified.append(verify_record(get_record(record_id, by=by), by=by))
+                verified.append(verify_record(loaded[record_id], by=by, now=now))
         except DomainError as error:
-            refused.append({"id": record_id, "error": error.code, "message": str(error.message)})
+            refused.append(_refused(record_id, error))
     return {"verified": verified, "refused": refused}
+
+
+def reload_records(records: list[ServiceRecord]) -> list[ServiceRecord]:
+    """The records again after a commit expired them: one query instead of one each."""
+    ids = [inspect(record).identity[0] for record in records]  # reading .id would load it
+    if ids:
+        db.session.execute(select(ServiceRecord).where(ServiceRecord.id.in_(ids))) \
+            .unique().scalars().all()
+    return records
+
+
+def _refused(record_id: int, error: DomainError) -> dict:
+    return {"id": record_id, "error": error.code, "message": str(error.message)}
+
+
+class _VerificationGate:
+    """`get_record` + `verify_record`'s checks for many records, permissions cached per org."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self.allowed: dict[tuple[str, int], bool] = {}
+
+    def _can(self, permission: str, org) -> bool:
+        key = (permission, org.id)
+        if key not in self.allowed:
+            self.allowed[key] = can(self.user, permission, org)
+        return self.allowed[key]
+
+    def refusal(self, record: ServiceRecord | None, *, duplicate: bool) -> DomainError | None:
+        user = self.user
+        if record is None:
+            return NotFound()
+        if user is not None:
+            lead = user.id == record.activity.lead_user_id
+            verifier = lead or self._can("records.verify", record.activity.org)
+            viewer = verifier or user.id == record.volunteer.user_id \
+                or self._can("records.manage", record.activity.org)
+            if not viewer:
+                return NotFound()
+            if not verifier:
+                return Forbidden()
+        if duplicate or record.status != "pending":
+            return Conflict(_l("This record is not waiting for verification."),
+                            code="RECORD_NOT_PENDING")
+        if record.minutes is None:
+            return Conflict(_l("The check-out is missing: record the hours by hand with a "
+                               "reason."), code="MISSING_CHECKOUT")
+        return None
+
+
+def _verify_plain_records(records: list[ServiceRecord], *, by, now: datetime,
+                          refused: list[dict]) -> list[ServiceRecord]:
+    """Daily caps in memory, then one batched mint; only what minted is marked verified."""
+    if not records:
+        return []
+    minutes = _minutes_within_daily_caps(records)
+    requests = [timebank.MintRequest(
+        record_id=record.id, volunteer_id=record.volunteer_id,
+        community_id=record.volunteer.community_id, org_id=record.activity.org_id,
+        activity_id=record.activity_id, minutes=minutes[record.id],
+        group_earned=bool(record.activity.group_service), method=record.method,
+        verified_at=now) for record in records if minutes[record.id] > 0]
+    outcome = timebank.mint_for_records(requests, by=by)
+    verified = []
+    for record in records:
+        if record.id in outcome.refused:
+            refused.append(_refused(record.id, outcome.refused[record.id]))
+            continue
+        if record.id in outcome.replayed:
+            db.session.refresh(record)  # a concurrent request verified it while we waited
+            if record.status != "pending":
+                refused.append(_refused(record.id, Conflict(
+                    _l("This record is not waiting for verification."),
+                    code="RECORD_NOT_PENDING")))
+                continue
+        record.minutes = minutes[record.id]
+        record.status = "verified"
+        record.verified_by_id = by.id if by else None
+        record.verified_at = now
+        record.ledger_transaction_id = outcome.transaction_ids.get(record.id)
+        verified.append(record)
+    db.session.flush()
+    return verified
+
+
+def _minutes_within_daily_caps(records: list[ServiceRecord]) -> dict[int, int]:
+    """Each record's minutes clipped to what its organization's daily cap leaves of the
+    volunteer's local day, counting verified records and the earlier ones of this batch."""
+    day_of = {record.id: local_day(record.check_in_at) for record in records}
+    used = _verified_minutes_by_day({record.volunteer_id for record in records},
+                                    min(day_of.values()), max(day_of.values()))
+    caps: dict[int, int] = {}
+    result = {}
+    for record in records:
+        org = record.activity.org
+        if org.id not in caps:
+            caps[org.id] = settings_for(org).daily_cap_minutes
+        key = (record.volunteer_id, day_of[record.id])
+        room = max(0, caps[org.id] - used.get(key, 0))
+        result[record.id] = min(record.minutes, room)
+        used[key] = used.get(key, 0) + result[record.id]
+    return result
+
+
+def _verified_minutes_by_day(volunteer_ids: set[int], first: date,
+                             last: date) -> dict[tuple[int, date], int]:
+    """Verified minutes per (volunteer, local day) between two local days (inclusive)."""
+    zone = _zone()
+    start = datetime.combine(first, datetime.min.time(), zone).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone).astimezone(UTC)
+    rows = db.session.execute(select(
+        ServiceRecord.volunteer_id, ServiceRecord.check_in_at, ServiceRecord.minutes).where(
+        ServiceRecord.volunteer_id.in_(volunteer_ids), ServiceRecord.status == "verified",
+        ServiceRecord.check_in_at >= start, ServiceRecord.check_in_at < end))
+    used: dict[tuple[int, date], int] = {}
+    for volunteer_id, check_in_at, minutes in rows:
+        key = (volunteer_id, local_day(check_in_at))
+        used[key] = used.get(key, 0) + (minutes or 0)
+    return used
 
 
 def reject_record(record: ServiceRecord, reason: str, *, by) -> ServiceRecord:

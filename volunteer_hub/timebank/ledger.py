@@ -50,6 +50,7 @@ import enum
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -726,17 +727,27 @@ def canonical_bytes(tx: Transaction) -> bytes:
     and the postings sorted as [kind, owner_id, earned_as_group, minutes]."""
     # enum members are str subclasses and encode as their value; skipping `.value`
     # avoids the slow Enum descriptor on the verifier's hot path
-    postings = sorted(
-        [(p.account.kind, p.account.owner_id, p.earned_as_group, p.minutes) for p in tx.postings]
+    postings = [
+        (p.account.kind, p.account.owner_id, p.earned_as_group, p.minutes) for p in tx.postings
+    ]
+    return canonical_bytes_of(
+        tx.id, tx.kind, _iso_utc(tx.created_at), tx.idempotency_key, tx.reverses_id, postings
     )
+
+
+def canonical_bytes_of(
+    id: str,
+    kind: str,
+    created_at_iso: str,
+    idempotency_key: str | None,
+    reverses_id: str | None,
+    postings: list[tuple[str, str, bool, int]],
+) -> bytes:
+    """:func:`canonical_bytes` from plain values: ``created_at_iso`` as ``_iso_utc`` gives
+    it, postings as (account kind, owner id, earned_as_group, minutes) in any order."""
+    postings.sort()
     document = [
-        CANONICAL_FORMAT_VERSION,
-        tx.id,
-        tx.kind,
-        _iso_utc(tx.created_at),
-        tx.idempotency_key,
-        tx.reverses_id,
-        postings,
+        CANONICAL_FORMAT_VERSION, id, kind, created_at_iso, idempotency_key, reverses_id, postings
     ]
     return _CANONICAL_ENCODER.encode(document).encode("utf-8")
 
@@ -744,10 +755,11 @@ def canonical_bytes(tx: Transaction) -> bytes:
 def chain_hash(prev_hash: str, tx: Transaction) -> str:
     """sha256 hex of ``prev_hash`` + newline + :func:`canonical_bytes`; the first
     transaction uses :data:`GENESIS_HASH`."""
-    digest = hashlib.sha256(prev_hash.encode("ascii"))
-    digest.update(b"\n")
-    digest.update(canonical_bytes(tx))
-    return digest.hexdigest()
+    return chain_hash_of(prev_hash, canonical_bytes(tx))
+
+
+def chain_hash_of(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(b"%s\n%s" % (prev_hash.encode("ascii"), canonical)).hexdigest()
 
 
 # --------------------------------------------------------------------------- verifier
@@ -848,6 +860,132 @@ def verify(
             )
     _compare_balances(individual, group, cached_balances, collector)
     return report
+
+
+_JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
+"""Characters json.dumps(ensure_ascii=False) escapes inside a string."""
+
+TransactionRow: TypeAlias = tuple[int, str, str, "str | None", "int | None", str, str]
+"""(id, kind, created_at as ``_iso_utc`` gives it, idempotency key, reverses id, stored
+previous hash, stored hash)."""
+
+PostingRow: TypeAlias = tuple[int, int, int, bool]
+"""(transaction id, account id, minutes, earned_as_group)."""
+
+
+def verify_rows(
+    transactions: Iterable[TransactionRow],
+    postings: Iterable[PostingRow],
+    accounts: Mapping[int, tuple[str, str]],
+    *,
+    expected_head: str | None = None,
+    max_breaches: int = 1000,
+) -> VerifyReport:
+    """:func:`verify` over raw table rows, minus the balances, in one merge pass.
+
+    ``transactions`` come in id order and ``postings`` in transaction id order (a database
+    streams both without building a Transaction per row); ``accounts`` maps an account id
+    to its (kind, owner id). Every check of :func:`verify` except BALANCE_MISMATCH is made
+    here, with the same chain hash; postings whose transaction is missing are
+    ORPHAN_POSTING, and a stored previous hash that is not the previous row's hash is
+    CHAIN_BROKEN too. Compare balances with :func:`compare_balances`.
+    """
+    report = VerifyReport()
+    collector = _Collector(report, max_breaches)
+    seen_ids: set[int] = set()
+    prev_hash = GENESIS_HASH
+    transactions_count = postings_count = 0
+    posting_iter = iter(postings)
+    pending = next(posting_iter, None)
+    last_orphan = None
+    sha256 = hashlib.sha256
+    # the hot loop formats the canonical JSON itself while no string needs escaping
+    fast_owners = all(_JSON_ESCAPED.search(f"{kind}{owner}") is None
+                      for kind, owner in accounts.values())
+    for tx_id, kind, created_at_iso, key, reverses_id, stored_prev, stored_hash in transactions:
+        transactions_count += 1
+        items: list[tuple[str, str, bool, int]] = []
+        total = 0
+        while pending is not None and pending[0] <= tx_id:
+            posting_tx, account_id, minutes, group = pending
+            pending = next(posting_iter, None)
+            if posting_tx < tx_id:
+                if posting_tx != last_orphan:
+                    last_orphan = posting_tx
+                    collector.add(Breach("ORPHAN_POSTING",
+                                         "posting references a missing transaction",
+                                         str(posting_tx)))
+                continue
+            owner = accounts.get(account_id) or ("?", str(account_id))
+            items.append((owner[0], owner[1], bool(group), minutes))
+            total += minutes
+            if minutes == 0:
+                collector.add(Breach("ZERO_POSTING", "zero-amount posting", str(tx_id),
+                                     _account_or_none(owner)))
+        postings_count += len(items)
+        if total != 0:
+            collector.add(Breach("UNBALANCED", f"postings sum to {total}", str(tx_id)))
+        if len(items) < 2:
+            collector.add(Breach("TOO_FEW_POSTINGS", f"{len(items)} posting(s)", str(tx_id)))
+        if tx_id in seen_ids:
+            collector.add(Breach("DUPLICATE_TRANSACTION", "transaction id appears twice",
+                                 str(tx_id)))
+        if reverses_id is not None and reverses_id not in seen_ids:
+            collector.add(Breach("DANGLING_REVERSAL", f"reverses unknown or later {reverses_id}",
+                                 str(tx_id)))
+        seen_ids.add(tx_id)
+        if fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}{key or ''}") is None:
+            items.sort()
+            postings_json = ",".join(
+                f'["{k}","{o}",{"true" if g else "false"},{m}]' for k, o, g, m in items)
+            quoted_key = "null" if key is None else f'"{key}"'
+            reverses = "null" if reverses_id is None else f'"{reverses_id}"'
+            # byte for byte what chain_hash_of(prev, canonical_bytes_of(...)) hashes
+            message = (f'{prev_hash}\n[{CANONICAL_FORMAT_VERSION},"{tx_id}","{kind}",'
+                       f'"{created_at_iso}",{quoted_key},{reverses},[{postings_json}]]')
+            computed = sha256(message.encode("utf-8")).hexdigest()
+        else:
+            computed = chain_hash_of(prev_hash, canonical_bytes_of(
+                str(tx_id), kind, created_at_iso, key,
+                str(reverses_id) if reverses_id is not None else None, items))
+        if computed != stored_hash:
+            collector.add(
+                Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…",
+                       str(tx_id)))
+        elif stored_prev != prev_hash:
+            collector.add(Breach("CHAIN_BROKEN", "stored previous hash is not the previous "
+                                 "row's hash", str(tx_id)))
+        prev_hash = stored_hash
+    while pending is not None:
+        if pending[0] != last_orphan:
+            last_orphan = pending[0]
+            collector.add(Breach("ORPHAN_POSTING", "posting references a missing transaction",
+                                 str(pending[0])))
+        pending = next(posting_iter, None)
+    report.transactions_checked = transactions_count
+    report.postings_checked = postings_count
+    report.head_hash = prev_hash
+    if expected_head is not None and expected_head != prev_hash:
+        collector.add(
+            Breach("HEAD_MISMATCH", f"chain ends at {prev_hash}, expected {expected_head}")
+        )
+    return report
+
+
+def _account_or_none(owner: tuple[str, str]) -> AccountRef | None:
+    try:
+        return account(AccountKind(owner[0]), owner[1])
+    except ValueError:
+        return None
+
+
+def compare_balances(report: VerifyReport, computed: Balances, cached: Balances,
+                     *, max_breaches: int = 1000) -> None:
+    """Add a BALANCE_MISMATCH to ``report`` for every account whose cached balance differs
+    from the one its postings give."""
+    collector = _Collector(report, max_breaches)
+    _compare_balances({ref: b.individual for ref, b in computed.items()},
+                      {ref: b.group for ref, b in computed.items()}, cached, collector)
 
 
 def _check_identity(tx: Transaction, seen_ids: set[str], collector: _Collector) -> None:
