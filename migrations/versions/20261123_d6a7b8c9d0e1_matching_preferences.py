@@ -1,7 +1,7 @@
 """matching: volunteer preferences; needs.Notification replaced by the notify inbox
 
 Revision ID: d6a7b8c9d0e1
-Revises: c5f6a7b8c9d0
+Revises: a3d4e5f6a7b8
 Create Date: 2026-11-23 11:40:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd6a7b8c9d0e1'
-down_revision = 'c5f6a7b8c9d0'
+down_revision = 'a3d4e5f6a7b8'
 branch_labels = None
 depends_on = None
 
