@@ -15,6 +15,8 @@ from volunteer_hub.db import db as _db
 from volunteer_hub.extensions import limiter
 
 TEST_DATABASE_URL = os.environ.get("VOLUNTEER_HUB_TEST_DATABASE_URL")
+# One browser and one live server for the whole run, whichever feature's tests use them.
+pytest_plugins = ("tests.browser_support",)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from volunteer_hub.config import load_config
 
@@ -15,8 +16,18 @@ FEATURES = ("accounts", "orgs", "volunteers", "needs", "matching", "records", "t
             "notify", "recognition", "reports", "emergency")
 
 
+class DatabaseInteger(IntegerConverter):
+    """`<int:id>` in every route: an id no database column can hold is simply not found
+    (404), instead of an overflow inside the database driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app.url_map.converters["int"] = DatabaseInteger
     load_config(app, test_config)
     _init_extensions(app)
     _register_features(app)

@@ -123,19 +123,66 @@ def _volunteer(rng, index, community, password_hash, today, used_ids: set) -> Vo
     return volunteer
 
 
+# The certificate and skill each emergency team's members hold in the demo, so that the
+# demo flood plan finds qualified people to call.
+TEAM_QUALIFICATIONS = {"flood_water": ("water_rescue_licence", "water_rescue"),
+                       "medical": ("first_aid", "first_aid")}
+
+
+def _qualify(volunteer: Volunteer, team_type: str, today: date) -> None:
+    kind, skill = TEAM_QUALIFICATIONS.get(team_type, (None, None))
+    if kind is None:
+        return
+    if not any(c.kind == kind and (c.expires_on is None or c.expires_on >= today)
+               for c in volunteer.certifications):
+        volunteer.certifications.append(Certification(
+            kind=kind, issuer="北京市应急管理局", issued_on=today - timedelta(days=200),
+            expires_on=today + timedelta(days=900)))
+    if not any(s.skill_code == skill for s in volunteer.skills):
+        volunteer.skills.append(VolunteerSkill(skill_code=skill, level=2, confirmed_level=2))
+    volunteer.status = "active"
+
+
 def _teams(rng, district, communities, volunteers):
     adults = [v for v in volunteers if (date.today() - v.birth_date).days >= 18 * 366]
     specs = [(district, "朝阳区水务应急队", "flood_water"), (district, "朝阳区医疗救护队", "medical"),
              (communities[0].parent, "劲松街道消防应急队", "fire"),
              (communities[4].parent, "潘家园地震救援队", "earthquake_rescue"),
              (communities[0], "劲松一区助老服务队", "professional")]
+    teams = {}
     for org, name, type_ in specs:
-        team = Team(org=org, name=name, type=type_)
+        team = teams[type_] = Team(org=org, name=name, type=type_)
         db.session.add(team)
         pool = [v for v in adults if v.org_path.startswith(org.path)]
         for position, volunteer in enumerate(rng.sample(pool, min(25, len(pool)))):
             team.members.append(TeamMember(volunteer=volunteer,
                                            role="leader" if position == 0 else "member"))
+            _qualify(volunteer, type_, date.today())
+    return teams
+
+
+def _demo_plan(district, station: Org, teams) -> None:
+    """A flood plan of the district that the demo coordinator can call out as a drill."""
+    from volunteer_hub.emergency import plans
+
+    roles = [
+        {"code": "rescue", "label_zh": "水上救援", "label_en": "Water rescue", "count": 6,
+         "skill": "water_rescue", "min_level": 2, "certification": "water_rescue_licence"},
+        {"code": "first_aid", "label_zh": "急救", "label_en": "First aid", "count": 2,
+         "skill": "first_aid", "min_level": 1, "certification": "first_aid"},
+    ]
+    level = {"roles": roles, "team_ids": [teams["flood_water"].id, teams["medical"].id],
+             "radius_km": 15.0, "area_org_id": None, "initial_teams": 2,
+             "escalation": [{"after_minutes": 10, "action": "renotify", "value": None},
+                            {"after_minutes": 20, "action": "widen_radius", "value": 25.0},
+                            {"after_minutes": 30, "action": "page_coordinator", "value": None}]}
+    plans.create_plan(district, {
+        "name": "朝阳区防汛应急预案", "category": "natural_disaster",
+        "description": "暴雨内涝时的人员转移、救援与独居老人安全确认",
+        "levels": {"3": level, "4": {**level, "initial_teams": 1}},
+        "assembly_points": [{"name": "劲松街道应急站", "address": "劲松街道办事处院内",
+                             "lat": station.lat, "lon": station.lon}],
+    }, by=None)
 
 
 DEMO_NEEDS = [  # (category, name, address, care notes, need type, title, skill, weekday, hour)
@@ -194,8 +241,9 @@ def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = Fal
             bar.__exit__(None, None, None)
         first = next(v for v in created if v.community is communities[0])
         first.status = "active"
-        _teams(rng, district, communities, created)
+        teams = _teams(rng, district, communities, created)
         db.session.flush()
+        _demo_plan(district, communities[0], teams)
         _demo_needs(communities[0], rng, today)
     return {"password": DEMO_PASSWORD, "admin": admin.phone, "organizer": organizer.phone,
             "coordinator": coordinator.phone, "volunteer": first.phone}

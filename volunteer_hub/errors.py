@@ -135,6 +135,15 @@ def handle_http_exception(error: HTTPException):
     return _render(status, code, message, errors, headers)
 
 
+def handle_overflow(error: Exception):
+    """A number in the input too large for the database (ids in bodies and queries):
+    OverflowError from SQLite's driver, DataError from PostgreSQL's."""
+    from volunteer_hub.db import db
+
+    db.session.rollback()
+    return _render(422, "VALIDATION_ERROR", _l("A number in the request is too large."))
+
+
 def handle_unexpected(error: Exception):
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return _render(500, "INTERNAL_ERROR", HTTP_MESSAGES[500])
@@ -143,5 +152,9 @@ def handle_unexpected(error: Exception):
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    from sqlalchemy.exc import DataError
+
+    app.register_error_handler(OverflowError, handle_overflow)
+    app.register_error_handler(DataError, handle_overflow)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

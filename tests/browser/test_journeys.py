@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tests.browser.conftest import PHONE_VIEWPORT, screenshot, scroll_width
+from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width
 
 pytestmark = pytest.mark.browser
 WIDTH = PHONE_VIEWPORT["width"]

@@ -503,13 +503,11 @@ def test_an_ack_only_confirms_push_messages(db, client, make_user, webpush):
 
 # --- the service worker in a real browser (no push service: the DevTools protocol delivers) ---
 
-from tests.browser.conftest import (  # noqa: E402
-    PHONE_VIEWPORT, browser, live_server, screenshot, scroll_width,  # noqa: F401 (fixtures)
-)
+from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width  # noqa: E402
 
 
 @pytest.mark.browser
-def test_service_worker_shows_and_acknowledges_an_urgent_push(  # noqa: F811
+def test_service_worker_shows_and_acknowledges_an_urgent_push(
         browser, live_server, db, make_user, webpush):
     """Chromium's own service worker runtime handles a push delivered through DevTools."""
     from tests.factories import PASSWORD

@@ -21,7 +21,7 @@ def test_a_score_outside_1_to_5_is_refused_with_a_field_message(client, people,
     response = _evaluate(client, auth_header(people["organizer"]), verified_record, score)
     assert response.status_code == 422
     messages = response.get_json()["errors"]["json"]["score"]
-    assert messages == ["The score must be a whole number from 1 to 5."]
+    assert messages == ["评分须为1到5之间的整数。"]  # the organizer reads Chinese
 
 
 def test_one_evaluation_per_record_and_evaluator(client, people, verified_record,

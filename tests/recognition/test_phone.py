@@ -4,16 +4,14 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
-from tests.browser.conftest import (  # noqa: F401 - fixtures used by name
-    PHONE_VIEWPORT, browser, live_server, page, screenshot, scroll_width,
-)
+from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width
 from volunteer_hub.recognition import services
 
 pytestmark = pytest.mark.browser
 WIDTH = PHONE_VIEWPORT["width"]
 
 
-def _log_in(page, user):  # noqa: F811
+def _log_in(page, user):
     page.goto("/login")
     page.fill("#login", user.phone)
     page.fill("#password", factories.PASSWORD)
@@ -21,7 +19,7 @@ def _log_in(page, user):  # noqa: F811
     page.wait_for_load_state()
 
 
-def test_a_course_evaluation_and_award_on_a_phone(page, db, tree, people,  # noqa: F811
+def test_a_course_evaluation_and_award_on_a_phone(page, db, tree, people,
                                                   verified_record):
     volunteer, other = people["volunteer"], people["other"]
     _log_in(page, people["organizer"])

@@ -55,7 +55,7 @@ def team_list():
 def _find_volunteer(value: str):
     value = (value or "").strip().upper()
     query = db.select(Volunteer).where(db.func.upper(Volunteer.volunteer_number) == value)
-    if value.isdigit():
+    if value.isdecimal():
         query = db.select(Volunteer).where(
             (db.func.upper(Volunteer.volunteer_number) == value) | (Volunteer.id == int(value)))
     return db.session.execute(query).scalars().first()

@@ -24,7 +24,9 @@ SERVICE_TYPES = {
     "elderly_care": _l("Elderly care"), "child_care": _l("Children"),
     "community": _l("Community service"), "environment": _l("Environment"),
     "culture": _l("Culture and education"), "medical": _l("Health"),
-    "legal": _l("Legal aid"), "emergency": _l("Emergency"), "other": _l("Other"),
+    "legal": _l("Legal aid"), "emergency": _l("Emergency"),
+    # Drill hours are real service but never a real incident: reports keep them apart.
+    "emergency_drill": _l("Emergency drill"), "other": _l("Other"),
 }
 
 

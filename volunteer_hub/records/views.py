@@ -27,7 +27,7 @@ def queue():
 @role_required
 def approve():
     """Approve the ticked records; each one mints its minutes into the time bank."""
-    ids = [int(value) for value in request.form.getlist("record_id") if value.isdigit()]
+    ids = [int(value) for value in request.form.getlist("record_id") if value.isdecimal()]
     result = run_in_transaction(lambda: services.verify_records(ids, by=current_user))
     if result["verified"]:
         flash(ngettext("%(num)d record verified.", "%(num)d records verified.",

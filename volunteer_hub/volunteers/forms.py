@@ -198,7 +198,7 @@ class VolunteerFilterForm(FlaskForm):
 
     def filters(self) -> dict:
         def as_int(value):
-            return int(value) if value and str(value).isdigit() else None
+            return int(value) if value and str(value).isdecimal() else None
         return {
             "q": (self.q.data or "").strip() or None,
             "org_id": as_int(self.org_id.data),

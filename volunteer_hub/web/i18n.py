@@ -1,7 +1,7 @@
 """Locale choice: the user's setting, then the session's switch, then Accept-Language."""
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, g, has_request_context, request, session
 from flask_login import current_user
 
 from volunteer_hub.extensions import babel
@@ -16,7 +16,18 @@ def select_locale() -> str:
         return user_locale
     if session.get("locale") in languages:
         return session["locale"]
+    if g.get("addressee_locale") in languages:
+        return g.addressee_locale
     return locale_from_header() or current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def speak_to(locale: str | None) -> None:
+    """A page opened without logging in but addressed to one known person (a one-tap link in
+    their SMS) speaks that person's language, unless the browser's session chose another."""
+    from flask_babel import refresh
+
+    g.addressee_locale = locale
+    refresh()
 
 
 def locale_from_header() -> str | None:

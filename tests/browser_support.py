@@ -1,4 +1,5 @@
-"""Real-browser fixtures: the session app served on a free local port, and headless Chromium.
+"""Real-browser fixtures (registered for the whole suite by tests/conftest.py): the session app
+served on a free local port, and headless Chromium, started once per test run.
 
 The server thread uses the same app (and so the same test database) as the other
 fixtures; seed data with `tree`, `make_staff` and `make_volunteer`, which commit.

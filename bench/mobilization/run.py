@@ -1,0 +1,330 @@
+"""Mobilization benchmarks on PostgreSQL: activation fan-out and answer intake over HTTP.
+
+    python -m bench.mobilization.run [--members 100000] [--repeat 3] [--clients 8]
+                                     [--seconds 10] [--workers 2] [--skip-intake]
+
+1. Fan-out: a street with one flood team of `--members` active adult members, each with a
+   valid licence, all within 20 km of the incident. The time is `with transaction():` around
+   `emergency.activation.activate(plan, level=3, is_drill=True, ...)` until its commit: the
+   targeting query, the Responder rows, one signed one-tap link and two rendered texts per
+   person, and the alert written to the outbox on three channels (SMS, e-mail, inbox), i.e.
+   3 x members outbox rows. Creating the members is not timed.
+2. Intake: gunicorn (`--workers` sync workers) serves the app; `--clients` threads post
+   `POST /api/v1/emergency/respond/<token>` {"answer": "coming", "eta_minutes": 15}, every
+   request with a different responder's token (as many phones answering), no Idempotency-Key.
+   Three runs of `--seconds`, medians quoted; p50/p99 latency measured by the load generator.
+
+Uses (and empties) VOLUNTEER_HUB_BENCH_DATABASE_URL, default
+postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench, created when missing.
+Dispatcher throughput is measured in bench/notify (docs/BENCHMARKS-notify.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text
+
+from bench.http.load import run_load
+from bench.http.run import Gunicorn
+from bench.notify.run import ensure_database
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench"
+KEY = "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI="
+SECRET = "bench-mobilization-secret-key"
+ID_HASH = "bench-mobilization-id-hash"
+INCIDENT = (31.2304, 121.4737)
+CHUNK = 20_000
+
+
+def config(url: str) -> dict:
+    # A gateway URL at enqueue time: without one, SMS resolves to the next channel.
+    return {"DATABASE_URL": url, "SECRET_KEY": SECRET, "ID_HASH_KEY": ID_HASH,
+            "DATA_ENCRYPTION_KEY": KEY, "SMS_GATEWAY_URL": "http://127.0.0.1:9/",
+            "EMERGENCY_BASE_URL": "https://vh.example.cn"}
+
+
+def environment(url: str) -> dict:
+    env = dict(os.environ)
+    env.update({f"VOLUNTEER_HUB_{key}": str(value) for key, value in config(url).items()})
+    return env
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- the scene ----------------------------------------------------------------------------------
+
+def reset(db) -> None:
+    """An empty schema: tables of older code versions go too."""
+    db.session.remove()
+    with db.engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    db.create_all()
+
+
+def build_street(db, members: int) -> tuple:
+    """Org tree, a flood team with `members` members, a coordinator, a level-3 plan."""
+    from volunteer_hub.accounts.models import User
+    from volunteer_hub.emergency import plans
+    from volunteer_hub.orgs.models import TeamMember
+    from volunteer_hub.orgs.services import create_org, create_team
+    from volunteer_hub.volunteers.models import Certification, Volunteer, VolunteerSkill
+
+    city = create_org(None, level="city", code="C1", name_zh="测试市", name_en="Test City")
+    district = create_org(city, level="district", code="D1", name_zh="测试区")
+    street = create_org(district, level="street", code="S1", name_zh="测试街道")
+    community = create_org(street, level="community", code="CA", name_zh="甲社区")
+    team = create_team(street, name="防汛抢险队", type="flood_water", by=None)
+    db.session.commit()
+    today = date.today()
+    for start in range(0, members, CHUNK):
+        numbers = range(start, min(members, start + CHUNK))
+        user_ids = db.session.execute(insert(User.__table__).returning(User.__table__.c.id), [
+            {"display_name": f"v{n}", "phone": f"13{n:09d}",
+             "email": f"v{n}@example.org", "locale": "en" if n % 5 == 0 else "zh_Hans",
+             "active": True, "must_change_password": False} for n in numbers]).scalars().all()
+        volunteer_ids = db.session.execute(
+            insert(Volunteer.__table__).returning(Volunteer.__table__.c.id), [
+                {"user_id": uid, "volunteer_number": f"V{n:09d}", "real_name": f"志愿者{n}",
+                 "gender": "male", "birth_date": date(1985, 1, 1), "id_type": "mainland_id",
+                 "id_number_encrypted": "x", "id_number_hash": f"h{n}",
+                 "id_number_masked": "110105**********1X", "phone": f"13{n:09d}",
+                 "community_id": community.id, "org_path": community.path,
+                 "lat": INCIDENT[0] + (n % 1000) * 0.0001, "lon": INCIDENT[1],
+                 "languages": "zh", "status": "active"}
+                for uid, n in zip(user_ids, numbers)]).scalars().all()
+        db.session.execute(insert(TeamMember.__table__), [
+            {"team_id": team.id, "volunteer_id": vid, "role": "member"}
+            for vid in volunteer_ids])
+        db.session.execute(insert(Certification.__table__), [
+            {"volunteer_id": vid, "kind": "water_rescue_licence", "issuer": "测试",
+             "issued_on": today - timedelta(days=100), "expires_on": today + timedelta(days=300)}
+            for vid in volunteer_ids])
+        db.session.execute(insert(VolunteerSkill.__table__), [
+            {"volunteer_id": vid, "skill_code": "water_rescue", "level": 2}
+            for vid in volunteer_ids])
+        db.session.commit()
+    db.session.execute(text("ANALYZE"))
+    db.session.commit()
+    plan = plans.create_plan(street, plan_data(team.id), by=None)
+    db.session.commit()
+    return plan
+
+
+def plan_data(team_id: int) -> dict:
+    level = {"roles": [{"code": "rescue", "label_zh": "水上救援", "label_en": "Water rescue",
+                        "count": 5, "skill": "water_rescue", "min_level": 2,
+                        "certification": "water_rescue_licence"}],
+             "team_ids": [team_id], "radius_km": 20.0, "area_org_id": None, "initial_teams": 1,
+             "escalation": []}
+    return {"name": "防汛应急预案", "category": "natural_disaster", "description": "",
+            "levels": {"3": level},
+            "assembly_points": [{"name": "街道应急站", "address": "测试路1号",
+                                 "lat": INCIDENT[0], "lon": INCIDENT[1]}],
+            "templates": {
+                "zh_Hans": {"alert": "{plan}（{level}）：{address}。{note} 请回复：{link}",
+                            "assigned": "您的任务：{role}，集合点：{assembly_point}。",
+                            "stand_down": "{plan} 已解除，感谢参与。"},
+                "en": {"alert": "{plan} ({level}): {address}. {note} Answer: {link}",
+                       "assigned": "Your role: {role}, assembly point: {assembly_point}.",
+                       "stand_down": "{plan} is stood down. Thank you."}}}
+
+
+# --- 1. fan-out ---
+
+def bench_fanout(db, plan) -> tuple[float, int, int]:
+    from volunteer_hub.db import transaction
+    from volunteer_hub.emergency.activation import activate
+    from volunteer_hub.emergency.models import Responder
+    from volunteer_hub.notify.models import OutboxMessage
+
+    # Each run starts from empty activation and outbox tables (as bench/notify does).
+    db.session.execute(text("TRUNCATE emergency_response_changes, emergency_responders, "
+                            "emergency_activation_events, emergency_activation_roles, "
+                            "emergency_activations, outbox_messages CASCADE"))
+    db.session.commit()
+    started = time.perf_counter()
+    with transaction():
+        activation = activate(plan, level=3, is_drill=True, lat=INCIDENT[0], lon=INCIDENT[1],
+                              address="测试路10号", note="演练", by=None)
+    seconds = time.perf_counter() - started
+    responders = db.session.execute(select(func.count(Responder.id))).scalar_one()
+    rows = db.session.execute(select(func.count(OutboxMessage.id)).where(
+        OutboxMessage.event_key.startswith(f"emergency:{activation.id}:alert:"))).scalar_one()
+    return seconds, responders, rows
+
+
+# --- 2. intake ---
+
+class Workers(Gunicorn):
+    """bench/http's gunicorn runner with a chosen number of sync workers."""
+
+    def __init__(self, env: dict, log_path: Path, workers: int):
+        super().__init__(env, log_path)
+        self.workers = workers
+
+    def start(self) -> None:
+        from bench.http.run import _bin, request
+
+        self._log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(
+            [_bin("gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
+             str(self.workers), "volunteer_hub:create_app()"],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("gunicorn exited:\n" + self.log_tail())
+            try:
+                status, _ = request(self.port, "GET", "/healthz")
+                if status == 200 and len(self.pids()) >= self.workers + 1:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError("gunicorn did not start:\n" + self.log_tail())
+
+
+def tokens(db) -> list[str]:
+    from volunteer_hub.emergency.models import Responder
+    from volunteer_hub.emergency.responses import response_token
+
+    responders = db.session.execute(select(Responder).order_by(Responder.id)).scalars().all()
+    return [response_token(r, valid_hours=24) for r in responders]
+
+
+def bench_intake(url: str, all_tokens: list[str], *, clients: int, seconds: float,
+                 runs: int, workers: int) -> list:
+    body = json.dumps({"answer": "coming", "eta_minutes": 15}).encode()
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    queue = iter(all_tokens)
+
+    def make_request():
+        return "POST", f"/api/v1/emergency/respond/{next(queue)}", body, headers
+
+    env = environment(url)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="vh-bench-mob-") as tmp:
+        server = Workers(env, Path(tmp) / "gunicorn.log", workers)
+        server.start()
+        try:
+            for run in range(runs):
+                result = run_load("intake", server.port, make_request, clients=clients,
+                                  seconds=seconds, max_requests=len(all_tokens) // runs,
+                                  expected_status=200, server_pids=server.pids)
+                log(f"intake run {run + 1}: {result.rps:,.0f} answers/s, "
+                    f"p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
+                    f"errors {result.errors} {dict(result.statuses)} "
+                    f"{list(result.error_samples.values())[:1]}; machine busy "
+                    f"{result.machine_busy:.0%}, gunicorn CPU {result.server_cpu_s:.1f} s")
+                results.append(result)
+        finally:
+            server.stop()
+    return results
+
+
+# --- 3. board and report on the big activation ---------------------------------------------------
+
+def bench_board(db, repeat: int) -> dict:
+    """Median seconds of the board's change check, a snapshot and the after-action report."""
+    from volunteer_hub.emergency import board, report
+    from volunteer_hub.emergency.models import Activation
+
+    activation = db.session.execute(select(Activation).order_by(Activation.id.desc())
+                                    .limit(1)).scalar_one()
+    timings: dict[str, list[float]] = {"fingerprint": [], "snapshot": [], "report": [],
+                                       "report_csv": []}
+    for _ in range(repeat):
+        for name, work in (("fingerprint", lambda: board.fingerprint(activation.id)),
+                           ("snapshot", lambda: board.snapshot(activation)),
+                           ("report", lambda: report.after_action(activation))):
+            started = time.perf_counter()
+            result = work()
+            timings[name].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        report.to_csv(result)
+        timings["report_csv"].append(time.perf_counter() - started)
+        db.session.rollback()
+    return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def cpu_ms(result) -> float:
+    return 1000 * result.server_cpu_s / max(1, result.successes)
+
+
+def load_average() -> str:
+    with open("/proc/loadavg") as handle:
+        return " ".join(handle.read().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-intake", action="store_true")
+    parser.add_argument("--skip-board", action="store_true")
+    parser.add_argument("--skip-fanout", action="store_true",
+                        help="reuse the last activation of the database for intake")
+    args = parser.parse_args()
+    url = os.environ.get("VOLUNTEER_HUB_BENCH_DATABASE_URL", DEFAULT_URL)
+    ensure_database(url)
+    from volunteer_hub import create_app
+    from volunteer_hub.db import db
+
+    app = create_app(config(url))
+    with app.app_context():
+        if not args.skip_fanout:
+            reset(db)
+            started = time.perf_counter()
+            plan = build_street(db, args.members)
+            log(f"{args.members:,} members created in {time.perf_counter() - started:.0f} s")
+            timings = []
+            for run in range(args.repeat):
+                load = load_average()
+                seconds, responders, rows = bench_fanout(db, plan)
+                timings.append(seconds)
+                print(f"fan-out: {responders:,} responders, {rows:,} outbox rows in "
+                      f"{seconds:.2f} s [run {run + 1}, load {load}]", flush=True)
+            print(f"fan-out median {statistics.median(timings):.2f} s", flush=True)
+        if not args.skip_intake:
+            all_tokens = tokens(db)
+            db.session.remove()
+            load = load_average()
+            results = bench_intake(url, all_tokens, clients=args.clients, seconds=args.seconds,
+                                   runs=args.repeat, workers=args.workers)
+            rates = [r.rps for r in results]
+            p99 = [r.percentile(99) for r in results]
+            p50 = [r.percentile(50) for r in results]
+            print(f"intake ({args.workers} gunicorn workers, {args.clients} clients, "
+                  f"load before {load}): answers/s "
+                  f"{' / '.join(f'{x:,.0f}' for x in rates)} (median "
+                  f"{statistics.median(rates):,.0f}); p50 ms "
+                  f"{' / '.join(f'{x:.1f}' for x in p50)}; p99 ms "
+                  f"{' / '.join(f'{x:.1f}' for x in p99)} (median "
+                  f"{statistics.median(p99):.1f}); gunicorn CPU ms/answer "
+                  f"{' / '.join(f'{cpu_ms(r):.1f}' for r in results)}", flush=True)
+        if not args.skip_board:
+            load = load_average()
+            with app.test_request_context():
+                timings = bench_board(db, args.repeat)
+            print(f"board/report on the last activation (load {load}): " + ", ".join(
+                f"{name} {seconds * 1000:,.0f} ms" for name, seconds in timings.items()),
+                flush=True)
+
+
+if __name__ == "__main__":
+    main()
