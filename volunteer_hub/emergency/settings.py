@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 
 from volunteer_hub.accounts.permissions import require
 from volunteer_hub.db import db
 from volunteer_hub.emergency.models import EmergencySettings
 from volunteer_hub.errors import ValidationFailed
 from volunteer_hub.orgs.models import Org
+from volunteer_hub.orgs.services import inherited_settings
 
 DEFAULTS = {
     "drill_hours_count": True,
@@ -43,18 +43,8 @@ def _config(name: str, default):
 
 def emergency_settings(org: Org) -> Settings:
     """The org's settings: its own row, else the nearest ancestor's, else the app config."""
-    ids = org.ancestor_ids() or [org.id]
-    rows = {row.org_id: row for row in db.session.execute(
-        select(EmergencySettings).where(EmergencySettings.org_id.in_(ids))).scalars()}
-    values = {}
-    for name, default in DEFAULTS.items():
-        value = _config(name, default)
-        for org_id in ids:  # root first, so the nearest node wins
-            row = rows.get(org_id)
-            if row is not None and getattr(row, name) is not None:
-                value = getattr(row, name)
-        values[name] = value
-    return Settings(**values)
+    configured = {name: _config(name, default) for name, default in DEFAULTS.items()}
+    return Settings(**inherited_settings(EmergencySettings, org, configured))
 
 
 def _check(name: str, value):

@@ -143,3 +143,21 @@ def remove_member(team: Team, volunteer_id: int, *, by) -> None:
     if member is None:
         raise NotFound()
     db.session.delete(member)
+
+
+def inherited_settings(model, org: Org, configured: dict) -> dict:
+    """Per-organization settings: for each name the nearest node's own value (the org, then
+    its ancestors up to the root), else `configured` (the app's value). `model` is a table
+    keyed by `org_id` whose columns are the names, None meaning "inherit"."""
+    from sqlalchemy import select
+
+    ids = org.ancestor_ids() or [org.id]
+    rows = {row.org_id: row for row in db.session.execute(
+        select(model).where(model.org_id.in_(ids))).scalars()}
+    values = dict(configured)
+    for org_id in ids:  # root first, so the nearest node wins
+        row = rows.get(org_id)
+        for name in configured:
+            if row is not None and getattr(row, name) is not None:
+                values[name] = getattr(row, name)
+    return values

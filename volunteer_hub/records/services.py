@@ -22,6 +22,7 @@ from volunteer_hub.accounts.permissions import can, path_filter, require, scope_
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from volunteer_hub.orgs.models import Org
+from volunteer_hub.orgs.services import inherited_settings
 from volunteer_hub.records.models import (
     SERVICE_TYPES, Activity, CheckEvent, RecordSettings, ServiceRecord,
 )
@@ -60,18 +61,8 @@ def _config(name: str, default):
 
 def settings_for(org: Org) -> Settings:
     """The org's rules: its own row, else the nearest ancestor's, else the defaults."""
-    ids = org.ancestor_ids() or [org.id]
-    rows = {row.org_id: row for row in db.session.execute(
-        select(RecordSettings).where(RecordSettings.org_id.in_(ids))).scalars()}
-    values = {}
-    for name, default in DEFAULTS.items():
-        value = _config(name, default)
-        for org_id in ids:  # root first, so the nearest node wins
-            row = rows.get(org_id)
-            if row is not None and getattr(row, name) is not None:
-                value = getattr(row, name)
-        values[name] = value
-    return Settings(**values)
+    configured = {name: _config(name, default) for name, default in DEFAULTS.items()}
+    return Settings(**inherited_settings(RecordSettings, org, configured))
 
 
 def set_settings(org: Org, changes: dict, *, by) -> RecordSettings:
