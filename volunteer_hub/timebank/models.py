@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    DDL, BigInteger, DateTime, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint,
+    DDL, BigInteger, DateTime, SmallInteger, ForeignKey, Index, String, Text, TypeDecorator, UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -84,6 +84,8 @@ class LedgerTransaction(db.Model):
         ForeignKey("ledger_transactions.id"), unique=True)  # a transaction is reversed once
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which canonical byte format `hash` was computed over (ledger.CANONICAL_FORMAT_VERSION).
+    format_version: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
     # Where the minutes come from: record id, organization, verification method, by whom.
     provenance: Mapped[str] = mapped_column(Text, default="{}")
     # The volunteer whose verified service a MINT (or its reversal) counts for: star levels.
