@@ -39,6 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.after_request(add_pagination_header)
     register_error_handlers(app)
     register_cli(app)
+    from volunteer_hub.emergency.fast_answer import FastAnswer
+
+    app.wsgi_app = FastAnswer(app)  # the one-tap answer's fast lane, before Flask
     return app
 
 

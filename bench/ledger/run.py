@@ -265,16 +265,20 @@ def generate_ledger(url: str, postings: int) -> dict:
         minutes = 30 * (1 + n % 4)
         created = base + timedelta(microseconds=n * 1_000_003)
         key = f"record:{n}:mint"
+        issuer_posting, volunteer_posting = next(posting_id), next(posting_id)
         tx = ledger.Transaction(
             id=str(n), kind=ledger.TransactionKind.MINT, created_at=created,
-            postings=(ledger.Posting(refs[issuer], -minutes),
-                      ledger.Posting(refs[volunteer], minutes)),
-            idempotency_key=key)
+            postings=(ledger.Posting(refs[issuer], -minutes, id=issuer_posting,
+                                     account_id=issuer),
+                      ledger.Posting(refs[volunteer], minutes, id=volunteer_posting,
+                                     account_id=volunteer)),
+            idempotency_key=key, format_version=ledger.CANONICAL_FORMAT_VERSION,
+            request_hash="bench", provenance="{}")
         row_hash = ledger.chain_hash(prev, tx)
         tx_rows.append((n, "MINT", created, key, "bench", None, prev, row_hash, "{}", None,
-                        None, None))
-        posting_rows.append((next(posting_id), n, issuer, -minutes, False))
-        posting_rows.append((next(posting_id), n, volunteer, minutes, False))
+                        None, None, ledger.CANONICAL_FORMAT_VERSION))
+        posting_rows.append((issuer_posting, n, issuer, -minutes, False))
+        posting_rows.append((volunteer_posting, n, volunteer, minutes, False))
         balance[issuer] -= minutes
         balance[volunteer] += minutes
         prev = row_hash
@@ -284,7 +288,7 @@ def generate_ledger(url: str, postings: int) -> dict:
     account_rows = [(a[0], a[1], a[2], balance[a[0]], 0, 0, now) for a in accounts]
     tx_columns = ("id", "kind", "created_at", "idempotency_key", "request_hash", "reverses_id",
                   "prev_hash", "hash", "provenance", "service_volunteer_id", "record_id",
-                  "created_by_id")
+                  "created_by_id", "format_version")
     posting_columns = ("id", "transaction_id", "account_id", "minutes", "earned_as_group")
     account_columns = ("id", "kind", "owner_id", "balance_individual", "balance_group",
                        "version", "created_at")

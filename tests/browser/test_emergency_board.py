@@ -10,21 +10,12 @@ import pytest
 from tests import factories
 from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width
 from tests.emergency.conftest import build_world
+from tests.emergency.conftest import fresh_board_cache  # noqa: F401  # autouse, as there
 from tests.emergency.test_board import answer_at, build_scene
 from volunteer_hub.db import transaction, utcnow
 
 pytestmark = pytest.mark.browser
 WIDTH = PHONE_VIEWPORT["width"]
-
-
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    """Ids repeat between tests on an emptied database: no snapshot may outlive its test."""
-    from volunteer_hub.emergency import board as board_module
-
-    board_module.cache.clear()
-    yield
-    board_module.cache.clear()
 
 
 @pytest.fixture

@@ -118,6 +118,17 @@ def build_world(tree) -> EmergencyWorld:
     return world
 
 
+@pytest.fixture(autouse=True)
+def fresh_board_cache():
+    """Every emergency test starts with an empty board cache: ids repeat between
+    tests on an emptied database, and no snapshot may outlive its test."""
+    from volunteer_hub.emergency import board as board_module
+
+    board_module.cache.clear()
+    yield
+    board_module.cache.clear()
+
+
 @pytest.fixture
 def world(tree, db) -> EmergencyWorld:
     scene = build_world(tree)

@@ -158,16 +158,6 @@ def build_scene(world, start: datetime = T0, active: bool = False) -> Scene:
     return scene
 
 
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    """Ids repeat between tests on an emptied database: no snapshot may outlive its test."""
-    from volunteer_hub.emergency import board as board_module
-
-    board_module.cache.clear()
-    yield
-    board_module.cache.clear()
-
-
 @pytest.fixture
 def scene(world, db) -> Scene:
     return build_scene(world)

@@ -33,16 +33,6 @@ LINK = re.compile(r"https?://[^\s]+/emergency/respond/([A-Za-z0-9._-]+)")
 pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
 
 
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    """Ids repeat between tests on an emptied database: no snapshot may outlive its test."""
-    from volunteer_hub.emergency import board as board_module
-
-    board_module.cache.clear()
-    yield
-    board_module.cache.clear()
-
-
 def idempotent(headers: dict) -> dict:
     return {**headers, "Idempotency-Key": uuid.uuid4().hex}
 

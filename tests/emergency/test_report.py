@@ -5,30 +5,27 @@ out by hand from the minutes listed in its docstring.
 """
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import re
+import zlib
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from tests.emergency.test_board import (
     T0, add_responder, answer_at, at, build_scene, make_activation_row, make_plan_row, message,
 )
 from volunteer_hub.emergency import report
+from volunteer_hub.emergency.models import Responder
 from volunteer_hub.emergency.report import Spread
 from volunteer_hub.notify.models import InboundSms
+from volunteer_hub.volunteers.models import Volunteer
 
 LONG_BODY = "您的任务：水上救援，集合点：街道应急站。" * 8  # 160 characters: 3 SMS segments
-
-
-@pytest.fixture(autouse=True)
-def fresh_board_cache():
-    """Ids repeat between tests on an emptied database: no snapshot may outlive its test."""
-    from volunteer_hub.emergency import board as board_module
-
-    board_module.cache.clear()
-    yield
-    board_module.cache.clear()
 
 
 @pytest.fixture
@@ -81,13 +78,24 @@ def test_sms_segments_as_providers_bill_them():
 
 
 def test_summary_counts_and_no_shows(scene):
-    result = report.after_action(scene.activation)
+    result = report.after_action(scene.activation, with_names=True)
     s = result.summary
     assert (s.notified, s.coming, s.cannot, s.no_answer, s.arrived, s.no_shows) == (
         6, 3, 2, 1, 2, 1)
     assert [(n.name, n.team, n.eta_minutes) for n in result.no_shows] == [
         ("孙五", "医疗救护队", 5)]
     assert s.all_roles_filled_seconds is None  # the driver was never found
+
+
+def test_names_are_masked_unless_asked_for(scene, world, db):
+    world.v("sun").real_name = "欧阳娜娜"
+    db.session.commit()
+    masked = report.after_action(scene.activation)
+    assert [n.name for n in masked.no_shows] == ["欧**娜"]
+    assert any("欧**娜" in e.text for e in masked.timeline)  # their answer
+    assert not any("欧阳" in e.text for e in masked.timeline)
+    named = report.after_action(scene.activation, with_names=True)
+    assert [n.name for n in named.no_shows] == ["欧阳娜娜"]
 
 
 def test_acknowledgement_and_arrival_per_channel_and_team(scene):
@@ -144,7 +152,7 @@ def test_timeline_merges_events_answers_and_arrivals_in_order(scene):
     from flask_babel import force_locale
 
     with force_locale("en"):
-        timeline = report.after_action(scene.activation).timeline
+        timeline = report.after_action(scene.activation, with_names=True).timeline
     times = [e.at for e in timeline]
     assert times == sorted(times)
     texts = [e.text for e in timeline]
@@ -184,7 +192,7 @@ def test_csv_has_every_section(scene):
     assert ["arrival_by_channel", "sms", "p50_s", "1800.0"] in rows
     assert ["role", "driver", "fill_s", ""] in rows
     assert ["messages", "sms", "cost_fen", "45"] in rows
-    assert ["no_show", "医疗救护队", "孙五", "5"] in rows
+    assert ["no_show", "医疗救护队", "孙*", "5"] in rows
     assert sum(1 for r in rows if r[0] == "timeline") == len(
         report.after_action(scene.activation).timeline)
 
@@ -193,6 +201,56 @@ def test_pdf_is_a_printable_document(scene):
     pdf = report.to_pdf(report.after_action(scene.activation))
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     assert b"STSong-Light" in pdf  # the CJK font, for the names and labels
+
+
+def _responder_names(activation) -> list[str]:
+    from volunteer_hub.db import db
+
+    return list(db.session.execute(
+        select(Volunteer.real_name).join(Responder, Responder.volunteer_id == Volunteer.id)
+        .where(Responder.activation_id == activation.id)).scalars())
+
+
+def _pdf_text(pdf: bytes) -> str:
+    """The words drawn on the pages: inflated content streams, string literals decoded
+    (the CJK font takes UTF-16BE, written with octal escapes)."""
+    words = []
+    for head, body in re.findall(rb"<<(.{0,300}?)>>\s*stream\r?\n(.*?)endstream", pdf, re.S):
+        if b"ASCII85Decode" not in head:
+            continue
+        encoded = body.strip().removeprefix(b"<~").removesuffix(b"~>")
+        content = zlib.decompress(base64.a85decode(encoded))
+        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", content, re.S):
+            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes(
+                [int(m.group(1), 8)]) if m.group(1)[:1].isdigit() else m.group(1), literal)
+            words.append(raw.decode("utf-16-be", "replace") if len(raw) % 2 == 0 else "")
+            words.append(raw.decode("latin-1"))
+    return "\n".join(words)
+
+
+def test_exports_carry_no_full_name_of_any_responder(scene, world, db):
+    world.v("zhou").real_name = "张小明"
+    db.session.commit()
+    names = _responder_names(scene.activation)
+    assert len(names) == 6 and "张小明" in names
+    exported = report.after_action(scene.activation)
+    text = report.to_csv(exported)
+    pdf_text = _pdf_text(report.to_pdf(exported))
+    for name in names:
+        assert name not in text and name not in pdf_text, name
+    assert "孙*" in text and "孙*" in pdf_text  # the no-show, masked
+    assert "李*" in pdf_text  # li arrived: the timeline names them masked
+    on_screen = _pdf_text(report.to_pdf(replace(
+        report.after_action(scene.activation, with_names=True), with_names=False)))
+    assert "孙五" in on_screen  # the reading above would see a full name were it there
+
+
+def test_a_report_with_names_is_refused_by_the_file_writers(scene):
+    named = report.after_action(scene.activation, with_names=True)
+    with pytest.raises(ValueError):
+        report.to_csv(named)
+    with pytest.raises(ValueError):
+        report.to_pdf(named)
 
 
 def test_report_of_an_activation_still_running(world, db):
@@ -219,14 +277,18 @@ def test_report_page_is_printable_with_inline_charts(client, db, scene, world):
     html = response.get_data(as_text=True)
     assert html.count("<svg") >= 3 and "@media print" in html
     assert 'data-summary="no_shows"><span class="num">1</span>' in html
-    assert "孙五" in html and "¥0.45" in html
+    assert "孙五" in html and "¥0.45" in html  # on screen, behind the scope check: names
+    assert "names are masked in the CSV and PDF files" in html
     assert 'data-role="driver"' in html and "never" in html
     csv_response = client.get(f"/emergency/activations/{scene.activation.id}/report.csv")
     assert csv_response.mimetype == "text/csv"
     assert "attachment" in csv_response.headers["Content-Disposition"]
-    assert "messages,sms,cost_fen,45" in csv_response.get_data(as_text=True)
+    csv_text = csv_response.get_data(as_text=True)
+    assert "messages,sms,cost_fen,45" in csv_text
     pdf = client.get(f"/emergency/activations/{scene.activation.id}/report.pdf")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF-")
+    for name in _responder_names(scene.activation):
+        assert name not in csv_text and name not in _pdf_text(pdf.data), name
 
 
 def test_report_page_in_chinese(client, scene, world):
@@ -249,3 +311,5 @@ def test_report_api_json_and_scope(client, scene, world, auth_header):
     csv_text = client.get(url + ".csv", headers=auth_header(world.coordinator)).get_data(
         as_text=True)
     assert "acknowledgement_by_team,防汛抢险队,p90_s,324.0" in csv_text
+    assert "no_show,医疗救护队,孙*,5" in csv_text and "孙五" not in csv_text
+    assert [n["name"] for n in body["no_shows"]] == ["孙五"]  # the API reads like the page

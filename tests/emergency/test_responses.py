@@ -398,11 +398,15 @@ def test_my_alerts_page_answers_and_shows_role_and_assembly_point(db, client, wo
     assert other.status_code == 404
 
 
-def test_the_answer_endpoint_stays_lean(db, client, world, drill):
+def test_the_answer_endpoint_stays_lean(db, app, client, world, drill, monkeypatch):
     """Hundreds of answers a second: one UPDATE and the history row's INSERT, nothing loaded
     for a newcomer while every role is full (PostgreSQL asks for an open seat inside the
-    UPDATE; SQLite in one SELECT); a 'cannot' reads the seat it may free."""
+    UPDATE; SQLite in one SELECT); a 'cannot' reads the seat it may free. This is the full
+    path through Flask: the fast lane in front of it is off here (its own tests are in
+    test_responses_fast_lane.py)."""
     from sqlalchemy import event
+
+    monkeypatch.setattr(app.wsgi_app, "enabled", False)
 
     people = {s: responder_of(db, drill, world.v(s))
               for s in ("qian", "wang", "li", "sun", "zhao", "zhou")}

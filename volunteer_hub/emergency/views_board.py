@@ -146,7 +146,7 @@ def _stream(app, activation_id: int, seen: str | None, lifetime: float, poll: fl
 def report_page(activation_id: int):
     """The after-action report, printable, with inline SVG charts."""
     activation = _activation(activation_id)
-    result = report.after_action(activation)
+    result = report.after_action(activation, with_names=True)
     charts = {
         "curve": report.curve_svg(result.curve, width=400, height=180),
         "ack_team": report.bars_svg(_bars(result.ack["team"])),

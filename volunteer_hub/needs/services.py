@@ -22,6 +22,7 @@ from volunteer_hub.needs.models import (
 )
 from volunteer_hub.notify import services as notify_services
 from volunteer_hub.orgs.models import Org
+from volunteer_hub.orgs.services import community_and_grid
 from volunteer_hub.security import decrypt, encrypt
 from volunteer_hub.volunteers import idnumbers
 from volunteer_hub.volunteers.catalogue import CERTIFICATION_KINDS, SKILLS
@@ -67,17 +68,7 @@ def _approx(value: float | None) -> float | None:
 
 
 def _place(community_id, grid_id) -> tuple[Org, Org | None]:
-    community = db.session.get(Org, community_id) if community_id else None
-    if community is None or community.level != "community":
-        raise ValidationFailed(_l("Choose a community."), code="COMMUNITY_REQUIRED",
-                               field="community_id")
-    grid = None
-    if grid_id:
-        grid = db.session.get(Org, grid_id)
-        if grid is None or grid.level != "grid" or grid.parent_id != community.id:
-            raise ValidationFailed(_l("This grid is not part of the chosen community."),
-                                   code="GRID_NOT_IN_COMMUNITY", field="grid_id")
-    return community, grid
+    return community_and_grid(community_id, grid_id, missing=_l("Choose a community."))
 
 
 def _set_child_fields(beneficiary: Beneficiary, data: dict, *, by) -> None:

@@ -38,7 +38,7 @@ from volunteer_hub.notify.channels import (
     Channel, EmailChannel, Outgoing, PushTarget, Result, SmsGatewayChannel, TokenBucket,
     WebPushChannel,
 )
-from volunteer_hub.notify.models import CLAIMABLE, OutboxMessage, PushSubscription, now
+from volunteer_hub.notify.models import OutboxMessage, PushSubscription, claimable, now
 
 log = logging.getLogger(__name__)
 table = OutboxMessage.__table__
@@ -88,7 +88,7 @@ class Dispatcher:
         query = (select(table.c.id, table.c.channel, table.c.address, table.c.subject,
                         table.c.body, table.c.locale, table.c.recipient_id, table.c.urgent,
                         table.c.link)
-                 .where(table.c.status.in_(CLAIMABLE), table.c.next_attempt_at <= moment)
+                 .where(claimable(), table.c.next_attempt_at <= moment)
                  .order_by(table.c.next_attempt_at, table.c.id).limit(self.batch))
         if is_postgresql():  # the one place the engines differ: workers skip each other's rows
             query = query.with_for_update(skip_locked=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, literal_column, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
@@ -16,6 +16,18 @@ CHANNELS = ("inbox", "email", "sms", "webpush")
 STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead")
 # Statuses a worker may claim: due pending rows and 'sending' rows whose lease ran out.
 CLAIMABLE = ("pending", "sending")
+
+
+def partial(condition: str) -> dict:
+    """Index keyword arguments for a partial index, the same condition on both engines."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+# Written out, not bound: the planners match a partial index's condition only against the
+# same condition in the query, which a bound parameter is not (PostgreSQL's generic plans,
+# SQLite always).
+CLAIMABLE_SQL = f"status IN ({', '.join(repr(status) for status in CLAIMABLE)})"
+INBOX_SQL = "channel = 'inbox'"
 
 
 def now() -> datetime:
@@ -31,18 +43,31 @@ class OutboxMessage(db.Model):
     `next_attempt_at` equals `claimed_until`, the lease: a row is due when its status is
     pending or sending and `next_attempt_at <= now`, so one indexed condition also reclaims
     the rows of a worker that died.
+
+    The secondary indexes are partial: a fan-out writes hundreds of thousands of rows in one
+    transaction, and each row should cost only the indexes that will ever find it. The queue
+    index holds only claimable rows (not an inbox row, delivered on commit, nor a sent one);
+    the inbox index only inbox rows; receipts, acknowledgement deadlines and fallbacks only
+    the rows that have them (NULL in every new row).
     """
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
         UniqueConstraint("event_key", "recipient_id", "channel"),
-        Index("ix_outbox_messages_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_due", "next_attempt_at", "id", **partial(CLAIMABLE_SQL)),
+        Index("ix_outbox_messages_inbox", "recipient_id", "id", **partial(INBOX_SQL)),
+        Index("ix_outbox_messages_ack_deadline", "ack_deadline",
+              **partial("ack_deadline IS NOT NULL")),
+        Index("ix_outbox_messages_provider_message_id", "provider_message_id",
+              **partial("provider_message_id IS NOT NULL")),
+        Index("ix_outbox_messages_fallback_of_id", "fallback_of_id",
+              **partial("fallback_of_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_key: Mapped[str] = mapped_column(String(120))
-    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
-                                              index=True)
+    # No index of its own: deleting a user (which the application never does) scans.
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(12))
     address: Mapped[str | None] = mapped_column(String(254))  # phone or e-mail at enqueue time
     subject: Mapped[str] = mapped_column(String(200), default="")
@@ -55,17 +80,27 @@ class OutboxMessage(db.Model):
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=now)
     claimed_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    ack_deadline: Mapped[datetime | None] = mapped_column(index=True)  # awaiting a receipt
+    ack_deadline: Mapped[datetime | None]  # awaiting a receipt
     last_error: Mapped[str | None] = mapped_column(Text)
-    provider_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    provider_message_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]  # inbox only
     fallback_of_id: Mapped[int | None] = mapped_column(
-        ForeignKey("outbox_messages.id", ondelete="SET NULL"), index=True)
+        ForeignKey("outbox_messages.id", ondelete="SET NULL"))
 
     recipient = relationship("User", foreign_keys=[recipient_id])
+
+
+def claimable():
+    """The queue's condition, in the form its partial index is matched against."""
+    return literal_column(f"{OutboxMessage.__tablename__}.{CLAIMABLE_SQL}")
+
+
+def inbox_only():
+    """Inbox messages, in the form the inbox index is matched against."""
+    return literal_column(f"{OutboxMessage.__tablename__}.{INBOX_SQL}")
 
 
 class NotificationPreference(db.Model):

@@ -22,7 +22,8 @@ from sqlalchemy import or_, select
 from volunteer_hub.db import db, is_postgresql
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from volunteer_hub.notify.models import (
-    CHANNELS, InboundSms, NotificationPreference, OutboxMessage, PushSubscription, now,
+    CHANNELS, InboundSms, NotificationPreference, OutboxMessage, PushSubscription, inbox_only,
+    now,
 )
 
 # Where a message goes when its channel fails for good or is not acknowledged in time.
@@ -487,7 +488,7 @@ def expire_unacknowledged(limit: int = 500) -> int:
 
 def inbox_query(user, *, unread: bool | None = None):
     query = (select(OutboxMessage)
-             .where(OutboxMessage.recipient_id == user.id, OutboxMessage.channel == "inbox")
+             .where(OutboxMessage.recipient_id == user.id, inbox_only())
              .order_by(OutboxMessage.id.desc()))
     if unread is True:
         query = query.where(OutboxMessage.read_at.is_(None))

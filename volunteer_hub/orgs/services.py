@@ -71,6 +71,21 @@ def communities_and_grids():
     ).scalars().all()
 
 
+def community_and_grid(community_id, grid_id, *, missing) -> tuple[Org, Org | None]:
+    """The community (and optionally one of its grids) a form or API call chose; 422 on the
+    field otherwise. `missing` says what to choose when no community is given."""
+    community = db.session.get(Org, community_id) if community_id else None
+    if community is None or community.level != "community":
+        raise ValidationFailed(missing, code="COMMUNITY_REQUIRED", field="community_id")
+    grid = None
+    if grid_id:
+        grid = db.session.get(Org, grid_id)
+        if grid is None or grid.level != "grid" or grid.parent_id != community.id:
+            raise ValidationFailed(_l("This grid is not part of the chosen community."),
+                                   code="GRID_NOT_IN_COMMUNITY", field="grid_id")
+    return community, grid
+
+
 def get_team(team_id: int, *, by) -> Team:
     team = db.session.get(Team, team_id)
     if team is None:

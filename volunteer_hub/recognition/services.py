@@ -97,6 +97,22 @@ def _not_future(day: date, field: str) -> date:
     return day
 
 
+def _revoke_kept_on_file(entry: TrainingRecord | Award, reason: str | None, *, by,
+                         in_force: str, already_revoked: str, code: str):
+    """Mark a training or an award revoked with who, when and why; the row stays on file.
+
+    `already_revoked` and `code` make the 409 when the entry is no longer `in_force`."""
+    _require_manager(entry.volunteer, by)
+    if entry.status != in_force:
+        raise Conflict(already_revoked, code=code)
+    entry.revoked_reason = _reason(reason)
+    entry.status = "revoked"
+    entry.revoked_by_id = by.id if by else None
+    entry.revoked_at = utcnow()
+    db.session.flush()
+    return entry
+
+
 # --- training records ---------------------------------------------------------------------------
 
 def _check_training(data: dict) -> None:
@@ -189,15 +205,9 @@ def get_training(training_id: int, *, by) -> TrainingRecord:
 
 def revoke_training(training: TrainingRecord, reason: str | None, *, by) -> TrainingRecord:
     """Revoke a training recorded in error; it stays on file but no longer counts."""
-    _require_manager(training.volunteer, by)
-    if training.status != "recorded":
-        raise Conflict(_l("This training is already revoked."), code="TRAINING_REVOKED")
-    training.revoked_reason = _reason(reason)
-    training.status = "revoked"
-    training.revoked_by_id = by.id if by else None
-    training.revoked_at = utcnow()
-    db.session.flush()
-    return training
+    return _revoke_kept_on_file(
+        training, reason, by=by, in_force="recorded",
+        already_revoked=_l("This training is already revoked."), code="TRAINING_REVOKED")
 
 
 def trainings_of(volunteer: Volunteer, *, include_revoked: bool = True) -> Select:
@@ -397,15 +407,9 @@ def get_award(award_id: int, *, by) -> Award:
 
 def revoke_award(award: Award, reason: str | None, *, by) -> Award:
     """Withdraw an award recorded in error or rescinded; it no longer shows on the profile."""
-    _require_manager(award.volunteer, by)
-    if award.status != "granted":
-        raise Conflict(_l("This award is already revoked."), code="AWARD_REVOKED")
-    award.revoked_reason = _reason(reason)
-    award.status = "revoked"
-    award.revoked_by_id = by.id if by else None
-    award.revoked_at = utcnow()
-    db.session.flush()
-    return award
+    return _revoke_kept_on_file(
+        award, reason, by=by, in_force="granted",
+        already_revoked=_l("This award is already revoked."), code="AWARD_REVOKED")
 
 
 def awards_of(volunteer: Volunteer, *, include_revoked: bool = False) -> Select:

@@ -27,6 +27,7 @@ from volunteer_hub.records.models import (
     SERVICE_TYPES, Activity, CheckEvent, RecordSettings, ServiceRecord,
 )
 from volunteer_hub.timebank import services as timebank
+from volunteer_hub.volunteers.models import Volunteer
 
 # Deployment defaults ([local] in DOMAIN.md); override with VOLUNTEER_HUB_RECORDS_* or per org.
 DEFAULTS = {
@@ -477,6 +478,7 @@ def verify_record(record: ServiceRecord, *, by, now: datetime | None = None) -> 
         raise Conflict(_l("The check-out is missing: record the hours by hand with a reason."),
                        code="MISSING_CHECKOUT")
     rules = settings_for(record.activity.org)
+    _serialize_daily_caps({record.volunteer_id})
     room = max(0, rules.daily_cap_minutes - _verified_same_day(record))
     record.minutes = min(record.minutes, room)
     original = record.corrects
@@ -590,6 +592,7 @@ def _verify_plain_records(records: list[ServiceRecord], *, by, now: datetime,
     """Daily caps in memory, then one batched mint; only what minted is marked verified."""
     if not records:
         return []
+    _serialize_daily_caps({record.volunteer_id for record in records})
     minutes = _minutes_within_daily_caps(records)
     requests = [timebank.MintRequest(
         record_id=record.id, volunteer_id=record.volunteer_id,
@@ -618,6 +621,15 @@ def _verify_plain_records(records: list[ServiceRecord], *, by, now: datetime,
         verified.append(record)
     db.session.flush()
     return verified
+
+
+def _serialize_daily_caps(volunteer_ids: set[int]) -> None:
+    """Lock the volunteers' rows (id order, before any ledger lock) until commit, so that two
+    verifications of one person's day cannot both read the room left under the daily cap
+    before either is written. SQLite serializes writers anyway."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(select(Volunteer.id).where(Volunteer.id.in_(volunteer_ids))
+                           .order_by(Volunteer.id).with_for_update())
 
 
 def _minutes_within_daily_caps(records: list[ServiceRecord]) -> dict[int, int]:

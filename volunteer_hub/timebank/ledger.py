@@ -58,7 +58,9 @@ from typing import ClassVar, TypeAlias
 
 MINUTES_PER_HOUR = 60
 GENESIS_HASH = "0" * 64
-CANONICAL_FORMAT_VERSION = 1
+CANONICAL_FORMAT_VERSION = 2
+"""The canonical byte format new transactions are hashed with (see :func:`canonical_bytes`);
+format 1 rows written before it still verify."""
 
 
 class AccountKind(enum.StrEnum):
@@ -166,9 +168,14 @@ Balances: TypeAlias = Mapping[AccountRef, Balance]
 
 @dataclass(frozen=True, slots=True, order=True)
 class Posting:
+    """A posting; ``id`` and ``account_id`` are its stored row's (format 2 hashes them),
+    unknown (None) while planning and ignored by comparisons."""
+
     account: AccountRef
     minutes: int
     earned_as_group: bool = False
+    id: int | None = field(default=None, compare=False)
+    account_id: int | None = field(default=None, compare=False)
 
     def negated(self) -> Posting:
         return Posting(self.account, -self.minutes, self.earned_as_group)
@@ -187,6 +194,13 @@ class Transaction:
     postings: tuple[Posting, ...]
     idempotency_key: str | None = None
     reverses_id: str | None = None
+    # the stored row's other columns: format 1 hashes none of them, format 2 all
+    format_version: int = 1
+    request_hash: str | None = None
+    provenance: str | None = None
+    record_id: int | None = None
+    service_volunteer_id: int | None = None
+    created_by_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -722,17 +736,28 @@ _CANONICAL_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def canonical_bytes(tx: Transaction) -> bytes:
-    """Deterministic serialization hashed into the chain: JSON array of the format
-    version, id, kind, created_at (UTC, microseconds), idempotency key, reverses_id
-    and the postings sorted as [kind, owner_id, earned_as_group, minutes]."""
-    # enum members are str subclasses and encode as their value; skipping `.value`
-    # avoids the slow Enum descriptor on the verifier's hot path
-    postings = [
-        (p.account.kind, p.account.owner_id, p.earned_as_group, p.minutes) for p in tx.postings
-    ]
-    return canonical_bytes_of(
-        tx.id, tx.kind, _iso_utc(tx.created_at), tx.idempotency_key, tx.reverses_id, postings
-    )
+    """Deterministic serialization hashed into the chain, in the format ``tx.format_version``
+    names (:func:`canonical_bytes_of` for 1, :func:`canonical_bytes_v2_of` for 2)."""
+    if tx.format_version == 1:
+        # enum members are str subclasses and encode as their value; skipping `.value`
+        # avoids the slow Enum descriptor on the verifier's hot path
+        postings = [
+            (p.account.kind, p.account.owner_id, p.earned_as_group, p.minutes) for p in tx.postings
+        ]
+        return canonical_bytes_of(
+            tx.id, tx.kind, _iso_utc(tx.created_at), tx.idempotency_key, tx.reverses_id, postings
+        )
+    if tx.format_version == 2:
+        if any(p.id is None or p.account_id is None for p in tx.postings):
+            raise ValueError("format 2 hashes posting and account ids: store them first")
+        return canonical_bytes_v2_of(
+            tx.id, tx.kind, _iso_utc(tx.created_at), tx.idempotency_key, tx.reverses_id,
+            tx.request_hash, tx.provenance, tx.record_id, tx.service_volunteer_id,
+            tx.created_by_id,
+            [(p.id, p.account_id, p.account.kind, p.account.owner_id, p.earned_as_group,
+              p.minutes) for p in tx.postings],
+        )
+    raise ValueError(f"unknown canonical format {tx.format_version!r}")
 
 
 def canonical_bytes_of(
@@ -743,11 +768,42 @@ def canonical_bytes_of(
     reverses_id: str | None,
     postings: list[tuple[str, str, bool, int]],
 ) -> bytes:
-    """:func:`canonical_bytes` from plain values: ``created_at_iso`` as ``_iso_utc`` gives
-    it, postings as (account kind, owner id, earned_as_group, minutes) in any order."""
+    """Format 1 from plain values: JSON array of 1, id, kind, created_at (``_iso_utc``),
+    idempotency key, reverses_id and the postings sorted as [account kind, owner id,
+    earned_as_group, minutes] (given in any order). Rows written before format 2 use it."""
+    postings.sort()
+    document = [1, id, kind, created_at_iso, idempotency_key, reverses_id, postings]
+    return _CANONICAL_ENCODER.encode(document).encode("utf-8")
+
+
+def canonical_bytes_v2_of(
+    id: str,
+    kind: str,
+    created_at_iso: str,
+    idempotency_key: str | None,
+    reverses_id: str | None,
+    request_hash: str | None,
+    provenance: str | None,
+    record_id: int | None,
+    service_volunteer_id: int | None,
+    created_by_id: int | None,
+    postings: list[tuple[int, int, str, str, bool, int]],
+) -> bytes:
+    """Format 2: every stored column of the transaction and of its postings.
+
+    JSON array, fixed order, missing values as null: 2, id, kind, created_at (``_iso_utc``),
+    idempotency key, reverses_id, request_hash, provenance (its stored text, as one JSON
+    string), record_id, service_volunteer_id, created_by_id, then the postings sorted by id
+    as [posting id, account id, account kind, owner id, earned_as_group, minutes]. A
+    posting's transaction_id is the transaction it is listed in; prev_hash is chained by
+    :func:`chain_hash_of`; the leading 2 is the row's format_version, so changing it
+    changes the bytes. Account kind and owner come from ledger_accounts: re-pointing an
+    account row at another owner breaks the hash too.
+    """
     postings.sort()
     document = [
-        CANONICAL_FORMAT_VERSION, id, kind, created_at_iso, idempotency_key, reverses_id, postings
+        2, id, kind, created_at_iso, idempotency_key, reverses_id, request_hash, provenance,
+        record_id, service_volunteer_id, created_by_id, postings,
     ]
     return _CANONICAL_ENCODER.encode(document).encode("utf-8")
 
@@ -814,11 +870,16 @@ def verify(
     unknown one is an orphan. Balances recomputed from the postings must equal
     ``cached_balances`` (missing = zero).
 
+    Each row is hashed in the format it names (``format_version``); see :class:`_FormatOrder`
+    for why a row may not name an older format than the rows before it.
+
     Breach codes: TOO_FEW_POSTINGS, ZERO_POSTING, UNBALANCED, DUPLICATE_TRANSACTION,
-    DANGLING_REVERSAL, CHAIN_BROKEN, HEAD_MISMATCH, ORPHAN_POSTING, BALANCE_MISMATCH.
+    DANGLING_REVERSAL, CHAIN_BROKEN, HEAD_MISMATCH, ORPHAN_POSTING, BALANCE_MISMATCH,
+    FORMAT_DOWNGRADE, UNKNOWN_FORMAT.
     """
     report = VerifyReport()
     collector = _Collector(report, max_breaches)
+    formats = _FormatOrder(collector)
     individual: dict[AccountRef, int] = {}
     group: dict[AccountRef, int] = {}
     seen_ids: set[str] = set()
@@ -841,7 +902,7 @@ def verify(
         if len(tx.postings) < 2:
             collector.add(Breach("TOO_FEW_POSTINGS", f"{len(tx.postings)} posting(s)", tx.id))
         _check_identity(tx, seen_ids, collector)
-        if chain_hash(prev_hash, tx) != stored_hash:
+        if formats.known(tx.format_version, tx.id) and chain_hash(prev_hash, tx) != stored_hash:
             collector.add(
                 Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…", tx.id)
             )
@@ -862,15 +923,52 @@ def verify(
     return report
 
 
+class _FormatOrder:
+    """Refuses a row hashed in an older canonical format than an earlier row of the chain.
+
+    Why: format 1 does not cover provenance, record_id, request_hash, created_by_id,
+    service_volunteer_id nor posting/account ids. The format number leads the hashed bytes,
+    so flipping a row's format_version alone already breaks its hash; but without this rule
+    a row (re)hashed in format 1 after the switch to format 2 (by an outdated writer, or by
+    someone who edited its provenance and rehashed it and its successors up to an unanchored
+    head) would pass with those columns unprotected. Chain order is id order, and every
+    writer since the switch writes format 2, so no legitimate row is refused.
+    """
+
+    KNOWN = frozenset({1, 2})
+
+    def __init__(self, collector: _Collector) -> None:
+        self.collector = collector
+        self.highest = 0
+
+    def known(self, version: int, transaction_id: str) -> bool:
+        """Record a breach for a downgraded or unknown format; False when it cannot be hashed."""
+        if version not in self.KNOWN:
+            self.collector.add(Breach("UNKNOWN_FORMAT", f"canonical format {version!r}",
+                                      transaction_id))
+            return False
+        if version < self.highest:
+            self.collector.add(Breach("FORMAT_DOWNGRADE", f"format {version} row after a "
+                                      f"format {self.highest} row", transaction_id))
+        else:
+            self.highest = version
+        return True
+
+
 _JSON_ESCAPED = re.compile(r'["\\\x00-\x1f]')
 """Characters json.dumps(ensure_ascii=False) escapes inside a string."""
 
-TransactionRow: TypeAlias = tuple[int, str, str, "str | None", "int | None", str, str]
-"""(id, kind, created_at as ``_iso_utc`` gives it, idempotency key, reverses id, stored
-previous hash, stored hash)."""
+_json_string = json.encoder.encode_basestring  # what the canonical encoder does to a str
 
-PostingRow: TypeAlias = tuple[int, int, int, bool]
-"""(transaction id, account id, minutes, earned_as_group)."""
+TransactionRow: TypeAlias = tuple[int, str, str, "str | None", "int | None", str, str, int,
+                                  "str | None", "str | None", "int | None", "int | None",
+                                  "int | None"]
+"""(id, kind, created_at as ``_iso_utc`` gives it, idempotency key, reverses id, stored
+previous hash, stored hash, format_version, request_hash, provenance, record_id,
+service_volunteer_id, created_by_id)."""
+
+PostingRow: TypeAlias = tuple[int, int, int, int, bool]
+"""(transaction id, posting id, account id, minutes, earned_as_group)."""
 
 
 def verify_rows(
@@ -883,31 +981,32 @@ def verify_rows(
 ) -> VerifyReport:
     """:func:`verify` over raw table rows, minus the balances, in one merge pass.
 
-    ``transactions`` come in id order and ``postings`` in transaction id order (a database
-    streams both without building a Transaction per row); ``accounts`` maps an account id
-    to its (kind, owner id). Every check of :func:`verify` except BALANCE_MISMATCH is made
-    here, with the same chain hash; postings whose transaction is missing are
-    ORPHAN_POSTING, and a stored previous hash that is not the previous row's hash is
-    CHAIN_BROKEN too. Compare balances with :func:`compare_balances`.
+    ``transactions`` come in id order and ``postings`` in (transaction id, id) order (a
+    database streams both without building a Transaction per row); ``accounts`` maps an
+    account id to its (kind, owner id). Every check of :func:`verify` except
+    BALANCE_MISMATCH is made here, with the same chain hash; postings whose transaction is
+    missing are ORPHAN_POSTING, and a stored previous hash that is not the previous row's
+    hash is CHAIN_BROKEN too. Compare balances with :func:`compare_balances`.
     """
     report = VerifyReport()
     collector = _Collector(report, max_breaches)
+    formats = _FormatOrder(collector)
     seen_ids: set[int] = set()
     prev_hash = GENESIS_HASH
     transactions_count = postings_count = 0
     posting_iter = iter(postings)
     pending = next(posting_iter, None)
     last_orphan = None
-    sha256 = hashlib.sha256
     # the hot loop formats the canonical JSON itself while no string needs escaping
     fast_owners = all(_JSON_ESCAPED.search(f"{kind}{owner}") is None
                       for kind, owner in accounts.values())
-    for tx_id, kind, created_at_iso, key, reverses_id, stored_prev, stored_hash in transactions:
+    for row in transactions:
+        tx_id, kind, created_at_iso, key, reverses_id, stored_prev, stored_hash, version = row[:8]
         transactions_count += 1
-        items: list[tuple[str, str, bool, int]] = []
+        items: list[tuple[int, int, str, str, bool, int]] = []
         total = 0
         while pending is not None and pending[0] <= tx_id:
-            posting_tx, account_id, minutes, group = pending
+            posting_tx, posting_id, account_id, minutes, group = pending
             pending = next(posting_iter, None)
             if posting_tx < tx_id:
                 if posting_tx != last_orphan:
@@ -917,7 +1016,7 @@ def verify_rows(
                                          str(posting_tx)))
                 continue
             owner = accounts.get(account_id) or ("?", str(account_id))
-            items.append((owner[0], owner[1], bool(group), minutes))
+            items.append((posting_id, account_id, owner[0], owner[1], bool(group), minutes))
             total += minutes
             if minutes == 0:
                 collector.add(Breach("ZERO_POSTING", "zero-amount posting", str(tx_id),
@@ -934,25 +1033,17 @@ def verify_rows(
             collector.add(Breach("DANGLING_REVERSAL", f"reverses unknown or later {reverses_id}",
                                  str(tx_id)))
         seen_ids.add(tx_id)
-        if fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}{key or ''}") is None:
-            items.sort()
-            postings_json = ",".join(
-                f'["{k}","{o}",{"true" if g else "false"},{m}]' for k, o, g, m in items)
-            quoted_key = "null" if key is None else f'"{key}"'
-            reverses = "null" if reverses_id is None else f'"{reverses_id}"'
-            # byte for byte what chain_hash_of(prev, canonical_bytes_of(...)) hashes
-            message = (f'{prev_hash}\n[{CANONICAL_FORMAT_VERSION},"{tx_id}","{kind}",'
-                       f'"{created_at_iso}",{quoted_key},{reverses},[{postings_json}]]')
-            computed = sha256(message.encode("utf-8")).hexdigest()
+        if not formats.known(version, str(tx_id)):
+            computed = None
+        elif version == 2:
+            computed = _row_hash_v2(prev_hash, row, items, fast_owners)
         else:
-            computed = chain_hash_of(prev_hash, canonical_bytes_of(
-                str(tx_id), kind, created_at_iso, key,
-                str(reverses_id) if reverses_id is not None else None, items))
-        if computed != stored_hash:
+            computed = _row_hash_v1(prev_hash, row, items, fast_owners)
+        if computed is not None and computed != stored_hash:
             collector.add(
                 Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…",
                        str(tx_id)))
-        elif stored_prev != prev_hash:
+        elif computed is not None and stored_prev != prev_hash:
             collector.add(Breach("CHAIN_BROKEN", "stored previous hash is not the previous "
                                  "row's hash", str(tx_id)))
         prev_hash = stored_hash
@@ -970,6 +1061,65 @@ def verify_rows(
             Breach("HEAD_MISMATCH", f"chain ends at {prev_hash}, expected {expected_head}")
         )
     return report
+
+
+def _row_hash_v1(prev_hash: str, row: TransactionRow, items: list, fast_owners: bool) -> str:
+    """chain_hash_of(prev, canonical_bytes_of(...)) of a format 1 row; ``items`` as
+    verify_rows collects them (posting id first, in id order)."""
+    tx_id, kind, created_at_iso, key, reverses_id = row[:5]
+    postings = sorted((k, o, g, m) for _, _, k, o, g, m in items)
+    if fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}{key or ''}") is None:
+        postings_json = ",".join(
+            f'["{k}","{o}",{"true" if g else "false"},{m}]' for k, o, g, m in postings)
+        quoted_key = "null" if key is None else f'"{key}"'
+        reverses = "null" if reverses_id is None else f'"{reverses_id}"'
+        # byte for byte what chain_hash_of(prev, canonical_bytes_of(...)) hashes
+        message = (f'{prev_hash}\n[1,"{tx_id}","{kind}","{created_at_iso}",{quoted_key},'
+                   f'{reverses},[{postings_json}]]')
+        return hashlib.sha256(message.encode("utf-8")).hexdigest()
+    return chain_hash_of(prev_hash, canonical_bytes_of(
+        str(tx_id), kind, created_at_iso, key,
+        str(reverses_id) if reverses_id is not None else None, postings))
+
+
+def _row_hash_v2(prev_hash: str, row: TransactionRow, items: list, fast_owners: bool) -> str:
+    """chain_hash_of(prev, canonical_bytes_v2_of(...)) of a format 2 row."""
+    (tx_id, kind, created_at_iso, key, reverses_id, _, _, _, request_hash, provenance,
+     record_id, service_volunteer_id, created_by_id) = row
+    # nullable integers must really be integers or NULL (SQLite would hand back a text
+    # 'null' as a str, which would print like NULL); ids and minutes are NOT NULL columns
+    plain = (fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}") is None
+             and _is_int_or_none(reverses_id) and _is_int_or_none(record_id)
+             and _is_int_or_none(service_volunteer_id) and _is_int_or_none(created_by_id))
+    if not plain:
+        return chain_hash_of(prev_hash, canonical_bytes_v2_of(
+            str(tx_id), kind, created_at_iso, key,
+            str(reverses_id) if reverses_id is not None else None, request_hash, provenance,
+            record_id, service_volunteer_id, created_by_id, items))
+    items.sort()  # already in id order when the database sorted them: cheap
+    postings_json = ",".join(
+        f'[{p},{a},"{k}","{o}",{"true" if g else "false"},{m}]' for p, a, k, o, g, m in items)
+    # byte for byte what chain_hash_of(prev, canonical_bytes_v2_of(...)) hashes; strings
+    # that may need escaping go through the encoder's own string function
+    reverses = "null" if reverses_id is None else f'"{reverses_id}"'
+    message = (
+        f'{prev_hash}\n[2,"{tx_id}","{kind}","{created_at_iso}",{_json_or_null(key)},{reverses},'
+        f'{_json_or_null(request_hash)},{_json_or_null(provenance)},'
+        f'{_int_or_null(record_id)},{_int_or_null(service_volunteer_id)},'
+        f'{_int_or_null(created_by_id)},[{postings_json}]]')
+    return hashlib.sha256(message.encode("utf-8")).hexdigest()
+
+
+def _is_int_or_none(value: object) -> bool:
+    return value is None or type(value) is int
+
+
+def _json_or_null(value: str | None) -> str:
+    return "null" if value is None else _json_string(value)
+
+
+def _int_or_null(value: int | None) -> str:
+    return "null" if value is None else str(value)
 
 
 def _account_or_none(owner: tuple[str, str]) -> AccountRef | None:

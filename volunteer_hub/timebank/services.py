@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
@@ -166,38 +166,74 @@ def _write(key: str, fingerprint: str, refs: Iterable[AccountRef],
         raise LedgerRefused(RULE_MESSAGES.get(error.code, _l("The ledger refused this.")),
                             code=error.code) from None
     now = utcnow().astimezone(UTC)
+    posting_ids = iter(_next_posting_ids(sum(len(plan.postings) for plan in plans)))
     first = None
     for index, plan in enumerate(plans):
         tx_id = head.last_transaction_id + 1
-        tx_key = key if index == 0 else f"{key}#{index}"
-        planned = plan.materialize(id=str(tx_id), created_at=now, idempotency_key=tx_key)
-        row_hash = ledger.chain_hash(head.hash, planned)
-        row = LedgerTransaction(
-            id=tx_id, kind=str(plan.kind), created_at=now, idempotency_key=tx_key,
-            request_hash=fingerprint, reverses_id=int(plan.reverses_id) if plan.reverses_id
-            else None, prev_hash=head.hash, hash=row_hash,
-            provenance=json.dumps(provenance if index == 0 else {"follows": first.id},
-                                  ensure_ascii=False, sort_keys=True),
-            record_id=record_id if index == 0 else None,
-            service_volunteer_id=service_volunteer_id if index == 0 else None,
-            created_by_id=by.id if by is not None else None,
-        )
+        values = {
+            "id": tx_id, "kind": str(plan.kind), "created_at": now,
+            "idempotency_key": key if index == 0 else f"{key}#{index}",
+            "request_hash": fingerprint,
+            "reverses_id": int(plan.reverses_id) if plan.reverses_id else None,
+            "provenance": json.dumps(provenance if index == 0 else {"follows": first.id},
+                                     ensure_ascii=False, sort_keys=True),
+            "record_id": record_id if index == 0 else None,
+            "service_volunteer_id": service_volunteer_id if index == 0 else None,
+            "created_by_id": by.id if by is not None else None,
+        }
+        posting_rows = [{"id": next(posting_ids), "transaction_id": tx_id,
+                         "account_id": accounts[posting.account].id, "minutes": posting.minutes,
+                         "earned_as_group": posting.earned_as_group}
+                        for posting in plan.postings]
+        row = LedgerTransaction(**_chained(values, posting_rows, plan, head.hash))
         db.session.add(row)
         db.session.flush()  # the transaction row before its postings (foreign key)
-        for posting in plan.postings:
+        for posting, posting_row in zip(plan.postings, posting_rows):
             account_row = accounts[posting.account]
-            db.session.add(Posting(transaction_id=tx_id, account_id=account_row.id,
-                                   minutes=posting.minutes,
-                                   earned_as_group=posting.earned_as_group))
+            db.session.add(Posting(**posting_row))
             if posting.earned_as_group:
                 account_row.balance_group += posting.minutes
             else:
                 account_row.balance_individual += posting.minutes
             account_row.version += 1
-        head.last_transaction_id, head.hash = tx_id, row_hash
+        head.last_transaction_id, head.hash = tx_id, row.hash
         first = first or row
     db.session.flush()
     return first
+
+
+def _next_posting_ids(count: int) -> list[int]:
+    """Ids for `count` new postings, taken before they are inserted because the chain hash
+    covers them. Called under the chain-head lock (every ledger writer holds it, and SQLite
+    writers hold the database write lock), so max + 1 cannot collide on SQLite."""
+    if count == 0:
+        return []
+    if is_postgresql():
+        return sorted(db.session.execute(text(
+            "SELECT nextval(pg_get_serial_sequence('ledger_postings', 'id')) "
+            "FROM generate_series(1, :count)"), {"count": count}).scalars())
+    last = db.session.execute(select(func.coalesce(func.max(Posting.id), 0))).scalar_one()
+    return list(range(last + 1, last + 1 + count))
+
+
+def _chained(values: dict, postings: list[dict], plan: ledger.PlannedTransaction,
+             prev_hash: str) -> dict:
+    """`values` (a ledger_transactions row without its chain columns) with format_version,
+    prev_hash and hash: the hash of exactly the values and posting rows that get inserted."""
+    version = ledger.CANONICAL_FORMAT_VERSION
+    stored = ledger.Transaction(
+        id=str(values["id"]), kind=plan.kind, created_at=values["created_at"],
+        postings=tuple(ledger.Posting(planned.account, row["minutes"], row["earned_as_group"],
+                                      id=row["id"], account_id=row["account_id"])
+                       for planned, row in zip(plan.postings, postings, strict=True)),
+        idempotency_key=values["idempotency_key"],
+        reverses_id=str(values["reverses_id"]) if values["reverses_id"] is not None else None,
+        format_version=version, request_hash=values["request_hash"],
+        provenance=values["provenance"], record_id=values["record_id"],
+        service_volunteer_id=values["service_volunteer_id"],
+        created_by_id=values["created_by_id"])
+    return {**values, "format_version": version, "prev_hash": prev_hash,
+            "hash": ledger.chain_hash(prev_hash, stored)}
 
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -356,36 +392,46 @@ class _ChainBatch:
     def __init__(self, head_id: int, head_hash: str, now: datetime, by) -> None:
         self.last_id, self.last_hash = head_id, head_hash
         self.now, self.by = now, by
+        self.planned: list[tuple[dict, list[dict], ledger.PlannedTransaction]] = []
         self.transactions: list[dict] = []
         self.postings: list[dict] = []
         self.deltas: dict[int, list[int]] = {}  # account id -> [individual, group, postings]
 
     def add(self, plan: ledger.PlannedTransaction, key: str, fingerprint: str,
             accounts: dict[AccountRef, tuple[int, int, int]], request: MintRequest) -> int:
-        tx_id = self.last_id + 1
-        planned = plan.materialize(id=str(tx_id), created_at=self.now, idempotency_key=key)
-        row_hash = ledger.chain_hash(self.last_hash, planned)
-        self.transactions.append({
+        """Queue a MINT; it is hashed in `write`, once its postings' ids are known."""
+        tx_id = self.last_id + len(self.planned) + 1
+        values = {
             "id": tx_id, "kind": str(plan.kind), "created_at": self.now,
             "idempotency_key": key, "request_hash": fingerprint, "reverses_id": None,
-            "prev_hash": self.last_hash, "hash": row_hash,
             "provenance": _mint_provenance(request, self.by),
             "service_volunteer_id": request.volunteer_id, "record_id": request.record_id,
-            "created_by_id": self.by.id if self.by is not None else None})
+            "created_by_id": self.by.id if self.by is not None else None}
+        postings = []
         for posting in plan.postings:
             account_id = accounts[posting.account][0]
-            self.postings.append({"transaction_id": tx_id, "account_id": account_id,
-                                  "minutes": posting.minutes,
-                                  "earned_as_group": posting.earned_as_group})
+            postings.append({"transaction_id": tx_id, "account_id": account_id,
+                             "minutes": posting.minutes,
+                             "earned_as_group": posting.earned_as_group})
             delta = self.deltas.setdefault(account_id, [0, 0, 0])
             delta[1 if posting.earned_as_group else 0] += posting.minutes
             delta[2] += 1
-        self.last_id, self.last_hash = tx_id, row_hash
+        self.planned.append((values, postings, plan))
         return tx_id
 
+    def _hash_chain(self) -> None:
+        posting_ids = iter(_next_posting_ids(sum(len(p) for _, p, _ in self.planned)))
+        for values, postings, plan in self.planned:
+            for posting in postings:
+                posting["id"] = next(posting_ids)
+            self.transactions.append(_chained(values, postings, plan, self.last_hash))
+            self.postings.extend(postings)
+            self.last_id, self.last_hash = values["id"], self.transactions[-1]["hash"]
+
     def write(self) -> None:
-        if not self.transactions:
+        if not self.planned:
             return
+        self._hash_chain()
         connection = db.session.connection()
         connection.execute(LedgerTransaction.__table__.insert(), self.transactions)
         connection.execute(Posting.__table__.insert(), self.postings)
@@ -839,7 +885,7 @@ def verify_ledger(*, batch: int = 20_000) -> ledger.VerifyReport:
     return report
 
 
-POSTINGS_SQL = ("SELECT transaction_id, account_id, minutes, earned_as_group "
+POSTINGS_SQL = ("SELECT transaction_id, id, account_id, minutes, earned_as_group "
                 "FROM ledger_postings ORDER BY transaction_id, id")
 
 
@@ -851,8 +897,9 @@ def _transactions_sql() -> str:
                    "|| '+00:00'")
     else:
         created = "replace(created_at, ' ', 'T') || '+00:00'"
-    return (f"SELECT id, kind, {created}, idempotency_key, reverses_id, prev_hash, hash "
-            "FROM ledger_transactions ORDER BY id")
+    return (f"SELECT id, kind, {created}, idempotency_key, reverses_id, prev_hash, hash, "
+            "format_version, request_hash, provenance, record_id, service_volunteer_id, "
+            "created_by_id FROM ledger_transactions ORDER BY id")
 
 
 class _stream:

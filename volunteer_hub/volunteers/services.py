@@ -14,6 +14,7 @@ from volunteer_hub.accounts.permissions import can, path_filter, require, scope_
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.orgs.models import Org, TeamMember
+from volunteer_hub.orgs.services import community_and_grid
 from volunteer_hub.security import decrypt, encrypt, keyed_hash
 from volunteer_hub.volunteers import idnumbers
 from volunteer_hub.volunteers.catalogue import (
@@ -105,17 +106,7 @@ def reveal_id_number(volunteer: Volunteer, *, by) -> str:
 # --- registration ---------------------------------------------------------------------------
 
 def _place(community_id: int, grid_id: int | None) -> tuple[Org, Org | None]:
-    community = db.session.get(Org, community_id) if community_id else None
-    if community is None or community.level != "community":
-        raise ValidationFailed(_l("Choose your home community."), code="COMMUNITY_REQUIRED",
-                               field="community_id")
-    grid = None
-    if grid_id:
-        grid = db.session.get(Org, grid_id)
-        if grid is None or grid.level != "grid" or grid.parent_id != community.id:
-            raise ValidationFailed(_l("This grid is not part of the chosen community."),
-                                   code="GRID_NOT_IN_COMMUNITY", field="grid_id")
-    return community, grid
+    return community_and_grid(community_id, grid_id, missing=_l("Choose your home community."))
 
 
 def _check_age_and_guardian(birth: date, guardian: dict | None, *, self_registration: bool):
