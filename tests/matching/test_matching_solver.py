@@ -42,8 +42,10 @@ def priority_vector(result: MatchResult) -> tuple[int, int, int]:
 
 def brute_force(slots: Sequence[Slot], vols: Sequence[Volunteer], weights: Weights) -> tuple[tuple[int, int, int], int]:
     """Best (priority fill vector, -cost) over every assignment, from the scalar rules."""
+    demand = d.relative_demands(slots, vols)
     options = [
-        [(j, d.pair_cost(s, v, weights)) for j, v in enumerate(vols) if d.is_feasible(s, v)] for s in slots
+        [(j, d.pair_cost(s, v, weights, demand[v.id])) for j, v in enumerate(vols) if d.is_feasible(s, v)]
+        for s in slots
     ]
     best: tuple[tuple[int, int, int], int] = ((0, 0, 0), 0)
 
@@ -178,6 +180,7 @@ def test_explanations_present_and_correct() -> None:
     assert result.pairings
     by_slot = {s.id: s for s in slots}
     by_vol = {v.id: v for v in vols}
+    demand = d.relative_demands(slots, vols)  # every feasible pair is a candidate here (< 50 per slot)
     for p in result.pairings:
         s, v, e = by_slot[p.slot_id], by_vol[p.volunteer_id], p.explanation
         relation, km = d.relation_and_distance(s, v)
@@ -187,7 +190,7 @@ def test_explanations_present_and_correct() -> None:
         assert e.recent_load == v.recent_load
         assert e.continuity == (s.beneficiary_id in v.served_beneficiaries)
         assert e.preference_hit == (s.need_type in v.preferred_need_types)
-        assert abs(p.cost - d.pair_cost(s, v, Weights())) <= 1
+        assert abs(p.cost - d.pair_cost(s, v, Weights(), demand[v.id])) <= 1
         assert d.is_feasible(s, v)
 
 

@@ -1038,6 +1038,17 @@ def _slot_cost_volunteer_order(si: IntArray, cost: IntArray, vi: IntArray, n_slo
     return np.argsort(key, kind="stable")
 
 
+def demand_costs(weights: Weights, vi: IntArray, n_vols: int) -> IntArray:
+    """Per candidate edge, the demand term (same operation order as domain.demand_units).
+    Demand counts the kept candidate lists, so the max_candidates cut is made on the
+    other terms and the demand term only reorders and prices the kept edges."""
+    demand = np.bincount(vi, minlength=n_vols)
+    mean = len(vi) / int(np.count_nonzero(demand))
+    units = np.rint(weights.demand * np.sqrt(demand[vi] / mean) * COST_POINTS_SCALE)
+    result: IntArray = units.astype(np.int64)
+    return result
+
+
 def build_candidate_graph(
     slots: SlotTable, vols: VolunteerTable, weights: Weights, *, max_candidates: int = DEFAULT_MAX_CANDIDATES
 ) -> CandidateGraph:
@@ -1065,12 +1076,17 @@ def build_candidate_graph(
     # Keep the max_candidates cheapest per slot (ties: lowest volunteer id).
     rank_in_slot = np.arange(len(order)) - np.searchsorted(sorted_si, sorted_si, side="left")
     keep = order[rank_in_slot < max_candidates]
+    kept_cost = cost[keep]
+    if weights.demand > 0 and len(keep):
+        kept_cost = kept_cost + demand_costs(weights, vi[keep], len(vols))
+        reorder = _slot_cost_volunteer_order(si[keep], kept_cost, vi[keep], len(slots), len(vols))
+        keep, kept_cost = keep[reorder], kept_cost[reorder]
     return CandidateGraph(
         n_slots=len(slots),
         n_volunteers=len(vols),
         slot_idx=si[keep],
         vol_idx=vi[keep],
-        cost=cost[keep],
+        cost=kept_cost,
         distance_km=km[keep],
         relation=rel[keep],
         continuity=continuity[keep],

@@ -7,7 +7,7 @@ station; the engine never converts time zones.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -120,24 +120,35 @@ class Weights:
     """
 
     distance: float = 1.0  # per km (haversine, or hierarchy distance)
-    # Defaults tuned on the bench city (docs/BENCHMARKS-matching.md, fairness):
-    # load 0.4 x sqrt(recent_load) keeps the extra travel under 10 % (8-round Gini
-    # 0.71); every other non-distance point buys travel, so surplus and the type
-    # bonus are off and continuity only breaks near-ties. Organisations may raise them.
+    # Defaults tuned on the bench city (docs/BENCHMARKS-matching.md, fairness): organizers
+    # want work rotated (issue #3: 8-round Gini over eligible volunteers <= 0.70 for at
+    # most 10 % more travel than without fairness terms). The Gini is dominated by the
+    # people who never get a task, so the load term is concave and nearly flat after the
+    # first task (0.35 x recent_load^0.25: 0, 0.35, 0.42, 0.46 ...), and the demand term
+    # (below) steers work away from volunteers who are wanted by many slots and will be
+    # asked again anyway. Together: Gini 0.6998 at +9.95 % travel (just inside the target);
+    # a load term alone gives ~0.706 at +10 % whatever its shape. Every other non-distance point buys travel, so surplus and
+    # the type bonus are off and continuity only breaks near-ties. Organisations may
+    # change any of them (MATCHING_WEIGHTS).
     skill_surplus: float = 0.0  # per level above the required minimum
-    load: float = 0.4  # times recent_load ** load_exponent
+    load: float = 0.35  # times recent_load ** load_exponent
     continuity: float = 0.25  # bonus if the volunteer served this beneficiary
     preference: float = 0.0  # bonus if the need type is among the preferred ones
     # < 1 makes the load term concave: the first task in the window costs the most
     # extra, so work spreads to people who had none; > 1 makes it convex (the busiest
-    # are relieved first). The bench sweep (docs/BENCHMARKS-matching.md) picks the default.
-    load_exponent: float = 0.5
+    # are relieved first).
+    load_exponent: float = 0.25
     # per declared preference (need types, weekdays, day parts, beneficiary
     # categories) that the slot misses; volunteers without preferences pay nothing.
     preference_miss: float = 0.1
+    # times sqrt(relative demand): how many of this solve's slots hold the volunteer
+    # among their candidates, over the average volunteer's count. Someone many slots
+    # want now is likely to be asked again soon; a near-equal candidate few slots can
+    # use takes the task instead. A solve of one slot gives everyone the same demand.
+    demand: float = 0.1
 
     def __post_init__(self) -> None:
-        for name in ("distance", "skill_surplus", "load", "continuity", "preference", "preference_miss"):
+        for name in ("distance", "skill_surplus", "load", "continuity", "preference", "preference_miss", "demand"):
             if getattr(self, name) < 0:
                 raise ValueError(f"weight {name} must be >= 0")
         if not 0.0 < self.load_exponent <= 4.0:
@@ -452,8 +463,24 @@ def to_cost_units(points: float) -> int:
     return int(round(points * COST_POINTS_SCALE)) + 1
 
 
-def pair_cost(slot: Slot, volunteer: Volunteer, weights: Weights) -> int:
-    """Scalar reference of the cost the vectorised builder computes."""
+def demand_units(weights: Weights, relative_demand: float) -> int:
+    """Integer cost of the demand term (added after rounding the other points)."""
+    return int(round(weights.demand * math.sqrt(relative_demand) * COST_POINTS_SCALE))
+
+
+def relative_demands(slots: Sequence[Slot], volunteers: Sequence[Volunteer]) -> dict[int, float]:
+    """Scalar reference of the demand term's input, by volunteer id: feasible slots
+    of the volunteer over the mean among volunteers with any (equal to the engine's
+    when every feasible pair is a candidate, i.e. at most max_candidates per slot)."""
+    counts = {v.id: sum(is_feasible(s, v) for s in slots) for v in volunteers}
+    wanted = [c for c in counts.values() if c]
+    mean = sum(wanted) / len(wanted) if wanted else 1.0
+    return {vid: c / mean for vid, c in counts.items()}
+
+
+def pair_cost(slot: Slot, volunteer: Volunteer, weights: Weights, relative_demand: float = 1.0) -> int:
+    """Scalar reference of the cost the vectorised builder computes. A pair priced
+    on its own (a manual assignment) counts as average demand."""
     _, km = relation_and_distance(slot, volunteer)
     continuity = slot.beneficiary_id is not None and slot.beneficiary_id in volunteer.served_beneficiaries
     preference = slot.need_type in volunteer.preferred_need_types
@@ -461,4 +488,4 @@ def pair_cost(slot: Slot, volunteer: Volunteer, weights: Weights) -> int:
     points = cost_points(
         weights, km, skill_surplus(slot, volunteer), volunteer.recent_load, continuity, preference, misses
     )
-    return to_cost_units(points)
+    return to_cost_units(points) + demand_units(weights, relative_demand)
