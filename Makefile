@@ -28,7 +28,8 @@ run: install
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/volunteer-hub worker & \
 	$(BIN)/volunteer-hub scheduler & \
-	$(BIN)/gunicorn --bind 127.0.0.1:5000 --workers 2 --threads 4 --access-logfile - 'volunteer_hub:create_app()'
+	$(BIN)/granian --interface wsgi --factory --host 127.0.0.1 --port 5000 --workers 2 \
+	  --blocking-threads 4 --no-ws --access-log volunteer_hub:create_app
 
 ## Debian's Chromium for the browser tests (Playwright's own download cannot work here).
 browser:

@@ -2,9 +2,11 @@
 
     python -m bench.mobilization.intake [--setup] [--members 60000] [--repeat 3]
         [--clients 16] [--seconds 10] [--workers 2] [--threads 4] [--client asyncio|threads]
+        [--server granian|gunicorn]
 
-gunicorn serves the app (`--workers` processes; `--threads N` > 0 makes them gthread workers
-with keep-alive, 0 keeps sync workers). The closed-loop clients post
+granian serves the app as `make run` does (`--workers` processes, `--threads` blocking
+threads each); `--server gunicorn` for comparison (`--threads N` > 0 makes them gthread
+workers with keep-alive, 0 keeps sync workers). The closed-loop clients post
 {"answer": "coming", "eta_minutes": 15}, every request with a different responder's signed
 link, without an Idempotency-Key. The plan has 5 seats, so after the first few answers no
 re-plan runs: the steady state of a large call-out. The first 200 answers (those re-plans
@@ -260,7 +262,7 @@ def describe(result: RunResult, load: str) -> str:
 
 def bench_intake(url: str, all_tokens: list[str], *, clients: int = 16, seconds: float = 10,
                  runs: int = 3, workers: int = 2, threads: int = 4,
-                 client: str = "asyncio", server_kind: str = "gunicorn") -> list[RunResult]:
+                 client: str = "asyncio", server_kind: str = "granian") -> list[RunResult]:
     """`runs` runs against one gunicorn, each with its share of the tokens; inside an app
     context of the bench database (the written answers are counted there)."""
     from volunteer_hub.db import db
@@ -319,7 +321,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--client", choices=("asyncio", "threads"), default="asyncio")
-    parser.add_argument("--server", choices=("gunicorn", "granian"), default="gunicorn")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     args = parser.parse_args()
     url = os.environ.get("VOLUNTEER_HUB_BENCH_DATABASE_URL", DEFAULT_URL)
     ensure_database(url)

@@ -1,6 +1,6 @@
 """Mobilization benchmarks on PostgreSQL: activation fan-out and answer intake over HTTP.
 
-    python -m bench.mobilization.run [--members 100000] [--repeat 3] [--clients 8]
+    python -m bench.mobilization.run [--members 100000] [--repeat 3] [--clients 16]
                                      [--seconds 10] [--workers 2] [--skip-intake]
 
 1. Fan-out: a street with one flood team of `--members` active adult members, each with a
@@ -9,10 +9,8 @@
    targeting query, the Responder rows, one signed one-tap link and two rendered texts per
    person, and the alert written to the outbox on three channels (SMS, e-mail, inbox), i.e.
    3 x members outbox rows. Creating the members is not timed.
-2. Intake: gunicorn (`--workers` sync workers) serves the app; `--clients` threads post
-   `POST /api/v1/emergency/respond/<token>` {"answer": "coming", "eta_minutes": 15}, every
-   request with a different responder's token (as many phones answering), no Idempotency-Key.
-   Three runs of `--seconds`, medians quoted; p50/p99 latency measured by the load generator.
+2. Intake: bench/mobilization/intake.py against the big activation (granian as `make run`
+   serves, or `--server gunicorn`; see that module for the method).
 
 Uses (and empties) VOLUNTEER_HUB_BENCH_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench, created when missing.
@@ -21,20 +19,14 @@ Dispatcher throughput is measured in bench/notify (docs/BENCHMARKS-notify.md).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
-from pathlib import Path
 
 from sqlalchemy import func, insert, select, text
 
-from bench.http.load import run_load
-from bench.http.run import Gunicorn
 from bench.notify.run import ensure_database
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench"
@@ -167,71 +159,12 @@ def bench_fanout(db, plan) -> tuple[float, int, int]:
 
 # --- 2. intake ---
 
-class Workers(Gunicorn):
-    """bench/http's gunicorn runner with a chosen number of sync workers."""
-
-    def __init__(self, env: dict, log_path: Path, workers: int):
-        super().__init__(env, log_path)
-        self.workers = workers
-
-    def start(self) -> None:
-        from bench.http.run import _bin, request
-
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [_bin("gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
-             str(self.workers), "volunteer_hub:create_app()"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.log_tail())
-            try:
-                status, _ = request(self.port, "GET", "/healthz")
-                if status == 200 and len(self.pids()) >= self.workers + 1:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start:\n" + self.log_tail())
-
-
 def tokens(db) -> list[str]:
     from volunteer_hub.emergency.models import Responder
     from volunteer_hub.emergency.responses import response_token
 
     responders = db.session.execute(select(Responder).order_by(Responder.id)).scalars().all()
     return [response_token(r, valid_hours=24) for r in responders]
-
-
-def bench_intake(url: str, all_tokens: list[str], *, clients: int, seconds: float,
-                 runs: int, workers: int) -> list:
-    body = json.dumps({"answer": "coming", "eta_minutes": 15}).encode()
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    queue = iter(all_tokens)
-
-    def make_request():
-        return "POST", f"/api/v1/emergency/respond/{next(queue)}", body, headers
-
-    env = environment(url)
-    results = []
-    with tempfile.TemporaryDirectory(prefix="vh-bench-mob-") as tmp:
-        server = Workers(env, Path(tmp) / "gunicorn.log", workers)
-        server.start()
-        try:
-            for run in range(runs):
-                result = run_load("intake", server.port, make_request, clients=clients,
-                                  seconds=seconds, max_requests=len(all_tokens) // runs,
-                                  expected_status=200, server_pids=server.pids)
-                log(f"intake run {run + 1}: {result.rps:,.0f} answers/s, "
-                    f"p50 {result.percentile(50):.1f} ms, p99 {result.percentile(99):.1f} ms, "
-                    f"errors {result.errors} {dict(result.statuses)} "
-                    f"{list(result.error_samples.values())[:1]}; machine busy "
-                    f"{result.machine_busy:.0%}, gunicorn CPU {result.server_cpu_s:.1f} s")
-                results.append(result)
-        finally:
-            server.stop()
-    return results
 
 
 # --- 3. board and report on the big activation ---------------------------------------------------
@@ -259,10 +192,6 @@ def bench_board(db, repeat: int) -> dict:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
-def cpu_ms(result) -> float:
-    return 1000 * result.server_cpu_s / max(1, result.successes)
-
-
 def load_average() -> str:
     with open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
@@ -272,9 +201,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--client", choices=("asyncio", "threads"), default="asyncio")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-board", action="store_true")
     parser.add_argument("--skip-fanout", action="store_true",
@@ -301,22 +233,15 @@ def main() -> None:
                       f"{seconds:.2f} s [run {run + 1}, load {load}]", flush=True)
             print(f"fan-out median {statistics.median(timings):.2f} s", flush=True)
         if not args.skip_intake:
+            from bench.mobilization import intake
+
             all_tokens = tokens(db)
             db.session.remove()
-            load = load_average()
-            results = bench_intake(url, all_tokens, clients=args.clients, seconds=args.seconds,
-                                   runs=args.repeat, workers=args.workers)
-            rates = [r.rps for r in results]
-            p99 = [r.percentile(99) for r in results]
-            p50 = [r.percentile(50) for r in results]
-            print(f"intake ({args.workers} gunicorn workers, {args.clients} clients, "
-                  f"load before {load}): answers/s "
-                  f"{' / '.join(f'{x:,.0f}' for x in rates)} (median "
-                  f"{statistics.median(rates):,.0f}); p50 ms "
-                  f"{' / '.join(f'{x:.1f}' for x in p50)}; p99 ms "
-                  f"{' / '.join(f'{x:.1f}' for x in p99)} (median "
-                  f"{statistics.median(p99):.1f}); gunicorn CPU ms/answer "
-                  f"{' / '.join(f'{cpu_ms(r):.1f}' for r in results)}", flush=True)
+            results = intake.bench_intake(
+                url, all_tokens, clients=args.clients, seconds=args.seconds, runs=args.repeat,
+                workers=args.workers, threads=args.threads, client=args.client,
+                server_kind=args.server)
+            print(intake.summary(results, args), flush=True)
         if not args.skip_board:
             load = load_average()
             with app.test_request_context():
