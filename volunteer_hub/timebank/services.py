@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -903,7 +905,14 @@ def _transactions_sql() -> str:
 
 
 class _stream:
-    """Rows of `sql` fetched `batch` at a time: a named (server-side) cursor on PostgreSQL."""
+    """Rows of `sql` fetched `batch` at a time: a named (server-side) cursor on PostgreSQL.
+
+    On PostgreSQL a thread fetches the next batches while the caller hashes the current one,
+    so the server's work overlaps the verifier's Python instead of alternating with it (the
+    driver releases the GIL while it waits on the socket). SQLite's connection stays on the
+    calling thread."""
+
+    PREFETCH = 2  # batches held ahead of the caller
 
     def __init__(self, driver_connection, sql: str, batch: int, name: str) -> None:
         if is_postgresql():
@@ -912,13 +921,46 @@ class _stream:
         else:
             self.cursor = driver_connection.cursor()
             self.cursor.arraysize = batch
-        self.sql = sql
+        self.sql, self.batch, self.name = sql, batch, name
+        self.fetcher: threading.Thread | None = None
+        self.batches: queue.Queue = queue.Queue(maxsize=self.PREFETCH)
+        self.stopping = threading.Event()
 
     def __enter__(self):
         self.cursor.execute(self.sql)
-        return iter(self.cursor)
+        if not is_postgresql():
+            return iter(self.cursor)
+        self.fetcher = threading.Thread(target=self._fetch, name=self.name, daemon=True)
+        self.fetcher.start()
+        return self._rows()
+
+    def _fetch(self) -> None:
+        try:
+            while not self.stopping.is_set():
+                rows = self.cursor.fetchmany(self.batch)
+                self.batches.put(rows)
+                if not rows:
+                    return
+        except BaseException as error:  # handed to the caller's thread, raised there
+            self.batches.put(error)
+
+    def _rows(self):
+        while True:
+            rows = self.batches.get()
+            if isinstance(rows, BaseException):
+                raise rows
+            if not rows:
+                return
+            yield from rows
 
     def __exit__(self, *exc_info) -> None:
+        if self.fetcher is not None:  # a caller that stopped early: let the fetcher finish
+            self.stopping.set()
+            while self.fetcher.is_alive():
+                try:
+                    self.batches.get(timeout=0.05)
+                except queue.Empty:
+                    pass
         self.cursor.close()
 
 
