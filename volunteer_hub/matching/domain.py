@@ -127,9 +127,9 @@ class Weights:
     # first task (0.35 x recent_load^0.25: 0, 0.35, 0.42, 0.46 ...), and the demand term
     # (below) steers work away from volunteers who are wanted by many slots and will be
     # asked again anyway. Together: Gini 0.6998 at +9.95 % travel (just inside the target);
-    # a load term alone gives ~0.706 at +10 % whatever its shape. Every other non-distance point buys travel, so surplus and
-    # the type bonus are off and continuity only breaks near-ties. Organisations may
-    # change any of them (MATCHING_WEIGHTS).
+    # a load term alone gives ~0.706 at +10 % whatever its shape. Every other non-distance
+    # point buys travel, so surplus and the type bonus are off and continuity only breaks
+    # near-ties. Organisations may change any of them (MATCHING_WEIGHTS).
     skill_surplus: float = 0.0  # per level above the required minimum
     load: float = 0.35  # times recent_load ** load_exponent
     continuity: float = 0.25  # bonus if the volunteer served this beneficiary
