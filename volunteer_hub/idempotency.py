@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from collections.abc import Callable
 
 from flask import Response, make_response, request
 from flask_babel import lazy_gettext as _l
@@ -26,8 +27,15 @@ def _request_hash() -> str:
     return hashlib.sha256(request.get_data() or b"").hexdigest()
 
 
-def idempotent(view):
-    """Replay the stored response for a repeated key; 409 if the body differs."""
+def idempotent(view=None, *, scope: Callable[[], str | None] | None = None):
+    """Replay the stored response for a repeated key; 409 if the body differs.
+
+    Keys live in a scope: the bearer user, else the client address. `scope` may name a
+    better one for anonymous callers holding a capability (a one-tap link: a phone that
+    retries after moving from Wi-Fi to mobile data has a new address); None from it falls
+    back to the default."""
+    if view is None:
+        return functools.partial(idempotent, scope=scope)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -36,15 +44,15 @@ def idempotent(view):
         key = request.headers.get(HEADER)
         if not key:
             return view(*args, **kwargs)
-        scope, digest = _scope(), _request_hash()
+        where, digest = (scope and scope()) or _scope(), _request_hash()
         stored = db.session.execute(
-            db.select(IdempotencyRecord).filter_by(scope=scope, key=key[:255])
+            db.select(IdempotencyRecord).filter_by(scope=where, key=key[:255])
         ).scalar_one_or_none()
         if stored is not None:
             return _replay(stored, digest)
         response = make_response(view(*args, **kwargs))
         if response.status_code < 500:
-            _store(scope, key[:255], digest, response)
+            _store(where, key[:255], digest, response)
         return response
 
     return wrapper

@@ -169,3 +169,23 @@ def test_an_idempotency_key_replays_the_first_answer_and_writes_once(db, client,
     changed = answer(client, token, {"answer": "cannot"}, **{"Idempotency-Key": "tap-1"})
     assert (changed.status_code, changed.get_json()["error"]) == (409, "IDEMPOTENCY_KEY_REUSED")
     assert history_rows(db) == 4 + 1
+
+
+def test_a_retry_from_another_network_replays_the_first_answer(db, client, world, drill):
+    """A phone that lost the reply on Wi-Fi and retries over mobile data has a new address:
+    the key belongs to the link, so the retry still replays instead of answering again."""
+    fill_every_role(db, drill, world)
+    token = token_for(db, drill, world, "zhao")
+    body = {"answer": "coming", "eta_minutes": 20}
+    headers = {"Idempotency-Key": "tap-wifi"}
+    first = client.post(f"/api/v1/emergency/respond/{token}", json=body, headers=headers,
+                        environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    retried = client.post(f"/api/v1/emergency/respond/{token}", json=body, headers=headers,
+                          environ_base={"REMOTE_ADDR": "172.16.4.9"})
+    assert first.status_code == retried.status_code == 200
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert history_rows(db) == 4 + 1
+    other = token_for(db, drill, world, "wang")
+    elsewhere = client.post(f"/api/v1/emergency/respond/{other}", json=body, headers=headers,
+                            environ_base={"REMOTE_ADDR": "10.0.0.7"})
+    assert elsewhere.status_code == 200 and "Idempotent-Replayed" not in elsewhere.headers

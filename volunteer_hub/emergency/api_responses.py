@@ -2,6 +2,8 @@
 well-being roll call. Routes attach to the emergency API blueprint (api.py imports this)."""
 from __future__ import annotations
 
+from flask import current_app, request
+
 from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.common_schemas import PageArgsSchema
 from volunteer_hub.db import db, transaction
@@ -47,10 +49,17 @@ def respond_read(token):
             "responder": answer_view(responder)}
 
 
+def _link_scope() -> str | None:
+    """Idempotency keys of a one-tap answer belong to the link's responder, not to the
+    phone's address (which changes between a lost reply and its retry)."""
+    parts = responses.token_parts(request.view_args["token"], current_app.config["SECRET_KEY"])
+    return None if parts is None else f"responder:{parts.responder_id}"
+
+
 @blp.route("/respond/<token>", methods=["POST"])
 @blp.arguments(AnswerSchema)
 @blp.response(200, AnswerResultSchema)
-@idempotent
+@idempotent(scope=_link_scope)
 def respond(data, token):
     """Answer (or change the answer) through a one-tap link: coming with an ETA, or cannot.
 
