@@ -157,17 +157,23 @@ def run_load(scenario: str, port: int, make_request: RequestFactory, *, clients:
     merged = RunResult(scenario=scenario, clients=clients, seconds=elapsed, requests=0,
                        successes=0, latencies_ms=[], client_cpu_s=client_cpu,
                        server_cpu_s=server_cpu, db_cpu_s=db_cpu)
-    busy = machine1[0] - machine0[0]
-    total = machine1[1] - machine0[1]
-    merged.machine_cpu_s = busy / os.sysconf("SC_CLK_TCK")
-    merged.machine_busy = busy / total if total else 0.0
-    for part in results:
-        merged.latencies_ms.extend(part["latencies"])
-        merged.statuses.update(part["statuses"])
-        merged.exceptions.update(part["exceptions"])
-        merged.connections += part["connections"]
+    return merge_parts(merged, results, machine0, machine1, expected_status)
+
+
+def merge_parts(result: RunResult, parts: list[dict], machine0, machine1,
+                expected_status: int = 200) -> RunResult:
+    """Fold the clients' parts (latencies, statuses, ...) and the machine's CPU ticks over
+    the run into `result`."""
+    busy, total = machine1[0] - machine0[0], machine1[1] - machine0[1]
+    result.machine_cpu_s = busy / os.sysconf("SC_CLK_TCK")
+    result.machine_busy = busy / total if total else 0.0
+    for part in parts:
+        result.latencies_ms.extend(part["latencies"])
+        result.statuses.update(part["statuses"])
+        result.exceptions.update(part["exceptions"])
+        result.connections += part["connections"]
         for status, body in part["samples"].items():
-            merged.error_samples.setdefault(status, body)
-    merged.requests = sum(merged.statuses.values())
-    merged.successes = merged.statuses.get(expected_status, 0)
-    return merged
+            result.error_samples.setdefault(status, body)
+    result.requests = sum(result.statuses.values())
+    result.successes = result.statuses.get(expected_status, 0)
+    return result

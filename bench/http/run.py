@@ -162,25 +162,29 @@ class Gunicorn:
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
 
+    workers = 2
+
+    def command(self) -> list[str]:
+        return [_bin("gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers",
+                str(self.workers), "volunteer_hub:create_app()"]
+
     def start(self) -> None:
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [_bin("gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-             "volunteer_hub:create_app()"],
-            env=self.env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), env=self.env, cwd=ROOT, stdout=self._log,
+                                     stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n"
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n"
                                    + self.log_tail())
             try:
                 status, _ = request(self.port, "GET", "/healthz")
-                if status == 200 and len(self.pids()) >= 3:
+                if status == 200 and len(self.pids()) >= self.workers + 1:  # and the master
                     return
             except OSError:
                 pass
             time.sleep(0.2)
-        raise RuntimeError("gunicorn did not answer /healthz within 60 s:\n" + self.log_tail())
+        raise RuntimeError("the server did not answer /healthz within 60 s:\n" + self.log_tail())
 
     def pids(self) -> list[int]:
         return [self.proc.pid, *_children(self.proc.pid)] if self.proc else []
@@ -206,7 +210,7 @@ class Gunicorn:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
-        _log(f"gunicorn stopped (exit code {self.proc.returncode})")
+        _log(f"server stopped (exit code {self.proc.returncode})")
 
 
 def request(port: int, method: str, path: str, body: dict | None = None,

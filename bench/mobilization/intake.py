@@ -32,7 +32,6 @@ import asyncio
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,8 +40,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from bench.http.load import RunResult, _cpu_ticks, _machine_ticks, run_load
-from bench.http.run import Gunicorn, _bin, request
+from bench.http.load import RunResult, _cpu_ticks, _machine_ticks, merge_parts, run_load
+from bench.http.run import Gunicorn, _bin
 from bench.mobilization import run as scene
 from bench.notify.run import ensure_database
 
@@ -64,7 +63,8 @@ def load_average() -> str:
 # --- the server ----------------------------------------------------------------------------
 
 class Server(Gunicorn):
-    """gunicorn with `workers` sync workers, or gthread workers when threads > 0."""
+    """granian with `workers` processes of `threads` blocking threads; or gunicorn with sync
+    workers, gthread workers when threads > 0."""
 
     def __init__(self, env: dict, log_path: Path, workers: int, threads: int,
                  server: str = "gunicorn"):
@@ -82,23 +82,6 @@ class Server(Gunicorn):
         if self.threads:
             command += ["--worker-class", "gthread", "--threads", str(self.threads)]
         return command + ["volunteer_hub:create_app()"]
-
-    def start(self) -> None:
-        self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self.command(), env=self.env, stdout=self._log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("gunicorn exited:\n" + self.log_tail())
-            try:
-                status, _ = request(self.port, "GET", "/healthz")
-                if status == 200 and len(self.pids()) >= self.workers + 1:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("gunicorn did not start:\n" + self.log_tail())
 
 
 # --- the asyncio raw-socket client ---------------------------------------------------------
@@ -177,20 +160,7 @@ def run_asyncio(port: int, tokens: list[str], *, clients: int, seconds: float,
                        server_cpu_s=_cpu_ticks(pids) - server0,
                        # backends opened during the run count whole: they started in it
                        db_cpu_s=_cpu_ticks(db_pids()) - db0)
-    machine1 = _machine_ticks()
-    busy, total = machine1[0] - machine0[0], machine1[1] - machine0[1]
-    result.machine_cpu_s = busy / os.sysconf("SC_CLK_TCK")
-    result.machine_busy = busy / total if total else 0.0
-    for part in parts:
-        result.latencies_ms.extend(part["latencies"])
-        result.statuses.update(part["statuses"])
-        result.exceptions.update(part["exceptions"])
-        result.connections += part["connections"]
-        for status, body in part["samples"].items():
-            result.error_samples.setdefault(status, body)
-    result.requests = sum(result.statuses.values())
-    result.successes = result.statuses.get(200, 0)
-    return result
+    return merge_parts(result, parts, machine0, _machine_ticks())
 
 
 def run_threads(port: int, tokens: list[str], *, clients: int, seconds: float,
