@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Callable
 
 from flask import Response, make_response, request

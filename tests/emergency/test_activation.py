@@ -14,6 +14,7 @@ from volunteer_hub.emergency import plans, responses
 from volunteer_hub.emergency.models import Activation, ActivationEvent, Responder
 from volunteer_hub.emergency.settings import set_settings
 from volunteer_hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from volunteer_hub.notify import fanout
 from volunteer_hub.notify.models import OutboxMessage, PushSubscription
 from volunteer_hub.orgs.models import TeamMember
 from volunteer_hub.records.models import Activity, ServiceRecord
@@ -34,8 +35,9 @@ def called(db, activation) -> set[str]:
 
 
 def outbox(db, prefix: str) -> list[OutboxMessage]:
-    return db.session.execute(select(OutboxMessage).where(
-        OutboxMessage.event_key.startswith(prefix)).order_by(OutboxMessage.id)).scalars().all()
+    """The messages of events starting with `prefix`, with the text they are sent with."""
+    return fanout.filled(db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.event_key.startswith(prefix)).order_by(OutboxMessage.id)).scalars().all())
 
 
 def test_a_drill_calls_qualified_members_in_range_on_every_channel(world, activate_drill, db):

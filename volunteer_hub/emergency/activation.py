@@ -10,14 +10,14 @@ from __future__ import annotations
 import math
 import secrets
 from datetime import date, datetime, timedelta
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-import numpy as np
 from flask import current_app
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, func, insert, or_, select, text, true, update
+from sqlalchemy import (
+    Float, case, cast, exists, func, insert, literal, null, or_, select, true, update,
+)
 
 from volunteer_hub.accounts.models import User
 from volunteer_hub.accounts.permissions import path_filter, require, scope_paths
@@ -33,7 +33,8 @@ from volunteer_hub.emergency.models import (
 from volunteer_hub.emergency.plans import DEFAULT_TEMPLATES
 from volunteer_hub.emergency.settings import emergency_settings
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
-from volunteer_hub.notify import services as notify
+from volunteer_hub.notify import fanout
+from volunteer_hub.notify.fanout import LINK_PLACEHOLDER
 from volunteer_hub.notify.models import CHANNELS
 from volunteer_hub.orgs.models import Org, TeamMember
 from volunteer_hub.volunteers.models import Certification, Volunteer
@@ -95,46 +96,35 @@ def message_subject(activation: Activation, locale: str | None) -> str:
     return (texts["drill"] if activation.is_drill else "") + subject
 
 
-def answer_link(responder: Responder | LinkSubject) -> str:
-    """The responder's one-tap link (signed by the responses module)."""
-    from volunteer_hub.emergency.responses import response_link
-
-    return response_link(responder)
-
-
-def answer_links(activation: Activation):
-    """answer_link for many responders of `activation`: the site address, the link
-    lifetime and the clock are read once, not once per person (half the cost at 100,000)."""
-    from volunteer_hub.emergency.responses import base_url, link_valid_hours, response_token
+def answer_links(responder_ids: list[int]) -> dict[int, str]:
+    """The one-tap links of these responders (signed by the responses module): the link
+    maker of alert messages, so each is made when its message is sent or shown. A link
+    expires a set time after the person was first notified, whenever it is made."""
+    from volunteer_hub.emergency.responses import base_url, response_token
 
     prefix = f"{base_url()}/emergency/respond/"
-    hours = link_valid_hours(activation.id)
-    moment = utcnow()
-
-    def link(responder: Responder | LinkSubject) -> str:
-        return prefix + response_token(responder, now=moment, valid_hours=hours)
-
-    return link
-
-
-LINK_MARK = "\x00link\x00"
+    responders = db.session.execute(
+        select(Responder.id, Responder.activation_id, Responder.volunteer_id,
+               Responder.notified_at).where(Responder.id.in_(responder_ids))).all()
+    # Read per call, not remembered: a dispatcher runs for weeks while settings change.
+    hours = {activation_id: int(emergency_settings(db.session.get(Activation,
+                                                                  activation_id).org)
+                                .link_valid_hours)
+             for activation_id in {r.activation_id for r in responders}}
+    return {r.id: prefix + response_token(r, now=r.notified_at,
+                                          valid_hours=hours[r.activation_id])
+            for r in responders}
 
 
 def alert_text(activation: Activation, locale: str | None) -> str:
-    """The alert in one language with LINK_MARK where each person's own link goes: rendered
-    once per language, not once per person, in a fan-out."""
+    """The alert in one language, with LINK_PLACEHOLDER where each person's own link goes."""
     locale = message_locale(locale)
     texts = message_texts(locale)
     template = (activation.templates.get(locale) or DEFAULT_TEMPLATES[locale])["alert"]
-    body = render_message(activation, "alert", locale, link=LINK_MARK)
+    body = render_message(activation, "alert", locale, link=LINK_PLACEHOLDER)
     if "{link}" not in template:
-        body += " " + texts["link"].format(link=LINK_MARK)
+        body += " " + texts["link"].format(link=LINK_PLACEHOLDER)
     return f"{body}\n{texts['reply']}"
-
-
-def alert_body(activation: Activation, responder: Responder | LinkSubject,
-               locale: str | None) -> str:
-    return alert_text(activation, locale).replace(LINK_MARK, answer_link(responder))
 
 
 # --- events -----------------------------------------------------------------------------------
@@ -148,34 +138,6 @@ def log_event(activation: Activation, kind: str, detail: dict | None = None, *,
 
 
 # --- targeting --------------------------------------------------------------------------------
-
-class Candidate(NamedTuple):
-    """A member to call (a plain tuple: a fan-out makes 100,000)."""
-
-    volunteer_id: int
-    user_id: int
-    team_id: int
-    lat: float | None
-    lon: float | None
-    phone: str | None
-    email: str | None
-    locale: str | None
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    phi1, phi2 = math.radians(lat1), math.radians(lat2)
-    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
-    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, a)))
-
-
-def haversine_km_many(lat: float, lon: float, lats: np.ndarray, lons: np.ndarray) -> np.ndarray:
-    """haversine_km from one point to many at once (NaN where a position is missing)."""
-    phi1, phi2 = math.radians(lat), np.radians(lats)
-    dlambda = np.radians(lons - lon)
-    a = np.sin((phi2 - phi1) / 2) ** 2 + math.cos(phi1) * np.cos(phi2) * np.sin(dlambda / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.minimum(1.0, a)))
-
 
 def local_today() -> date:
     return utcnow().astimezone(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])).date()
@@ -227,7 +189,7 @@ def _area_conditions(activation: Activation) -> list:
         area = db.session.get(Org, activation.area_org_id)
         conditions.append(Volunteer.org_path.startswith(area.path, autoescape=True))
     if activation.radius_km is not None:
-        # A bounding box lets the database drop the far ones; haversine decides the rest.
+        # A bounding box lets the database drop the far ones; the distance decides the rest.
         # Members without a position cannot be shown to be inside a radius: not called.
         dlat = activation.radius_km / KM_PER_DEGREE
         cos_lat = max(0.01, math.cos(math.radians(activation.incident_lat)))
@@ -239,182 +201,91 @@ def _area_conditions(activation: Activation) -> list:
     return conditions
 
 
-def find_candidates(activation: Activation, team_ids: list[int]) -> list[tuple[Candidate,
-                                                                                float | None]]:
-    """The members of `team_ids` to call now, in team call order, with their distance:
-    active (so not suspended) adults with a certificate some role needs, not deployed
-    elsewhere, not already called here, inside the area."""
-    if not team_ids:
-        return []
+def _distance_km(activation: Activation):
+    """The great-circle distance from the incident to the volunteer, in SQL (km, rounded to
+    metres); NULL without both positions."""
+    if activation.incident_lat is None or activation.incident_lon is None:
+        return cast(null(), Float)  # typed, or PostgreSQL takes the subquery's NULL for text
+    lat, lon = activation.incident_lat, activation.incident_lon
+    half_dlat = func.radians(Volunteer.lat - lat) / 2
+    half_dlon = func.radians(Volunteer.lon - lon) / 2
+    a = (func.power(func.sin(half_dlat), 2)
+         + math.cos(math.radians(lat)) * func.cos(func.radians(Volunteer.lat))
+         * func.power(func.sin(half_dlon), 2))
+    smaller = func.least if is_postgresql() else func.min  # rounding may push a past 1
+    km = 2 * EARTH_RADIUS_KM * func.asin(func.sqrt(smaller(a, 1.0)))
+    return func.round(km * 1000) / 1000.0
+
+
+def _targets(activation: Activation, team_ids: list[int]):
+    """The members of `team_ids` to call now: active (so not suspended) adults with a
+    certificate some role needs, not deployed elsewhere, not already called here, inside
+    the area; someone in two called teams once, with the first team in call order."""
     today = local_today()
-    query = (
-        select(TeamMember.team_id, Volunteer.id, Volunteer.user_id, Volunteer.lat,
-               Volunteer.lon, User.phone, User.email, User.locale)
+    team_rank = case(*[(TeamMember.team_id == team_id, rank)
+                       for rank, team_id in enumerate(team_ids)])
+    members = (
+        select(Volunteer.id.label("volunteer_id"), Volunteer.user_id.label("user_id"),
+               TeamMember.team_id.label("team_id"), _distance_km(activation).label("distance"),
+               func.row_number().over(partition_by=Volunteer.id, order_by=team_rank)
+               .label("nth"))
         .join(Volunteer, Volunteer.id == TeamMember.volunteer_id)
         .join(User, User.id == Volunteer.user_id)
         .where(TeamMember.team_id.in_(team_ids), Volunteer.status == "active",
                User.active.is_(True), Volunteer.birth_date <= _adult_birth_cutoff(today),
                _qualifies_for_a_role(activation.roles, today),
                ~_deployed_elsewhere(activation), ~_already_called(activation),
-               *_area_conditions(activation)))
-    order = {team_id: i for i, team_id in enumerate(team_ids)}
-    rows = sorted(db.session.execute(query).all(), key=lambda row: (order[row[0]], row[1]))
-    distances = _distances(activation, rows)
-    chosen, seen = [], set()
-    for row, distance in zip(rows, distances):
-        if row[1] in seen:
-            continue  # in two called teams: called once, with the first team
-        if activation.radius_km is not None and (distance is None
-                                                 or distance > activation.radius_km):
-            continue
-        seen.add(row[1])
-        chosen.append((Candidate(row[1], row[2], row[0], row[3], row[4], row[5], row[6],
-                                 row[7]), distance))
-    return chosen
-
-
-def _distances(activation: Activation, rows: list) -> list[float | None]:
-    """Each row's distance (km, 3 decimals) from the incident, None without positions."""
-    if activation.incident_lat is None or activation.incident_lon is None or not rows:
-        return [None] * len(rows)
-    lats = np.array([row[3] for row in rows], dtype=float)  # None becomes NaN
-    lons = np.array([row[4] for row in rows], dtype=float)
-    km = np.round(haversine_km_many(activation.incident_lat, activation.incident_lon,
-                                    lats, lons), 3)
-    return [None if math.isnan(d) else d for d in km.tolist()]
+               *_area_conditions(activation))).subquery("members")
+    targets = select(members).where(members.c.nth == 1)
+    if activation.radius_km is not None:
+        targets = targets.where(members.c.distance <= activation.radius_km)
+    return targets.subquery("targets")
 
 
 # --- calling ----------------------------------------------------------------------------------
 
-def call_members(activation: Activation, team_ids: list[int], *,
-                 new_event: bool = False) -> int:
-    """Create Responder rows for the members to call now and write their alerts (round 1).
-
-    `new_event`: the first call of a new activation, whose alert key no message has yet."""
-    chosen = find_candidates(activation, team_ids)
-    if not chosen:
+def call_members(activation: Activation, team_ids: list[int]) -> int:
+    """Create Responder rows for the members to call now and write their alerts (round 1),
+    each in one statement that the database runs without the rows passing through Python.
+    Returns the number of people called."""
+    if not team_ids:
         return 0
-    moment = utcnow()
-    if is_postgresql():
-        ids = _preallocated_responder_ids(len(chosen))
-        people = _link_subjects(activation, chosen, ids)
-        rows = [(responder_id, activation.id, c.volunteer_id, c.user_id, c.team_id, distance,
-                 moment, 1, "none") for responder_id, (c, distance) in zip(ids, chosen)]
-        targets = alert_targets(activation, people)  # may read the database: before the COPY
-        _copy_responders(rows)
-    else:
-        ids = _insert_responders(activation, chosen, moment)
-        people = _link_subjects(activation, chosen, ids)
-        targets = alert_targets(activation, people)
-    broadcast(activation, f"emergency:{activation.id}:alert:1", targets, new_event=new_event)
-    return len(people)
+    newest_before = db.session.execute(select(func.max(Responder.id))).scalar() or 0
+    targets = _targets(activation, team_ids)
+    rows = select(literal(activation.id), targets.c.volunteer_id, targets.c.user_id,
+                  targets.c.team_id, targets.c.distance,
+                  literal(utcnow(), Responder.notified_at.type), literal(1), literal("none"))
+    write = insert(Responder.__table__).from_select(
+        ["activation_id", "volunteer_id", "user_id", "team_id", "distance_km", "notified_at",
+         "notify_round", "answer"],
+        rows.order_by(targets.c.volunteer_id))  # in index order: cheaper to write
+    called = db.session.execute(write.execution_options(preserve_rowcount=True)).rowcount
+    if called:
+        # Ids only grow: those above the newest before are the ones just written.
+        send_alerts(activation, Responder.id > newest_before, round_=1)
+    return called
 
 
-def _link_subjects(activation: Activation, chosen: list[tuple[Candidate, float | None]],
-                   ids: list[int]) -> list[tuple[LinkSubject, Candidate]]:
-    return [(LinkSubject(responder_id, activation.id, c.volunteer_id, c.user_id, c.team_id), c)
-            for responder_id, (c, _distance) in zip(ids, chosen)]
-
-
-RESPONDER_COLUMNS = ("id", "activation_id", "volunteer_id", "user_id", "team_id",
-                     "distance_km", "notified_at", "notify_round", "answer")
-
-
-def _preallocated_responder_ids(count: int) -> list[int]:
-    """Ids for `count` new responder rows from their sequence, so that links can be signed
-    before the rows are in (one query instead of reading the ids back)."""
-    # The sequence is named once: pg_get_serial_sequence per row cost seconds at 100,000.
-    sequence = db.session.execute(text("SELECT pg_get_serial_sequence(:table, 'id')"),
-                                  {"table": Responder.__tablename__}).scalar_one()
-    return list(db.session.execute(
-        text("SELECT nextval(CAST(:sequence AS regclass)) FROM generate_series(1, :count)"),
-        {"sequence": sequence, "count": count}).scalars())
-
-
-def _copy_responders(rows: list[tuple]) -> None:
-    """COPY the rows (in RESPONDER_COLUMNS order) on the session's connection."""
-    connection = db.session.connection().connection.driver_connection
-    columns = ", ".join(RESPONDER_COLUMNS)
-    with connection.cursor() as cursor, cursor.copy(
-            f"COPY {Responder.__tablename__} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _insert_responders(activation: Activation, chosen: list[tuple[Candidate, float | None]],
-                       moment: datetime) -> list[int]:
-    """SQLite: one executemany, the ids read back in one query (in `chosen` order)."""
-    db.session.execute(insert(Responder.__table__), [
-        dict(activation_id=activation.id, volunteer_id=c.volunteer_id, user_id=c.user_id,
-             team_id=c.team_id, distance_km=distance, notified_at=moment, notify_round=1,
-             answer="none") for c, distance in chosen])
-    ids = dict(db.session.execute(
-        select(Responder.volunteer_id, Responder.id)
-        .where(Responder.activation_id == activation.id)).all())
-    return [ids[c.volunteer_id] for c, _distance in chosen]
-
-
-class LinkSubject(NamedTuple):
-    """What a one-tap link is bound to: a responder row without loading it back as an ORM
-    object (thousands of them in a fan-out)."""
-
-    id: int
-    activation_id: int
-    volunteer_id: int
-    user_id: int
-    team_id: int | None
-
-
-def send_alerts(activation: Activation,
-                people: list[tuple[Responder | LinkSubject, Candidate]], *, round_: int,
-                new_event: bool = False) -> None:
-    """One alert per person and channel under f"emergency:{id}:alert:{round}"."""
-    broadcast(activation, f"emergency:{activation.id}:alert:{round_}",
-              alert_targets(activation, people), new_event=new_event)
-
-
-def alert_targets(activation: Activation,
-                  people: list[tuple[Responder | LinkSubject, Candidate]]) -> list[notify.Target]:
-    """Each person's alert in their language with their own link; the text is rendered once
-    per language."""
-    texts = {locale: (alert_text(activation, locale), message_subject(activation, locale))
+def send_alerts(activation: Activation, which, *, round_: int) -> None:
+    """The alert under f"emergency:{id}:alert:{round}" to the responders `which` (a
+    condition on Responder) selects, each with their own link."""
+    texts = {locale: (message_subject(activation, locale), alert_text(activation, locale))
              for locale in MESSAGE_LOCALES}
-    link = answer_links(activation)
-    targets = []
-    for responder, c in people:
-        locale = message_locale(c.locale)
-        body, subject = texts[locale]
-        targets.append(notify.Target(
-            user_id=c.user_id, body=body.replace(LINK_MARK, link(responder)),
-            phone=c.phone, email=c.email, locale=locale, subject=subject))
-    return targets
+    broadcast(activation, f"emergency:{activation.id}:alert:{round_}", texts, which,
+              with_links=True)
 
 
-def broadcast(activation: Activation, event_key: str, targets: list[notify.Target], *,
-              new_event: bool = False) -> None:
-    """Write `targets` (people called in `activation`) on every fan-out channel, in one pass.
-
-    Web Push goes along where notify supports it: for someone without a live subscription it
-    falls back to SMS, which they get anyway, so it adds a message only for those who have one.
-    `new_event`: no message of `event_key` exists yet for these people (see enqueue_many)."""
+def broadcast(activation: Activation, event_key: str, texts: dict[str, tuple[str, str]],
+              which=None, *, with_links: bool = False) -> None:
+    """`texts` (locale -> subject and body) to the responders of `activation` that `which`
+    selects, on every fan-out channel. Web Push goes along where notify supports it: for
+    someone without a live subscription it falls back to SMS, which they get anyway, so it
+    adds a message only for those who have one."""
     channels = FAN_OUT_CHANNELS + (("webpush",) if "webpush" in CHANNELS else ())
-    notify.enqueue_many(event_key, targets, channels=channels, urgent=True,
-                        new_event=new_event)
-
-
-def candidates_for(responders: list[Responder]) -> list[tuple[Responder, Candidate]]:
-    """Contact details of existing responders (of one activation), for re-notification and
-    the stand-down: one query over the activation, not one placeholder per person."""
-    if not responders:
-        return []
-    contacts = {row.id: row for row in db.session.execute(
-        select(Responder.id, User.phone, User.email, User.locale)
-        .join(User, User.id == Responder.user_id)
-        .where(Responder.activation_id == responders[0].activation_id)).all()}
-    return [(r, Candidate(volunteer_id=r.volunteer_id, user_id=r.user_id, team_id=r.team_id,
-                          lat=None, lon=None, phone=contacts[r.id].phone,
-                          email=contacts[r.id].email, locale=contacts[r.id].locale))
-            for r in responders]
+    recipients = select(Responder.user_id.label("user_id"),
+                        (Responder.id if with_links else null()).label("ref_id")).where(
+        Responder.activation_id == activation.id, true() if which is None else which)
+    fanout.enqueue_query(event_key, recipients, texts=texts, channels=channels)
 
 
 # --- activate ---------------------------------------------------------------------------------
@@ -503,7 +374,7 @@ def activate(plan: EmergencyPlan, *, level: int, is_drill: bool, lat: float | No
         for i, role in enumerate(config["roles"])]
     db.session.add(activation)
     db.session.flush()
-    called = call_members(activation, first_teams, new_event=True)
+    called = call_members(activation, first_teams)
     log_event(activation, "activated", {"level": level, "is_drill": activation.is_drill,
                                         "team_ids": first_teams, "notified": called},
               actor=by, at=activation.activated_at)
@@ -579,15 +450,10 @@ def stand_down(activation: Activation, *, note: str = "", by) -> Activation:
 
 
 def _broadcast_stand_down(activation: Activation) -> None:
-    responders = db.session.execute(select(Responder).where(
-        Responder.activation_id == activation.id)).scalars().all()
-    targets = [notify.Target(user_id=c.user_id,
-                             body=render_message(activation, "stand_down", c.locale),
-                             phone=c.phone, email=c.email, locale=message_locale(c.locale),
-                             subject=message_subject(activation, c.locale))
-               for _responder, c in candidates_for(responders)]
-    if targets:
-        broadcast(activation, f"emergency:{activation.id}:stand_down", targets)
+    texts = {locale: (message_subject(activation, locale),
+                      render_message(activation, "stand_down", locale))
+             for locale in MESSAGE_LOCALES}
+    broadcast(activation, f"emergency:{activation.id}:stand_down", texts)
 
 
 def _record_hours(activation: Activation, *, by) -> int:

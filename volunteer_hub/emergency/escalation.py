@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from volunteer_hub.accounts.models import RoleGrant, User
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.emergency.activation import (
     call_members,
-    candidates_for,
     log_event,
     message_locale,
     message_subject,
@@ -79,17 +78,15 @@ def escalate_due(now: datetime | None = None) -> int:
 
 def _renotify(activation: Activation, step: dict, index: int, short: dict) -> dict:
     """A new round of alerts to everyone who has not answered, under a new event key."""
-    silent = db.session.execute(select(Responder).where(
-        Responder.activation_id == activation.id, Responder.answer == "none")
-        .order_by(Responder.id)).scalars().all()
-    by_round: dict[int, list] = {}
-    for responder, contact in candidates_for(silent):
-        responder.notify_round += 1
-        by_round.setdefault(responder.notify_round, []).append((responder, contact))
-    db.session.flush()
-    for round_, people in by_round.items():
-        send_alerts(activation, people, round_=round_)
-    return {"notified": len(silent)}
+    silent = (Responder.activation_id == activation.id) & (Responder.answer == "none")
+    notified = db.session.execute(
+        update(Responder).where(silent).values(notify_round=Responder.notify_round + 1)
+        .execution_options(synchronize_session="fetch")).rowcount
+    rounds = db.session.execute(select(Responder.notify_round).distinct().where(silent)
+                                .order_by(Responder.notify_round)).scalars().all()
+    for round_ in rounds:
+        send_alerts(activation, silent & (Responder.notify_round == round_), round_=round_)
+    return {"notified": notified}
 
 
 def _next_team(activation: Activation, step: dict, index: int, short: dict) -> dict:

@@ -17,6 +17,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
+from volunteer_hub.notify.models import partial
 from volunteer_hub.timebank.models import UTCDateTime
 
 # 突发事件应对法: the four categories of emergencies.
@@ -148,20 +149,31 @@ class ActivationRole(db.Model):
 
 
 class Responder(db.Model):
-    """One targeted volunteer of an activation: notified, answer, role, arrival, safety."""
+    """One targeted volunteer of an activation: notified, answer, role, arrival, safety.
+
+    A call-out writes 100,000 of these in one statement, so the table carries only the keys
+    that protect something and the indexes that a query needs. The volunteer, user and team
+    columns have no foreign keys: the statement that writes them reads those rows, which
+    are never deleted (an erasure request pseudonymizes), and each key check cost as much
+    as writing the row. Nor do the role and the confirming user, NULL when written (a
+    key's trigger runs for NULL too); roles go only with their activation, which keeps its
+    cascading key. Indexes on role and confirmer hold only rows that have one.
+    """
 
     __tablename__ = "emergency_responders"
     __table_args__ = (
+        # Also the index of an activation's responders (its leading column).
         UniqueConstraint("activation_id", "volunteer_id"),
         Index("ix_emergency_responders_activation_answer", "activation_id", "answer"),
+        Index("ix_emergency_responders_role_id", "role_id", **partial("role_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     activation_id: Mapped[int] = mapped_column(
-        ForeignKey("emergency_activations.id", ondelete="CASCADE"), index=True)
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+        ForeignKey("emergency_activations.id", ondelete="CASCADE"))
+    volunteer_id: Mapped[int] = mapped_column(index=True)
+    user_id: Mapped[int] = mapped_column(index=True)
+    team_id: Mapped[int | None]
     distance_km: Mapped[float | None]
     notified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notify_round: Mapped[int] = mapped_column(default=1)  # 2, 3 ... after re-notification
@@ -170,19 +182,20 @@ class Responder(db.Model):
     first_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     answer_channel: Mapped[str | None] = mapped_column(String(8))  # link / sms / app
-    role_id: Mapped[int | None] = mapped_column(
-        ForeignKey("emergency_activation_roles.id", ondelete="SET NULL"), index=True)
+    role_id: Mapped[int | None]
     assembly_point: Mapped[int | None]  # index into the activation's assembly points
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     arrival_method: Mapped[str | None] = mapped_column(String(12))  # qr / marked
     checked_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     safe_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    safe_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    safe_confirmed_by_id: Mapped[int | None]
 
     activation: Mapped[Activation] = relationship()
-    role: Mapped[ActivationRole | None] = relationship()
-    volunteer = relationship("Volunteer")
+    role: Mapped[ActivationRole | None] = relationship(
+        primaryjoin="foreign(Responder.role_id) == ActivationRole.id")
+    volunteer = relationship("Volunteer", primaryjoin="foreign(Responder.volunteer_id) == "
+                                                      "Volunteer.id")
 
 
 class ResponseChange(db.Model):

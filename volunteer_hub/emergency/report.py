@@ -33,13 +33,14 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext
 from markupsafe import Markup, escape
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.emergency import board
 from volunteer_hub.emergency.models import (
     ANSWERS, LEVELS, Activation, ActivationEvent, ActivationRole, Responder, ResponseChange,
 )
+from volunteer_hub.notify import fanout
 from volunteer_hub.notify.models import InboundSms, OutboxMessage
 from volunteer_hub.timebank.certificates import mask_name
 
@@ -239,13 +240,18 @@ def _grouped(people: list[_Person], value) -> dict[str, dict[str, Spread]]:
 
 
 def _message_rows(condition) -> list[MessageRow]:
-    """Outbox rows as tuples; the body only for SMS (the cost depends on its length)."""
+    """Outbox rows as tuples; the text only for SMS (the cost depends on its length), as
+    it was sent: a call-out's shared text with each person's link."""
     m = OutboxMessage
-    return [MessageRow(*row) for row in db.session.execute(
-        select(m.channel, m.recipient_id, m.status,
-               case((m.channel == "sms", m.body), else_=None),
-               m.created_at, m.sent_at, m.delivered_at, m.read_at)
-        .where(condition).order_by(m.id))]
+    rows = db.session.execute(
+        select(m.channel, m.recipient_id, m.status, m.created_at, m.sent_at, m.delivered_at,
+               m.read_at, m.event_key, m.locale, m.subject, m.body, m.link, m.ref_id)
+        .where(condition).order_by(m.id)).all()
+    sms_texts = iter(fanout.render(row for row in rows if row.channel == "sms"))
+    return [MessageRow(row.channel, row.recipient_id, row.status,
+                       next(sms_texts).body if row.channel == "sms" else None,
+                       row.created_at, row.sent_at, row.delivered_at, row.read_at)
+            for row in rows]
 
 
 def _alert_messages(activation_id: int) -> list[MessageRow]:

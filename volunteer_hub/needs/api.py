@@ -7,6 +7,7 @@ from volunteer_hub.accounts.permissions import can
 from volunteer_hub.db import transaction
 from volunteer_hub.idempotency import idempotent
 from volunteer_hub.needs import services
+from volunteer_hub.notify import fanout
 from volunteer_hub.needs.schemas import (
     AccessLogPageSchema, BeneficiaryCreateSchema, BeneficiaryPageSchema,
     BeneficiaryQueryArgsSchema, BeneficiaryUpdateSchema, BeneficiaryViewSchema,
@@ -155,7 +156,9 @@ class Inbox(MethodView):
     @blp.response(200, NotificationPageSchema)
     def get(self, args):
         """The caller's in-app messages, newest first."""
-        return paginate(services.inbox(api_user()), args["page"], args["page_size"])
+        page = paginate(services.inbox(api_user()), args["page"], args["page_size"])
+        fanout.filled(page["items"])
+        return page
 
 
 @blp.route("/me/notifications/<int:notification_id>/read")

@@ -12,6 +12,7 @@ from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.needs import catalogue, services
 from volunteer_hub.needs.forms import BeneficiaryForm, CancelNeedForm, NeedForm
+from volunteer_hub.notify import fanout
 from volunteer_hub.orgs.models import Org
 
 blp = Blueprint("needs", __name__, template_folder="templates")
@@ -179,7 +180,8 @@ def beneficiary_detail(beneficiary_id):
 @blp.route("/me/inbox")
 @login_required
 def inbox():
-    notes = db.session.execute(services.inbox(current_user).limit(100)).scalars().all()
+    notes = fanout.filled(
+        db.session.execute(services.inbox(current_user).limit(100)).scalars().all())
     return render_template("needs/inbox.html", notes=notes)
 
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.db import transaction
-from volunteer_hub.notify import services
+from volunteer_hub.notify import fanout, services
 from volunteer_hub.notify.models import NotificationPreference
 from volunteer_hub.notify.schemas import (
     InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
@@ -28,8 +28,10 @@ class Inbox(MethodView):
     @blp.response(200, InboxPageSchema)
     def get(self, args):
         """The caller's in-app messages, newest first."""
-        return paginate(services.inbox_query(api_user(), unread=args.get("unread")),
+        page = paginate(services.inbox_query(api_user(), unread=args.get("unread")),
                         args["page"], args["page_size"])
+        fanout.filled(page["items"])
+        return page
 
 
 @blp.route("/inbox/<int:message_id>/read")

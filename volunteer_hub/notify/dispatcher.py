@@ -33,7 +33,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 
 from volunteer_hub.db import db, is_postgresql, transaction
-from volunteer_hub.notify import services
+from volunteer_hub.notify import fanout, services
 from volunteer_hub.notify.channels import (
     Channel, EmailChannel, Outgoing, PushTarget, Result, SmsGatewayChannel, TokenBucket,
     WebPushChannel,
@@ -85,9 +85,9 @@ class Dispatcher:
         moment = now()
         lease = moment + timedelta(seconds=self.config.lease_seconds)
         token = f"{self.worker_id}:{uuid.uuid4().hex[:12]}"
-        query = (select(table.c.id, table.c.channel, table.c.address, table.c.subject,
-                        table.c.body, table.c.locale, table.c.recipient_id, table.c.urgent,
-                        table.c.link)
+        query = (select(table.c.id, table.c.event_key, table.c.channel, table.c.address,
+                        table.c.subject, table.c.body, table.c.locale, table.c.recipient_id,
+                        table.c.urgent, table.c.link, table.c.ref_id)
                  .where(claimable(), table.c.next_attempt_at <= moment)
                  .order_by(table.c.next_attempt_at, table.c.id).limit(self.batch))
         if is_postgresql():  # the one place the engines differ: workers skip each other's rows
@@ -101,12 +101,14 @@ class Dispatcher:
                             next_attempt_at=lease, attempts=table.c.attempts + 1))
             targets = self._push_targets([r.recipient_id for r in rows
                                           if r.channel == "webpush"])
+        texts = fanout.render(rows)  # after the commit: the claim stays short
         prefix = self.config.idempotency_prefix
         return token, [Outgoing(id=r.id, channel=r.channel, address=r.address,
-                                subject=r.subject, body=r.body, locale=r.locale,
+                                subject=shown.subject, body=shown.body, locale=r.locale,
                                 idempotency_key=f"{prefix}{r.id}", urgent=bool(r.urgent),
-                                link=r.link, push_targets=tuple(targets.get(r.recipient_id, ())))
-                       for r in rows]
+                                link=shown.link,
+                                push_targets=tuple(targets.get(r.recipient_id, ())))
+                       for r, shown in zip(rows, texts)]
 
     def _push_targets(self, user_ids: list[int]) -> dict[int, list[PushTarget]]:
         if not user_ids:

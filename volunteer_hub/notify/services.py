@@ -461,6 +461,7 @@ def fallback(message: OutboxMessage, reason: str) -> OutboxMessage | None:
     row = _row(message.event_key, user.id, channel, _address(channel, user.phone, user.email),
                message.subject, message.body, message.locale, True, moment, pref,
                fallback_of_id=message.id, link=message.link)
+    row["ref_id"] = message.ref_id  # a shared text's personal link is made again
     # Quiet hours were honoured by the first message already; the fallback follows at once.
     [new_id] = _insert_ignoring_duplicates([row], returning=True)
     current_app.logger.info("notify: message %s (%s) falls back to %s: %s", message.id,
@@ -499,13 +500,15 @@ def inbox_query(user, *, unread: bool | None = None):
 
 def mark_read(message_id: int, *, by) -> OutboxMessage:
     """Mark one of the caller's inbox messages read (idempotent)."""
+    from volunteer_hub.notify.fanout import filled  # fanout builds on this module
+
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.channel != "inbox" or message.recipient_id != by.id:
         raise NotFound()
     if message.read_at is None:
         message.read_at = now()
         db.session.flush()
-    return message
+    return filled([message])[0]
 
 
 # --- SMS receipts and replies ---------------------------------------------------------------

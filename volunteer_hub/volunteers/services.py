@@ -12,7 +12,7 @@ from sqlalchemy import exists, select
 from volunteer_hub.accounts import services as accounts
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, utcnow
-from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
+from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.orgs.models import Org, TeamMember
 from volunteer_hub.orgs.services import community_and_grid
 from volunteer_hub.security import decrypt, encrypt, keyed_hash

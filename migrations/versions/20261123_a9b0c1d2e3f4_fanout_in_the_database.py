@@ -1,0 +1,83 @@
+"""fan-out in the database: shared message texts, narrow outbox rows, lighter responders
+
+outbox_contents holds an event's text once per language; an outbox row with a NULL body
+uses it, with the personal link of its new ref_id made at send time. The bulk-written
+tables lose the foreign keys whose per-row checks cost as much as the rows (the referenced
+users, volunteers and teams are never deleted): outbox recipient and fallback, responder
+volunteer, user, team, role and confirmer. The responders' activation index goes (the
+unique key leads with the activation); the role index holds only assigned rows.
+
+Revision ID: a9b0c1d2e3f4
+Revises: f8a9b0c1d2e3
+Create Date: 2026-11-23 19:00:00
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'a9b0c1d2e3f4'
+down_revision = 'f8a9b0c1d2e3'
+branch_labels = None
+depends_on = None
+
+OUTBOX_KEYS = {  # name: (column, referenced table, ondelete)
+    'fk_outbox_messages_recipient_id_users': ('recipient_id', 'users', 'CASCADE'),
+    'fk_outbox_messages_fallback_of_id_outbox_messages': ('fallback_of_id', 'outbox_messages',
+                                                          'SET NULL'),
+}
+RESPONDER_KEYS = {
+    'fk_emergency_responders_volunteer_id_volunteers': ('volunteer_id', 'volunteers', None),
+    'fk_emergency_responders_user_id_users': ('user_id', 'users', None),
+    'fk_emergency_responders_team_id_teams': ('team_id', 'teams', None),
+    'fk_emergency_responders_role_id_emergency_activation_roles': (
+        'role_id', 'emergency_activation_roles', 'SET NULL'),
+    'fk_emergency_responders_safe_confirmed_by_id_users': ('safe_confirmed_by_id', 'users',
+                                                           None),
+}
+ASSIGNED = 'role_id IS NOT NULL'
+
+
+def upgrade():
+    op.create_table(
+        'outbox_contents',
+        sa.Column('event_key', sa.String(length=120), nullable=False),
+        sa.Column('locale', sa.String(length=10), nullable=False),
+        sa.Column('subject', sa.String(length=200), nullable=False),
+        sa.Column('body', sa.Text(), nullable=False),
+        sa.Column('created_at', sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint('event_key', 'locale', name=op.f('pk_outbox_contents')),
+    )
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('ref_id', sa.BigInteger(), nullable=True))
+        batch_op.alter_column('body', existing_type=sa.Text(), nullable=True)
+        for name in OUTBOX_KEYS:
+            batch_op.drop_constraint(name, type_='foreignkey')
+    with op.batch_alter_table('emergency_responders', schema=None) as batch_op:
+        for name in RESPONDER_KEYS:
+            batch_op.drop_constraint(name, type_='foreignkey')
+        batch_op.drop_index('ix_emergency_responders_activation_id')
+        batch_op.drop_index('ix_emergency_responders_role_id')
+        batch_op.create_index('ix_emergency_responders_role_id', ['role_id'], unique=False,
+                              postgresql_where=sa.text(ASSIGNED), sqlite_where=sa.text(ASSIGNED))
+
+
+def downgrade():
+    with op.batch_alter_table('emergency_responders', schema=None) as batch_op:
+        batch_op.drop_index('ix_emergency_responders_role_id')
+        batch_op.create_index('ix_emergency_responders_role_id', ['role_id'], unique=False)
+        batch_op.create_index('ix_emergency_responders_activation_id', ['activation_id'],
+                              unique=False)
+        for name, (column, table, ondelete) in RESPONDER_KEYS.items():
+            batch_op.create_foreign_key(name, table, [column], ['id'], ondelete=ondelete)
+    # Shared-text rows get their text back (without the personal link, made at send time).
+    for column in ('subject', 'body'):
+        op.execute(f"UPDATE outbox_messages SET {column} = COALESCE((SELECT c.{column} "
+                   f"FROM outbox_contents c WHERE c.event_key = outbox_messages.event_key "
+                   f"AND c.locale = outbox_messages.locale), '') WHERE body IS NULL")
+    with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
+        for name, (column, table, ondelete) in OUTBOX_KEYS.items():
+            batch_op.create_foreign_key(name, table, [column], ['id'], ondelete=ondelete)
+        batch_op.alter_column('body', existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column('ref_id')
+    op.drop_table('outbox_contents')

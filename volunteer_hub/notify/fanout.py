@@ -1,0 +1,232 @@
+"""Fan-out written by the database: one event to everyone a query names, text stored once.
+
+A call-out reaches 100,000 people on three channels. Rendering 300,000 texts in Python and
+shipping them to the database took most of a fan-out's 20 s; here the caller stores the text
+once per language (`OutboxContent`) and one INSERT ... SELECT writes narrow message rows
+(who, channel, address, locale, and `ref_id`: the record the message is about). Each
+person's own link is made when the message is read for sending or shown in the inbox, by
+the link maker the event's feature registered for its key prefix (a one-tap answer link for
+an emergency responder, say), so it is the same link every time it is made.
+
+Channel choice follows `services._resolve_channel` (preferences, missing addresses, the
+fallback chain), expressed in SQL. Fan-outs from a query are urgent: quiet hours need each
+person's clock, which is not worth a per-row computation when the house is on fire.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, NamedTuple
+
+from sqlalchemy import (
+    BigInteger, and_, case, cast, exists, func, literal, null, or_, select, true, union_all,
+)
+from sqlalchemy.orm.attributes import set_committed_value
+
+from volunteer_hub.db import db, is_postgresql
+from volunteer_hub.notify import services
+from volunteer_hub.notify.models import (
+    CHANNELS, NotificationPreference, OutboxContent, OutboxMessage, PushSubscription, now,
+)
+
+LINK_PLACEHOLDER = "⟦link⟧"
+LINKS_PER_QUERY = 1000  # a link maker's IN list stays within both engines' limits
+
+# ref ids (of one event-key prefix) -> their links; ids it does not know are left out.
+LinkMaker = Callable[[list[int]], dict[int, str]]
+_link_makers: dict[str, LinkMaker] = {}
+
+
+def register_link_maker(prefix: str, maker: LinkMaker) -> None:
+    """`maker` makes the personal links of messages whose event key starts with `prefix`."""
+    _link_makers[prefix] = maker
+
+
+def _link_maker(event_key: str) -> LinkMaker | None:
+    matching = [prefix for prefix in _link_makers if event_key.startswith(prefix)]
+    return _link_makers[max(matching, key=len)] if matching else None
+
+
+# --- reading ----------------------------------------------------------------------------------
+
+class Rendered(NamedTuple):
+    subject: str
+    body: str
+    link: str | None
+
+
+def render(rows: Iterable) -> list[Rendered]:
+    """The subject, text and link each row (a message, or a row with its columns event_key,
+    locale, subject, body, link and ref_id) is sent or shown with."""
+    rows = list(rows)
+    shared = [row for row in rows if row.body is None]
+    contents = _contents({(row.event_key, row.locale) for row in shared})
+    links = _links(shared)
+    rendered = []
+    for row in rows:
+        if row.body is not None:
+            rendered.append(Rendered(row.subject or "", row.body, row.link))
+            continue
+        content = contents.get((row.event_key, row.locale))
+        subject, body = (content.subject, content.body) if content else ("", "")
+        link = links.get((row.event_key, row.ref_id)) or row.link
+        rendered.append(Rendered(subject, body.replace(LINK_PLACEHOLDER, link or ""), link))
+    return rendered
+
+
+def filled(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+    """Loaded messages with their shared text and link in place, as `render` makes them.
+
+    Set as the loaded state, so nothing is written back when another column changes."""
+    for message, shown in zip(messages, render(messages)):
+        if message.body is None:
+            set_committed_value(message, "subject", shown.subject)
+            set_committed_value(message, "body", shown.body)
+            set_committed_value(message, "link", shown.link)
+    return messages
+
+
+def _contents(keys: set[tuple[str, str]]) -> dict[tuple[str, str], OutboxContent]:
+    if not keys:
+        return {}
+    wanted = or_(*(and_(OutboxContent.event_key == event_key, OutboxContent.locale == locale)
+                   for event_key, locale in keys))
+    return {(c.event_key, c.locale): c for c in db.session.execute(
+        select(OutboxContent).where(wanted)).scalars()}
+
+
+def _links(rows: list) -> dict[tuple[str, int], str]:
+    by_event: dict[str, set[int]] = {}
+    for row in rows:
+        if row.ref_id is not None:
+            by_event.setdefault(row.event_key, set()).add(row.ref_id)
+    links = {}
+    for event_key, ref_ids in by_event.items():
+        maker = _link_maker(event_key)
+        if maker is None:
+            continue
+        ordered = sorted(ref_ids)
+        for start in range(0, len(ordered), LINKS_PER_QUERY):
+            made = maker(ordered[start:start + LINKS_PER_QUERY])
+            links.update({(event_key, ref_id): link for ref_id, link in made.items()})
+    return links
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+def enqueue_query(event_key: str, recipients, *, texts: dict[str, tuple[str, str]],
+                  channels: Iterable[str]) -> int:
+    """Write `event_key` to everyone `recipients` names, on each of `channels`, urgently.
+
+    `recipients`: a select of columns labelled `user_id` and `ref_id` (NULL when there is no
+    personal link), each user once. `texts`: locale -> (subject, body), the first locale the
+    default; a person gets the locale whose language their own locale starts with. Each
+    requested channel a person cannot receive falls back along the chain, and a person gets
+    a channel once. Like `enqueue`, a message already in the outbox for (event, person,
+    channel) is left as it is, and so is the event's text once stored. Returns the number
+    of rows written."""
+    channels = tuple(channels)
+    if not channels or any(channel not in CHANNELS for channel in channels):
+        raise ValueError(f"unknown channel in {channels}")
+    _store_texts(event_key, texts)
+    moment = now()
+    people = _people(recipients, list(texts), channels)
+    branches = [_messages_on(people, event_key, index, moment) for index in range(len(channels))]
+    rows = union_all(*branches).subquery("fanout_rows")
+    ordered = select(*rows.c).order_by(rows.c.recipient_id, rows.c.channel)  # index order
+    columns = [column.name for column in rows.c]
+    statement = _insert_ignoring_duplicates(OutboxMessage.__table__, index_elements=[
+        "event_key", "recipient_id", "channel"]).from_select(columns, ordered)
+    return db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
+
+
+def _insert_ignoring_duplicates(table, *, index_elements: list[str]):
+    if is_postgresql():
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table).on_conflict_do_nothing(index_elements=index_elements)
+
+
+def _store_texts(event_key: str, texts: dict[str, tuple[str, str]]) -> None:
+    moment = now()
+    db.session.execute(
+        _insert_ignoring_duplicates(OutboxContent.__table__, index_elements=[
+            "event_key", "locale"]),
+        [dict(event_key=event_key, locale=locale, subject=subject or "", body=body,
+              created_at=moment) for locale, (subject, body) in texts.items()])
+
+
+def _people(recipients, locales: list[str], channels: tuple[str, ...]):
+    """One row per recipient: user, ref, addresses, locale and each requested channel as it
+    resolves (columns c0, c1, ...), computed once for all channels."""
+    from volunteer_hub.accounts.models import User
+
+    source = recipients.subquery("fanout_recipients")
+    pref = NotificationPreference.__table__
+    config = services.settings()
+    push_ok = (exists().where(PushSubscription.user_id == User.id,
+                              PushSubscription.gone_at.is_(None))
+               if config.vapid_private_key and "webpush" in channels else None)
+    resolved = [_resolved_channel(channel, pref, User, bool(config.sms_gateway_url), push_ok)
+                .label(f"c{index}") for index, channel in enumerate(channels)]
+    # Typed: a bare NULL (no personal link) would reach the insert as text on PostgreSQL.
+    ref_id = cast(source.c.ref_id, BigInteger).label("ref_id")
+    query = (select(source.c.user_id, ref_id, User.phone, User.email,
+                    _locale_of(User.locale, locales).label("locale"), *resolved)
+             .join_from(source, User, User.id == source.c.user_id)
+             .outerjoin(pref, pref.c.user_id == User.id))
+    return query.cte("fanout_people").prefix_with("MATERIALIZED")
+
+
+def _locale_of(column, locales: list[str]):
+    """The first of `locales` whose language the person's locale starts with, else the
+    first."""
+    language = func.lower(func.coalesce(column, ""))
+    whens = [(language.like(locale.split("_")[0].lower() + "%"), literal(locale))
+             for locale in locales[1:]]
+    return case(*whens, else_=literal(locales[0])) if whens else literal(locales[0])
+
+
+def _allowed(channel: str, pref, user, sms_ok: bool, push_ok):
+    """services._allowed plus the address check of _resolve_channel, as a SQL condition;
+    None when the channel is out of the question for everyone."""
+    switched_on = func.coalesce(pref.c[channel], true())
+    if channel == "sms":
+        return and_(switched_on, user.phone.isnot(None)) if sms_ok else None
+    if channel == "email":
+        return and_(switched_on, user.email.isnot(None))
+    if channel == "webpush":
+        return and_(switched_on, push_ok) if push_ok is not None else None
+    raise ValueError(channel)
+
+
+def _resolved_channel(channel: str, pref, user, sms_ok: bool, push_ok):
+    """The requested channel or the first of its fallback chain the person can receive."""
+    whens = []
+    current: str | None = channel
+    while current not in (None, "inbox"):
+        condition = _allowed(current, pref, user, sms_ok, push_ok)
+        if condition is not None:
+            whens.append((condition, literal(current)))
+        current = services.FALLBACK[current]
+    return case(*whens, else_=literal("inbox")) if whens else literal("inbox")
+
+
+def _messages_on(people, event_key: str, index: int, moment):
+    """The rows of the index-th requested channel, without a channel an earlier requested
+    one already resolved to for that person."""
+    channel = people.c[f"c{index}"]
+    inbox = channel == "inbox"
+    earlier = [channel != people.c[f"c{i}"] for i in range(index)]
+    return select(
+        literal(event_key).label("event_key"), people.c.user_id.label("recipient_id"),
+        people.c.ref_id.label("ref_id"), channel.label("channel"),
+        case((channel == "sms", people.c.phone), (channel == "email", people.c.email),
+             else_=null()).label("address"),
+        literal("").label("subject"), null().label("body"), people.c.locale.label("locale"),
+        literal(True).label("urgent"),
+        case((inbox, literal("delivered")), else_=literal("pending")).label("status"),
+        literal(0).label("attempts"),
+        case((inbox, null()), else_=literal(moment)).label("next_attempt_at"),
+        literal(moment).label("created_at"),
+        case((inbox, literal(moment)), else_=null()).label("delivered_at"),
+    ).where(*earlier)
