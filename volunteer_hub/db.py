@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -60,6 +60,14 @@ def _begin_for_writing() -> None:
 
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+def sort_in_memory() -> None:
+    """PostgreSQL: let the rest of this transaction sort a few hundred thousand rows in
+    memory (64 MB) instead of spilling to disk at the default 4 MB: a fan-out's writes sort
+    their rows into index order. SQLite: nothing to do."""
+    if is_postgresql():
+        db.session.execute(text("SET LOCAL work_mem = '64MB'"))
 
 
 def _is_sqlite(dbapi_connection) -> bool:

@@ -144,7 +144,11 @@ def bench_fanout(db, plan) -> tuple[float, int, int]:
     # Each run starts from empty activation and outbox tables (as bench/notify does).
     db.session.execute(text("TRUNCATE emergency_response_changes, emergency_responders, "
                             "emergency_activation_events, emergency_activation_roles, "
-                            "emergency_activations, outbox_messages CASCADE"))
+                            "emergency_activations, outbox_messages, outbox_contents CASCADE"))
+    db.session.commit()
+    # Each run starts right after a checkpoint: the default max_wal_size (1 GB) checkpoints
+    # every few runs (a fan-out writes about 170 MB of WAL), which otherwise lands at random.
+    db.session.execute(text("CHECKPOINT"))
     db.session.commit()
     started = time.perf_counter()
     with transaction():

@@ -3,9 +3,10 @@
 outbox_contents holds an event's text once per language; an outbox row with a NULL body
 uses it, with the personal link of its new ref_id made at send time. The bulk-written
 tables lose the foreign keys whose per-row checks cost as much as the rows (the referenced
-users, volunteers and teams are never deleted): outbox recipient and fallback, responder
-volunteer, user, team, role and confirmer. The responders' activation index goes (the
-unique key leads with the activation); the role index holds only assigned rows.
+users, volunteers, teams and activations are never deleted): outbox recipient and
+fallback, and every key of the responders. The responders' activation and
+activation-answer indexes go (the unique key leads with the activation, and the counts read
+the rows anyway); the role index holds only assigned rows.
 
 Revision ID: a9b0c1d2e3f4
 Revises: f8a9b0c1d2e3
@@ -27,6 +28,8 @@ OUTBOX_KEYS = {  # name: (column, referenced table, ondelete)
                                                           'SET NULL'),
 }
 RESPONDER_KEYS = {
+    'fk_emergency_responders_activation_id_emergency_activations': (
+        'activation_id', 'emergency_activations', 'CASCADE'),
     'fk_emergency_responders_volunteer_id_volunteers': ('volunteer_id', 'volunteers', None),
     'fk_emergency_responders_user_id_users': ('user_id', 'users', None),
     'fk_emergency_responders_team_id_teams': ('team_id', 'teams', None),
@@ -57,6 +60,7 @@ def upgrade():
         for name in RESPONDER_KEYS:
             batch_op.drop_constraint(name, type_='foreignkey')
         batch_op.drop_index('ix_emergency_responders_activation_id')
+        batch_op.drop_index('ix_emergency_responders_activation_answer')
         batch_op.drop_index('ix_emergency_responders_role_id')
         batch_op.create_index('ix_emergency_responders_role_id', ['role_id'], unique=False,
                               postgresql_where=sa.text(ASSIGNED), sqlite_where=sa.text(ASSIGNED))
@@ -68,6 +72,8 @@ def downgrade():
         batch_op.create_index('ix_emergency_responders_role_id', ['role_id'], unique=False)
         batch_op.create_index('ix_emergency_responders_activation_id', ['activation_id'],
                               unique=False)
+        batch_op.create_index('ix_emergency_responders_activation_answer',
+                              ['activation_id', 'answer'], unique=False)
         for name, (column, table, ondelete) in RESPONDER_KEYS.items():
             batch_op.create_foreign_key(name, table, [column], ['id'], ondelete=ondelete)
     # Shared-text rows get their text back (without the personal link, made at send time).

@@ -21,7 +21,7 @@ from sqlalchemy import (
 
 from volunteer_hub.accounts.models import User
 from volunteer_hub.accounts.permissions import path_filter, require, scope_paths
-from volunteer_hub.db import db, is_postgresql, utcnow
+from volunteer_hub.db import db, is_postgresql, sort_in_memory, utcnow
 from volunteer_hub.emergency.models import (
     LEVELS,
     Activation,
@@ -259,6 +259,7 @@ def call_members(activation: Activation, team_ids: list[int]) -> int:
         ["activation_id", "volunteer_id", "user_id", "team_id", "distance_km", "notified_at",
          "notify_round", "answer"],
         rows.order_by(targets.c.volunteer_id))  # in index order: cheaper to write
+    sort_in_memory()
     called = db.session.execute(write.execution_options(preserve_rowcount=True)).rowcount
     if called:
         # Ids only grow: those above the newest before are the ones just written.
@@ -268,7 +269,8 @@ def call_members(activation: Activation, team_ids: list[int]) -> int:
 
 def send_alerts(activation: Activation, which, *, round_: int) -> None:
     """The alert under f"emergency:{id}:alert:{round}" to the responders `which` (a
-    condition on Responder) selects, each with their own link."""
+    condition on Responder) selects, each with their own link. A responder is at each
+    round once, so none of them has this round's alert yet."""
     texts = {locale: (message_subject(activation, locale), alert_text(activation, locale))
              for locale in MESSAGE_LOCALES}
     broadcast(activation, f"emergency:{activation.id}:alert:{round_}", texts, which,
@@ -278,14 +280,16 @@ def send_alerts(activation: Activation, which, *, round_: int) -> None:
 def broadcast(activation: Activation, event_key: str, texts: dict[str, tuple[str, str]],
               which=None, *, with_links: bool = False) -> None:
     """`texts` (locale -> subject and body) to the responders of `activation` that `which`
-    selects, on every fan-out channel. Web Push goes along where notify supports it: for
-    someone without a live subscription it falls back to SMS, which they get anyway, so it
-    adds a message only for those who have one."""
+    selects, on every fan-out channel; an event that none of them has had yet (each
+    volunteer is one user and one responder of an activation). Web Push goes along where
+    notify supports it: for someone without a live subscription it falls back to SMS,
+    which they get anyway, so it adds a message only for those who have one."""
     channels = FAN_OUT_CHANNELS + (("webpush",) if "webpush" in CHANNELS else ())
     recipients = select(Responder.user_id.label("user_id"),
                         (Responder.id if with_links else null()).label("ref_id")).where(
         Responder.activation_id == activation.id, true() if which is None else which)
-    fanout.enqueue_query(event_key, recipients, texts=texts, channels=channels)
+    fanout.enqueue_query(event_key, recipients, texts=texts, channels=channels,
+                         new_event=True)
 
 
 # --- activate ---------------------------------------------------------------------------------

@@ -151,26 +151,25 @@ class ActivationRole(db.Model):
 class Responder(db.Model):
     """One targeted volunteer of an activation: notified, answer, role, arrival, safety.
 
-    A call-out writes 100,000 of these in one statement, so the table carries only the keys
-    that protect something and the indexes that a query needs. The volunteer, user and team
-    columns have no foreign keys: the statement that writes them reads those rows, which
-    are never deleted (an erasure request pseudonymizes), and each key check cost as much
-    as writing the row. Nor do the role and the confirming user, NULL when written (a
-    key's trigger runs for NULL too); roles go only with their activation, which keeps its
-    cascading key. Indexes on role and confirmer hold only rows that have one.
+    A call-out writes 100,000 of these in one statement, so the table has no foreign keys
+    and only the indexes that a query needs: each key check cost about as much as writing
+    the row (its trigger runs for a NULL too). The statement that writes the rows reads the
+    activation, volunteers, users and teams they name in the same transaction; none of
+    those is ever deleted (an erasure request pseudonymizes a person; activations are
+    records), and roles go only with their activation. The role index holds only rows that
+    have one.
     """
 
     __tablename__ = "emergency_responders"
     __table_args__ = (
-        # Also the index of an activation's responders (its leading column).
+        # Also the index of an activation's responders (its leading column): the board's
+        # counts read the rows anyway, so an (activation, answer) index only cost writes.
         UniqueConstraint("activation_id", "volunteer_id"),
-        Index("ix_emergency_responders_activation_answer", "activation_id", "answer"),
         Index("ix_emergency_responders_role_id", "role_id", **partial("role_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    activation_id: Mapped[int] = mapped_column(
-        ForeignKey("emergency_activations.id", ondelete="CASCADE"))
+    activation_id: Mapped[int]
     volunteer_id: Mapped[int] = mapped_column(index=True)
     user_id: Mapped[int] = mapped_column(index=True)
     team_id: Mapped[int | None]
@@ -191,7 +190,8 @@ class Responder(db.Model):
     safe_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     safe_confirmed_by_id: Mapped[int | None]
 
-    activation: Mapped[Activation] = relationship()
+    activation: Mapped[Activation] = relationship(
+        primaryjoin="foreign(Responder.activation_id) == Activation.id")
     role: Mapped[ActivationRole | None] = relationship(
         primaryjoin="foreign(Responder.role_id) == ActivationRole.id")
     volunteer = relationship("Volunteer", primaryjoin="foreign(Responder.volunteer_id) == "

@@ -17,11 +17,12 @@ from __future__ import annotations
 from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import (
-    BigInteger, and_, case, cast, exists, func, literal, null, or_, select, true, union_all,
+    BigInteger, and_, case, cast, exists, func, insert, literal, null, or_, select, true,
+    union_all,
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
-from volunteer_hub.db import db, is_postgresql
+from volunteer_hub.db import db, is_postgresql, sort_in_memory
 from volunteer_hub.notify import services
 from volunteer_hub.notify.models import (
     CHANNELS, NotificationPreference, OutboxContent, OutboxMessage, PushSubscription, now,
@@ -113,7 +114,7 @@ def _links(rows: list) -> dict[tuple[str, int], str]:
 # --- writing ----------------------------------------------------------------------------------
 
 def enqueue_query(event_key: str, recipients, *, texts: dict[str, tuple[str, str]],
-                  channels: Iterable[str]) -> int:
+                  channels: Iterable[str], new_event: bool = False) -> int:
     """Write `event_key` to everyone `recipients` names, on each of `channels`, urgently.
 
     `recipients`: a select of columns labelled `user_id` and `ref_id` (NULL when there is no
@@ -122,7 +123,12 @@ def enqueue_query(event_key: str, recipients, *, texts: dict[str, tuple[str, str
     requested channel a person cannot receive falls back along the chain, and a person gets
     a channel once. Like `enqueue`, a message already in the outbox for (event, person,
     channel) is left as it is, and so is the event's text once stored. Returns the number
-    of rows written."""
+    of rows written.
+
+    `new_event=True`: the caller guarantees that none of these people has a message of
+    `event_key` yet (e.g. they were called in this very transaction). The rows then go in
+    with a plain INSERT, without the per-row conflict check and its extra log record; a
+    duplicate would fail the transaction instead of being ignored."""
     channels = tuple(channels)
     if not channels or any(channel not in CHANNELS for channel in channels):
         raise ValueError(f"unknown channel in {channels}")
@@ -133,8 +139,11 @@ def enqueue_query(event_key: str, recipients, *, texts: dict[str, tuple[str, str
     rows = union_all(*branches).subquery("fanout_rows")
     ordered = select(*rows.c).order_by(rows.c.recipient_id, rows.c.channel)  # index order
     columns = [column.name for column in rows.c]
-    statement = _insert_ignoring_duplicates(OutboxMessage.__table__, index_elements=[
-        "event_key", "recipient_id", "channel"]).from_select(columns, ordered)
+    outbox = OutboxMessage.__table__
+    statement = (insert(outbox) if new_event else _insert_ignoring_duplicates(
+        outbox, index_elements=["event_key", "recipient_id", "channel"]))
+    sort_in_memory()
+    statement = statement.from_select(columns, ordered)
     return db.session.execute(statement.execution_options(preserve_rowcount=True)).rowcount
 
 
