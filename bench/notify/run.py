@@ -1,6 +1,7 @@
 """Notify benchmarks on PostgreSQL: fan-out into the outbox, and dispatcher throughput.
 
     python -m bench.notify.run [--targets 100000] [--messages 20000] [--workers 2]
+                               [--gateway-batch 1] [--skip-fanout]
 
 Uses (and empties) the database VOLUNTEER_HUB_BENCH_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/vh_n5_bench, created when missing. The SMS
@@ -72,7 +73,7 @@ def bench_fanout(db, users) -> float:
 
 
 def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
-                   rate: float = 0) -> dict:
+                   rate: float = 0, gateway_batch: int = 1) -> dict:
     from tests.notify.servers import SmsGateway
     from volunteer_hub.notify.models import OutboxMessage
     from volunteer_hub.notify.services import Target, enqueue_many
@@ -90,7 +91,8 @@ def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
                VOLUNTEER_HUB_SMS_GATEWAY_KEY=gateway.key,
                # 0 = no cap: measure the dispatcher, not the provider's 100/s
                VOLUNTEER_HUB_SMS_RATE=str(rate),
-               VOLUNTEER_HUB_NOTIFY_SEND_THREADS=str(threads))
+               VOLUNTEER_HUB_NOTIFY_SEND_THREADS=str(threads),
+               VOLUNTEER_HUB_SMS_GATEWAY_BATCH=str(gateway_batch))
     exe = str(Path(sys.executable).with_name("volunteer-hub"))
     processes = [subprocess.Popen([exe, "worker", "--batch", str(batch)], env=env,
                                   stdout=subprocess.DEVNULL,
@@ -118,7 +120,8 @@ def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
             process.wait(10)
         gateway.stop()
     return {"messages": total, "seconds": elapsed, "per_second": total / elapsed,
-            "gateway_requests": len(gateway.requests), "unique": len(gateway.sent)}
+            "gateway_messages": len(gateway.requests), "gateway_posts": gateway.posts,
+            "unique": len(gateway.sent)}
 
 
 def main() -> None:
@@ -130,6 +133,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rate", type=float, default=0, help="SMS/s per worker (0: no cap)")
+    parser.add_argument("--gateway-batch", type=int, default=1,
+                        help="SMS per gateway request (1: one request per message)")
     parser.add_argument("--skip-fanout", action="store_true")
     args = parser.parse_args()
     url = os.environ.get("VOLUNTEER_HUB_BENCH_DATABASE_URL", DEFAULT_URL)
@@ -149,11 +154,12 @@ def main() -> None:
             reset(db)
             users = add_users(db, args.messages)
             result = bench_dispatch(app, db, users, args.workers, args.batch, args.threads,
-                                    args.rate)
-            print(f"dispatch {result['messages']} SMS with {args.workers} workers: "
-                  f"{result['seconds']:.2f} s = {result['per_second']:,.0f} msg/s "
-                  f"(gateway requests {result['gateway_requests']}, unique {result['unique']})"
-                  f" [run {run + 1}]", flush=True)
+                                    args.rate, args.gateway_batch)
+            print(f"dispatch {result['messages']} SMS with {args.workers} workers, "
+                  f"{args.gateway_batch} per request: {result['seconds']:.2f} s = "
+                  f"{result['per_second']:,.0f} msg/s (gateway: {result['gateway_messages']} "
+                  f"messages in {result['gateway_posts']} requests, unique {result['unique']})"
+                  f" [run {run + 1}, load {os.getloadavg()[0]:.2f}]", flush=True)
         db.session.remove()
         db.drop_all()
 

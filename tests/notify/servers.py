@@ -63,7 +63,10 @@ class SmsGateway:
 
     `fail_next` answers `fail_status` to the next N requests (500: transient, 400: permanent).
     `sent` maps each idempotency key to its first request: a repeated key answers the same
-    message_id and sends nothing new, as a real provider keyed by our id would.
+    message_id and sends nothing new, as a real provider keyed by our id would. Batch
+    requests ({"messages": [...]}) are answered message by message; `requests` lists every
+    message received, `posts` counts the HTTP requests, and ids in `leave_out` are left out
+    of a batch's results (a misbehaving provider).
     """
 
     def __init__(self, key: str = "gateway-key"):
@@ -73,8 +76,18 @@ class SmsGateway:
         self.ids: dict[str, str] = {}
         self.fail_next = 0
         self.fail_status = 500
+        self.posts = 0
+        self.leave_out: set[str] = set()
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+
+    def _accept(self, message: dict) -> dict:
+        """Send `message` once per idempotency key (the lock is held)."""
+        key = message["id"]
+        if key not in self.ids:
+            self.ids[key] = f"gw-{len(self.ids) + 1}"
+            self.sent[key] = message
+        return {"id": key, "message_id": self.ids[key]}
 
     @property
     def url(self) -> str:
@@ -100,19 +113,21 @@ class SmsGateway:
                     payload = json.loads(body)
                 except ValueError:
                     return self._answer(400, {"error": "bad json"})
+                batch = payload.get("messages") if isinstance(payload, dict) else None
                 with gateway.lock:
-                    gateway.requests.append(payload)
+                    gateway.requests += batch if batch is not None else [payload]
+                    gateway.posts += 1
                     if gateway.fail_next > 0:
                         gateway.fail_next -= 1
                         status = gateway.fail_status
                         answer = {"error": "simulated failure"}
+                    elif batch is not None:
+                        status = 200
+                        answer = {"results": [gateway._accept(m) for m in batch
+                                              if m["id"] not in gateway.leave_out]}
                     else:
                         status = 200
-                        key = payload["id"]
-                        if key not in gateway.ids:
-                            gateway.ids[key] = f"gw-{len(gateway.ids) + 1}"
-                            gateway.sent[key] = payload
-                        answer = {"message_id": gateway.ids[key]}
+                        answer = {"message_id": gateway._accept(payload)["message_id"]}
                 self._answer(status, answer)
 
             def _answer(self, status, payload):
@@ -146,3 +161,5 @@ class SmsGateway:
             self.ids.clear()
             self.fail_next = 0
             self.fail_status = 500
+            self.posts = 0
+            self.leave_out.clear()

@@ -17,6 +17,18 @@ SMS gateway adapter (a generic JSON webhook, so any provider can be fronted by a
     -> 4xx (not 408/429)                           refused for good: the next channel is tried
     -> 5xx, 408, 429, timeout, connection error    transient: retried with backoff
 
+Batch mode (SMS_GATEWAY_BATCH = N > 1, for providers with a batch API such as Aliyun's
+SendBatchSms or Tencent Cloud's SendSms): up to N messages in one request, each keeping its
+own idempotency key, so a mass alert costs one request per N people instead of one each:
+
+    {"messages": [{"id": "vh-123", "to": "...", "text": "..."}, ...]}
+
+    -> 200/201/202 {"results": [{"id": "vh-123", "message_id": "provider-id"},
+                                {"id": "vh-124", "error": "...", "permanent": true}, ...]}
+                                                   each message as its own result; one left
+                                                   out of the results is retried
+    -> any other answer                            every message of the batch as above
+
 Receipts and replies come back to /api/v1/notify/sms/receipts and /api/v1/notify/sms/inbound
 (see api.py), authenticated by the `X-Gateway-Secret` header.
 
@@ -103,26 +115,33 @@ class TokenBucket:
         self.updated = time.monotonic()
         self.lock = threading.Lock()
 
-    def take(self) -> None:
+    def take(self, count: int = 1) -> None:
+        """Wait until `count` tokens are there and take them (a batch larger than the
+        bucket waits for a full bucket and takes it all)."""
         if self.rate <= 0:
             return
+        count = min(float(count), self.capacity)
         while True:
             with self.lock:
                 moment = time.monotonic()
                 self.tokens = min(self.capacity, self.tokens + (moment - self.updated) * self.rate)
                 self.updated = moment
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self.tokens >= count:
+                    self.tokens -= count
                     return
-                wait = (1 - self.tokens) / self.rate
+                wait = (count - self.tokens) / self.rate
             time.sleep(wait)
 
 
 class Channel:
     name = "base"
+    batch_size = 1  # messages per request; above 1 the channel implements send_many
 
     def send(self, message: Outgoing) -> Result:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def send_many(self, messages: list[Outgoing]) -> list[Result]:
+        return [self.send(message) for message in messages]
 
     def close(self) -> None:
         """Release connections (called when the worker stops)."""
@@ -202,13 +221,22 @@ class EmailChannel(Channel):
         self._drop()
 
 
+NO_PHONE = Result(ok=False, permanent=True, error="no phone number")
+
+
+def _accepted(provider_message_id) -> Result:
+    return Result(ok=True, provider_message_id=str(provider_message_id), awaits_receipt=True)
+
+
 class SmsGatewayChannel(Channel):
     """SMS through the generic JSON webhook described above; keep-alive per sending thread."""
 
     name = "sms"
     TRANSIENT_STATUSES = {408, 425, 429}
 
-    def __init__(self, url: str, key: str | None, *, timeout: float = 10.0):
+    def __init__(self, url: str, key: str | None, *, timeout: float = 10.0,
+                 batch_size: int = 1):
+        self.batch_size = max(1, batch_size)
         parts = urlsplit(url)
         self.https = parts.scheme == "https"
         self.host = parts.hostname or "127.0.0.1"
@@ -232,36 +260,73 @@ class SmsGatewayChannel(Channel):
         if connection is not None:
             connection.close()
 
+    @staticmethod
+    def _request_of(message: Outgoing) -> dict:
+        return {"id": message.idempotency_key, "to": message.address, "text": message.body}
+
     def send(self, message: Outgoing) -> Result:
         if not message.address:
-            return Result(ok=False, permanent=True, error="no phone number")
-        payload = json.dumps({"id": message.idempotency_key, "to": message.address,
-                              "text": message.body}, ensure_ascii=False).encode()
+            return NO_PHONE
+        status, body = self._post(self._request_of(message))
+        if status is None:
+            return Result(ok=False, error=body)
+        if 200 <= status < 300:
+            try:
+                return _accepted(json.loads(body)["message_id"])
+            except (ValueError, KeyError, TypeError):
+                return Result(ok=False, error=f"gateway answered {status} without message_id")
+        return self._refused(status, body)
+
+    def send_many(self, messages: list[Outgoing]) -> list[Result]:
+        """Batch mode: the messages with a phone number in one request, a result each."""
+        sendable = [m for m in messages if m.address]
+        answers: dict[str, Result] = {}
+        if sendable:
+            answers = self._send_batch(sendable)
+        missing = Result(ok=False, error="gateway left the message out of its results")
+        return [answers.get(m.idempotency_key, missing) if m.address else NO_PHONE
+                for m in messages]
+
+    def _send_batch(self, messages: list[Outgoing]) -> dict[str, Result]:
+        keys = [m.idempotency_key for m in messages]
+        status, body = self._post({"messages": [self._request_of(m) for m in messages]})
+        if status is None:
+            return dict.fromkeys(keys, Result(ok=False, error=body))
+        if not 200 <= status < 300:
+            return dict.fromkeys(keys, self._refused(status, body))
+        try:
+            results = json.loads(body)["results"]
+            return {str(r["id"]): (_accepted(r["message_id"]) if r.get("message_id") else
+                                   Result(ok=False, permanent=bool(r.get("permanent")),
+                                          error=f"gateway: {str(r.get('error'))[:200]}"))
+                    for r in results}
+        except (ValueError, KeyError, TypeError):
+            return dict.fromkeys(keys, Result(
+                ok=False, error=f"gateway answered {status} without results"))
+
+    def _post(self, payload: dict) -> tuple[int | None, bytes | str]:
+        """(status, body), or (None, what went wrong) when no answer came."""
+        data = json.dumps(payload, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"}
         if self.key:
             headers["Authorization"] = f"Bearer {self.key}"
         for attempt in (1, 2):  # a kept-alive connection may have been closed meanwhile
             try:
                 connection = self._connection()
-                connection.request("POST", self.path, body=payload, headers=headers)
+                connection.request("POST", self.path, body=data, headers=headers)
                 response = connection.getresponse()
-                body = response.read()
-                status = response.status
-                break
+                return response.status, response.read()
             except (http.client.RemoteDisconnected, BrokenPipeError,
                     ConnectionResetError) as error:
                 self._drop()
                 if attempt == 2:
-                    return Result(ok=False, error=f"gateway: {error!r}")
+                    return None, f"gateway: {error!r}"
             except (OSError, socket.timeout, http.client.HTTPException) as error:
                 self._drop()
-                return Result(ok=False, error=f"gateway: {error!r}")
-        if 200 <= status < 300:
-            try:
-                provider_id = str(json.loads(body)["message_id"])
-            except (ValueError, KeyError, TypeError):
-                return Result(ok=False, error=f"gateway answered {status} without message_id")
-            return Result(ok=True, provider_message_id=provider_id, awaits_receipt=True)
+                return None, f"gateway: {error!r}"
+        return None, "gateway: unreachable"  # pragma: no cover
+
+    def _refused(self, status: int, body: bytes) -> Result:
         text = body[:200].decode("utf-8", "replace")
         permanent = 400 <= status < 500 and status not in self.TRANSIENT_STATUSES
         return Result(ok=False, permanent=permanent, error=f"gateway {status}: {text}")

@@ -51,7 +51,8 @@ def build_channels(config: services.Settings, app=None) -> dict[str, Channel]:
                               starttls=config.smtp_starttls),
     }
     if config.sms_gateway_url:
-        channels["sms"] = SmsGatewayChannel(config.sms_gateway_url, config.sms_gateway_key)
+        channels["sms"] = SmsGatewayChannel(config.sms_gateway_url, config.sms_gateway_key,
+                                            batch_size=config.sms_gateway_batch)
     if config.vapid_private_key:
         channels["webpush"] = WebPushChannel(
             config.vapid_private_key, config.vapid_subject, ttl=config.webpush_ttl,
@@ -142,8 +143,43 @@ class Dispatcher:
             log.exception("notify: sending %s failed", message.id)
             return Result(ok=False, error=f"{type(error).__name__}: {error}")
 
+    def _send_batch(self, messages: list[Outgoing]) -> list[Result]:
+        """Messages of one batching channel in one request."""
+        channel = self.channels[messages[0].channel]
+        bucket = self.buckets.get(channel.name)
+        if bucket is not None:
+            bucket.take(len(messages))
+        try:
+            return channel.send_many(messages)
+        except Exception as error:  # a channel bug must not kill the batch
+            log.exception("notify: sending %s messages failed", len(messages))
+            return [Result(ok=False, error=f"{type(error).__name__}: {error}")] * len(messages)
+
+    def _requests(self, messages: list[Outgoing]) -> list[list[Outgoing]]:
+        """The claimed messages as the requests that send them: one message each, except
+        on a channel that takes batches."""
+        requests, batched = [], {}
+        for message in messages:
+            channel = self.channels.get(message.channel)
+            if channel is not None and channel.batch_size > 1:
+                batched.setdefault(message.channel, []).append(message)
+            else:
+                requests.append([message])
+        for name, group in batched.items():
+            size = self.channels[name].batch_size
+            requests += [group[i:i + size] for i in range(0, len(group), size)]
+        return requests
+
+    def _send_request(self, request: list[Outgoing]) -> list[Result]:
+        if len(request) == 1:
+            return [self._send_one(request[0])]
+        return self._send_batch(request)
+
     def send(self, messages: list[Outgoing]) -> list[tuple[Outgoing, Result]]:
-        return list(zip(messages, self.pool.map(self._send_one, messages)))
+        requests = self._requests(messages)
+        return [(message, result) for request, results in
+                zip(requests, self.pool.map(self._send_request, requests))
+                for message, result in zip(request, results)]
 
     # -- record -----------------------------------------------------------------------------
     def record(self, token: str, results: list[tuple[Outgoing, Result]]) -> None:

@@ -41,6 +41,7 @@ class Settings:
     sms_gateway_key: str | None
     sms_gateway_secret: str | None
     sms_rate: float
+    sms_gateway_batch: int
     email_rate: float
     smtp_host: str
     smtp_port: int
@@ -90,6 +91,8 @@ def settings(app=None) -> Settings:
         sms_gateway_key=get("SMS_GATEWAY_KEY", None),
         sms_gateway_secret=get("SMS_GATEWAY_SECRET", None),
         sms_rate=get("SMS_RATE", 100.0, float),  # a typical SMS provider allows 100/s
+        # Messages per gateway request; above 1 the gateway must speak the batch format.
+        sms_gateway_batch=get("SMS_GATEWAY_BATCH", 1, int),
         email_rate=get("EMAIL_RATE", 50.0, float),
         smtp_host=get("SMTP_HOST", "localhost"),
         smtp_port=get("SMTP_PORT", 25, int),
