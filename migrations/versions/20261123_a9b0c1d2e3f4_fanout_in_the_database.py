@@ -1,7 +1,8 @@
 """fan-out in the database: shared message texts, narrow outbox rows, lighter responders
 
 outbox_contents holds an event's text once per language; an outbox row with a NULL body
-uses it, with the personal link of its new ref_id made at send time. The bulk-written
+uses it, with the personal link of its new ref_id made at send time. A sent SMS records
+the segments billed, so the report's cost needs no text. The bulk-written
 tables lose the foreign keys whose per-row checks cost as much as the rows (the referenced
 users, volunteers, teams and activations are never deleted): outbox recipient and
 fallback, and every key of the responders. The responders' activation and
@@ -53,6 +54,7 @@ def upgrade():
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('ref_id', sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column('segments', sa.SmallInteger(), nullable=True))
         batch_op.alter_column('body', existing_type=sa.Text(), nullable=True)
         for name in OUTBOX_KEYS:
             batch_op.drop_constraint(name, type_='foreignkey')
@@ -85,5 +87,6 @@ def downgrade():
         for name, (column, table, ondelete) in OUTBOX_KEYS.items():
             batch_op.create_foreign_key(name, table, [column], ['id'], ondelete=ondelete)
         batch_op.alter_column('body', existing_type=sa.Text(), nullable=False)
+        batch_op.drop_column('segments')
         batch_op.drop_column('ref_id')
     op.drop_table('outbox_contents')

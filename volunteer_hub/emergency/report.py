@@ -41,6 +41,7 @@ from volunteer_hub.emergency.models import (
     ANSWERS, LEVELS, Activation, ActivationEvent, ActivationRole, Responder, ResponseChange,
 )
 from volunteer_hub.notify import fanout
+from volunteer_hub.notify.channels import sms_segments
 from volunteer_hub.notify.models import InboundSms, OutboxMessage
 from volunteer_hub.timebank.certificates import mask_name
 
@@ -70,12 +71,6 @@ class Spread:
     @classmethod
     def of(cls, values: list[float]) -> Spread:
         return cls(len(values), percentile(values, 0.5), percentile(values, 0.9))
-
-
-def sms_segments(body: str) -> int:
-    """How many SMS a provider bills for this text (GSM-7 for ASCII, else UCS-2)."""
-    single, part = (160, 153) if body.isascii() else (70, 67)
-    return 1 if len(body) <= single else math.ceil(len(body) / part)
 
 
 def sms_cost_fen() -> int:
@@ -190,7 +185,7 @@ RESPONDER_FIELDS = ("id", "user_id", "role_id", "answer", "eta_minutes", "notifi
                     "first_answered_at", "answered_at", "answer_channel", "arrived_at",
                     "checked_out_at", "safe_confirmed_at")
 ResponderRow = namedtuple("ResponderRow", RESPONDER_FIELDS)
-MessageRow = namedtuple("MessageRow", ("channel", "recipient_id", "status", "body",
+MessageRow = namedtuple("MessageRow", ("channel", "recipient_id", "status", "segments",
                                        "created_at", "sent_at", "delivered_at", "read_at"))
 
 
@@ -239,19 +234,30 @@ def _grouped(people: list[_Person], value) -> dict[str, dict[str, Spread]]:
             "team": {k: Spread.of(v) for k, v in sorted(by_team.items())}}
 
 
+def _is_sent(row) -> bool:
+    return row.sent_at is not None or row.status in ("sent", "delivered")
+
+
 def _message_rows(condition) -> list[MessageRow]:
-    """Outbox rows as tuples; the text only for SMS (the cost depends on its length), as
-    it was sent: a call-out's shared text with each person's link."""
+    """Outbox rows as tuples; for a sent SMS the segments billed (the cost), as the
+    dispatcher recorded them or, for a row sent without that record, counted from its
+    text as sent."""
     m = OutboxMessage
     rows = db.session.execute(
-        select(m.channel, m.recipient_id, m.status, m.created_at, m.sent_at, m.delivered_at,
-               m.read_at, m.event_key, m.locale, m.subject, m.body, m.link, m.ref_id)
+        select(m.channel, m.recipient_id, m.status, m.segments, m.created_at, m.sent_at,
+               m.delivered_at, m.read_at, m.event_key, m.locale, m.subject, m.body, m.link,
+               m.ref_id)
         .where(condition).order_by(m.id)).all()
-    sms_texts = iter(fanout.render(row for row in rows if row.channel == "sms"))
+    counted = iter(sms_segments(shown.body)
+                   for shown in fanout.render(row for row in rows if _uncounted(row)))
     return [MessageRow(row.channel, row.recipient_id, row.status,
-                       next(sms_texts).body if row.channel == "sms" else None,
-                       row.created_at, row.sent_at, row.delivered_at, row.read_at)
+                       next(counted) if _uncounted(row) else row.segments, row.created_at,
+                       row.sent_at, row.delivered_at, row.read_at)
             for row in rows]
+
+
+def _uncounted(row) -> bool:
+    return row.channel == "sms" and _is_sent(row) and row.segments is None
 
 
 def _alert_messages(activation_id: int) -> list[MessageRow]:
@@ -313,12 +319,11 @@ def _messages(activation: Activation) -> list[ChannelMessages]:
         row = totals.setdefault(message.channel, dict.fromkeys(
             ("messages", "sent", "delivered", "failed", "segments", "cost_fen"), 0))
         row["messages"] += 1
-        if message.sent_at is not None or message.status in ("sent", "delivered"):
+        if _is_sent(message):
             row["sent"] += 1
             if message.channel == "sms":
-                segments = sms_segments(message.body)
-                row["segments"] += segments
-                row["cost_fen"] += segments * cost
+                row["segments"] += message.segments
+                row["cost_fen"] += message.segments * cost
         row["delivered"] += message.status == "delivered"
         row["failed"] += message.status in ("failed", "dead")
     return [ChannelMessages(channel, **row) for channel, row in sorted(totals.items())]

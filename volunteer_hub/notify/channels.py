@@ -45,6 +45,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import math
 import re
 import smtplib
 import socket
@@ -219,6 +220,12 @@ class EmailChannel(Channel):
 
     def close(self) -> None:
         self._drop()
+
+
+def sms_segments(text: str) -> int:
+    """How many SMS a provider bills for this text (GSM-7 for ASCII, else UCS-2)."""
+    single, part = (160, 153) if text.isascii() else (70, 67)
+    return 1 if len(text) <= single else math.ceil(len(text) / part)
 
 
 NO_PHONE = Result(ok=False, permanent=True, error="no phone number")

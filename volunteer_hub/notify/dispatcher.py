@@ -36,7 +36,7 @@ from volunteer_hub.db import db, is_postgresql, transaction
 from volunteer_hub.notify import fanout, services
 from volunteer_hub.notify.channels import (
     Channel, EmailChannel, Outgoing, PushTarget, Result, SmsGatewayChannel, TokenBucket,
-    WebPushChannel,
+    WebPushChannel, sms_segments,
 )
 from volunteer_hub.notify.models import OutboxMessage, PushSubscription, claimable, now
 
@@ -189,10 +189,13 @@ class Dispatcher:
         deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
         sent, delivered, others = [], [], []
         for message, result in results:
+            segments = sms_segments(message.body) if message.channel == "sms" else None
             if result.ok and result.delivered:
-                delivered.append({"b_id": message.id, "b_provider": result.provider_message_id})
+                delivered.append({"b_id": message.id, "b_provider": result.provider_message_id,
+                                  "b_segments": segments})
             elif result.ok:
                 sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
+                             "b_segments": segments,
                              "b_deadline": deadlines.get(message.channel, deadline)
                              if result.awaits_receipt else None})
             else:
@@ -204,6 +207,7 @@ class Dispatcher:
                 db.session.execute(
                     update(table).where(claimed).values(
                         status="sent", sent_at=moment, provider_message_id=bindparam("b_provider"),
+                        segments=bindparam("b_segments"),
                         ack_deadline=bindparam("b_deadline"), last_error=None,
                         claimed_until=None, next_attempt_at=None),
                     sent, execution_options={"synchronize_session": False})
@@ -211,7 +215,8 @@ class Dispatcher:
                 db.session.execute(
                     update(table).where(claimed).values(
                         status="delivered", sent_at=moment, delivered_at=moment,
-                        provider_message_id=bindparam("b_provider"), claimed_until=None,
+                        provider_message_id=bindparam("b_provider"),
+                        segments=bindparam("b_segments"), claimed_until=None,
                         next_attempt_at=None),
                     delivered, execution_options={"synchronize_session": False})
             for message, result in others:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, literal_column, text,
+    BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint,
+    literal_column, text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -92,6 +93,7 @@ class OutboxMessage(db.Model):
     provider_message_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=now)
     sent_at: Mapped[datetime | None]
+    segments: Mapped[int | None] = mapped_column(SmallInteger)  # SMS billed, set when sent
     delivered_at: Mapped[datetime | None]
     read_at: Mapped[datetime | None]  # inbox only
     # No foreign key either: its trigger runs for every inserted row, NULL or not, and
