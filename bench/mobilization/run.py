@@ -2,6 +2,7 @@
 
     python -m bench.mobilization.run [--members 100000] [--repeat 3] [--clients 16]
                                      [--seconds 10] [--workers 2] [--skip-intake]
+                                     [--dispatch [--gateway-batch 100]]
 
 1. Fan-out: a street with one flood team of `--members` active adult members, each with a
    valid licence, all within 20 km of the incident. The time is `with transaction():` around
@@ -14,7 +15,9 @@
 
 Uses (and empties) VOLUNTEER_HUB_BENCH_DATABASE_URL, default
 postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench, created when missing.
-Dispatcher throughput is measured in bench/notify (docs/BENCHMARKS-notify.md).
+3. `--dispatch`: the last call-out's SMS alerts through `--workers` real `volunteer-hub worker`
+   processes to the local gateway, each text made at send time with the person's own link
+   (bench/notify measures the dispatcher on stored texts; docs/BENCHMARKS-notify.md).
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import sys
 import time
 from datetime import date, timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select, text, update
 
 from bench.notify.run import ensure_database
 
@@ -161,6 +164,25 @@ def bench_fanout(db, plan) -> tuple[float, int, int]:
     return seconds, responders, rows
 
 
+def bench_dispatch(db_app, db, workers: int, gateway_batch: int) -> dict:
+    """The last activation's SMS alerts, each with the person's own link made at send time,
+    through real workers to the local gateway. Its e-mails are held back a day (the SMTP
+    path has its own, lower, speed) so that the number is the SMS path's."""
+    from bench.notify.run import run_workers
+    from volunteer_hub.emergency.models import Activation
+    from volunteer_hub.notify.models import OutboxMessage, now
+
+    activation_id = db.session.execute(select(func.max(Activation.id))).scalar_one()
+    alerts = OutboxMessage.event_key == f"emergency:{activation_id}:alert:1"
+    db.session.execute(update(OutboxMessage).where(alerts, OutboxMessage.channel == "email")
+                       .values(next_attempt_at=now() + timedelta(days=1)))
+    sms = alerts & (OutboxMessage.channel == "sms")
+    total = db.session.execute(select(func.count()).where(sms)).scalar_one()
+    db.session.commit()
+    return run_workers(db_app, db, sms, total, workers=workers, batch=200, threads=8,
+                       gateway_batch=gateway_batch)
+
+
 # --- 2. intake ---
 
 def tokens(db) -> list[str]:
@@ -213,6 +235,10 @@ def main() -> None:
     parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-board", action="store_true")
+    parser.add_argument("--dispatch", action="store_true",
+                        help="send the last activation's SMS and e-mail alerts (2 workers)")
+    parser.add_argument("--gateway-batch", type=int, default=100,
+                        help="SMS per gateway request when dispatching")
     parser.add_argument("--skip-fanout", action="store_true",
                         help="reuse the last activation of the database for intake")
     args = parser.parse_args()
@@ -246,6 +272,13 @@ def main() -> None:
                 workers=args.workers, threads=args.threads, client=args.client,
                 server_kind=args.server)
             print(intake.summary(results, args), flush=True)
+        if args.dispatch:
+            result = bench_dispatch(app, db, args.workers, args.gateway_batch)
+            print(f"dispatch of the call-out's {result['messages']:,} SMS alerts, "
+                  f"{args.workers} workers, {args.gateway_batch} per request: "
+                  f"{result['seconds']:.2f} s = {result['per_second']:,.0f} msg/s "
+                  f"({result['unique']:,} unique SMS in {result['gateway_posts']:,} "
+                  f"requests) [load {load_average()}]", flush=True)
         if not args.skip_board:
             load = load_average()
             with app.test_request_context():

@@ -74,30 +74,46 @@ def bench_fanout(db, users) -> float:
 
 def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
                    rate: float = 0, gateway_batch: int = 1) -> dict:
-    from tests.notify.servers import SmsGateway
+    from volunteer_hub.db import transaction
     from volunteer_hub.notify.models import OutboxMessage
     from volunteer_hub.notify.services import Target, enqueue_many
-    from volunteer_hub.db import transaction
 
     with transaction():
         enqueue_many("bench:dispatch", (Target(uid, f"DRILL {uid}", phone=phone)
                                         for uid, phone in users), channel="sms", urgent=True)
-    total = len(users)
+    return run_workers(app, db, OutboxMessage.event_key == "bench:dispatch", len(users),
+                       workers=workers, batch=batch, threads=threads, rate=rate,
+                       gateway_batch=gateway_batch)
+
+
+def run_workers(app, db, condition, total: int, *, workers: int, batch: int, threads: int,
+                rate: float = 0, gateway_batch: int = 1, smtp: bool = False) -> dict:
+    """Start the local gateway (and an SMTP sink), then `workers` real `volunteer-hub
+    worker` processes; seconds from the gateway's first request until the `total` outbox
+    rows matching `condition` are all sent."""
+    from tests.notify.servers import SmsGateway, SmtpSink
+    from volunteer_hub.notify.models import OutboxMessage
+
     gateway = SmsGateway().start()
+    sink = SmtpSink().start() if smtp else None
     env = dict(os.environ, VOLUNTEER_HUB_DATABASE_URL=app.config["DATABASE_URL"],
-               VOLUNTEER_HUB_SECRET_KEY="bench", VOLUNTEER_HUB_ID_HASH_KEY="bench",
+               VOLUNTEER_HUB_SECRET_KEY=app.config["SECRET_KEY"],
+               VOLUNTEER_HUB_ID_HASH_KEY=app.config["ID_HASH_KEY"],
                VOLUNTEER_HUB_DATA_ENCRYPTION_KEY=KEY,
                VOLUNTEER_HUB_SMS_GATEWAY_URL=gateway.url,
                VOLUNTEER_HUB_SMS_GATEWAY_KEY=gateway.key,
                # 0 = no cap: measure the dispatcher, not the provider's 100/s
-               VOLUNTEER_HUB_SMS_RATE=str(rate),
+               VOLUNTEER_HUB_SMS_RATE=str(rate), VOLUNTEER_HUB_EMAIL_RATE=str(rate),
                VOLUNTEER_HUB_NOTIFY_SEND_THREADS=str(threads),
                VOLUNTEER_HUB_SMS_GATEWAY_BATCH=str(gateway_batch))
+    if sink is not None:
+        env.update(VOLUNTEER_HUB_SMTP_HOST="127.0.0.1", VOLUNTEER_HUB_SMTP_PORT=str(sink.port))
     exe = str(Path(sys.executable).with_name("volunteer-hub"))
     processes = [subprocess.Popen([exe, "worker", "--batch", str(batch)], env=env,
                                   stdout=subprocess.DEVNULL,
                                   stderr=open(f"/tmp/vh-notify-worker-{i}.log", "w"))
                  for i in range(workers)]
+    sent = select(func.count()).where(OutboxMessage.status == "sent", condition)
     try:
         while not gateway.requests:
             if any(p.poll() is not None for p in processes):
@@ -106,10 +122,7 @@ def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
         started = time.perf_counter()
         while True:
             db.session.commit()
-            done = db.session.execute(select(func.count()).where(
-                OutboxMessage.status == "sent", OutboxMessage.event_key == "bench:dispatch")
-            ).scalar_one()
-            if done == total:
+            if db.session.execute(sent).scalar_one() == total:
                 break
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
@@ -119,9 +132,11 @@ def bench_dispatch(app, db, users, workers: int, batch: int, threads: int,
         for process in processes:
             process.wait(10)
         gateway.stop()
+        if sink is not None:
+            sink.stop()
     return {"messages": total, "seconds": elapsed, "per_second": total / elapsed,
             "gateway_messages": len(gateway.requests), "gateway_posts": gateway.posts,
-            "unique": len(gateway.sent)}
+            "unique": len(gateway.sent), "emails": len(sink.messages) if sink else 0}
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 from flask_babel import gettext
 from markupsafe import Markup, escape
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.emergency import board
@@ -239,25 +239,26 @@ def _is_sent(row) -> bool:
 
 
 def _message_rows(condition) -> list[MessageRow]:
-    """Outbox rows as tuples; for a sent SMS the segments billed (the cost), as the
-    dispatcher recorded them or, for a row sent without that record, counted from its
-    text as sent."""
+    """Outbox rows as tuples; for a sent SMS the segments billed (the cost)."""
     m = OutboxMessage
-    rows = db.session.execute(
-        select(m.channel, m.recipient_id, m.status, m.segments, m.created_at, m.sent_at,
-               m.delivered_at, m.read_at, m.event_key, m.locale, m.subject, m.body, m.link,
-               m.ref_id)
-        .where(condition).order_by(m.id)).all()
-    counted = iter(sms_segments(shown.body)
-                   for shown in fanout.render(row for row in rows if _uncounted(row)))
-    return [MessageRow(row.channel, row.recipient_id, row.status,
-                       next(counted) if _uncounted(row) else row.segments, row.created_at,
-                       row.sent_at, row.delivered_at, row.read_at)
-            for row in rows]
+    counted = _segments_not_recorded(condition)
+    return [MessageRow(channel, recipient_id, status, counted.get(id_, segments), created_at,
+                       sent_at, delivered_at, read_at)
+            for id_, channel, recipient_id, status, segments, created_at, sent_at, delivered_at,
+            read_at in db.session.execute(
+                select(m.id, m.channel, m.recipient_id, m.status, m.segments, m.created_at,
+                       m.sent_at, m.delivered_at, m.read_at).where(condition).order_by(m.id))]
 
 
-def _uncounted(row) -> bool:
-    return row.channel == "sms" and _is_sent(row) and row.segments is None
+def _segments_not_recorded(condition) -> dict[int, int]:
+    """Segments of sent SMS the dispatcher did not record (sent before it did), counted
+    from their text as sent."""
+    m = OutboxMessage
+    rows = db.session.execute(select(
+        m.id, m.event_key, m.locale, m.subject, m.body, m.link, m.ref_id).where(
+        condition, m.channel == "sms", m.segments.is_(None),
+        or_(m.sent_at.isnot(None), m.status.in_(("sent", "delivered"))))).all()
+    return {row.id: sms_segments(shown.body) for row, shown in zip(rows, fanout.render(rows))}
 
 
 def _alert_messages(activation_id: int) -> list[MessageRow]:
