@@ -1,6 +1,7 @@
 """Database base class, transaction boundary and engine-specific settings."""
 from __future__ import annotations
 
+import math
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
@@ -93,3 +94,20 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        _sqlite_math_functions(dbapi_connection)
+
+
+# What the call-out's distance needs (emergency.activation._distance_km).
+SQL_MATH = {"radians": math.radians, "sin": math.sin, "cos": math.cos, "asin": math.asin,
+            "sqrt": math.sqrt, "power": math.pow}
+
+
+def _sqlite_math_functions(dbapi_connection) -> None:
+    """Python's math for a SQLite built without its own (SQLITE_ENABLE_MATH_FUNCTIONS is a
+    compile-time choice of the distribution)."""
+    try:
+        dbapi_connection.execute("SELECT sin(0), asin(0), power(2, 2), radians(0)")
+    except Exception:  # sqlite3.OperationalError: no such function
+        for name, function in SQL_MATH.items():
+            arguments = 2 if name == "power" else 1
+            dbapi_connection.create_function(name, arguments, function, deterministic=True)
