@@ -32,13 +32,3 @@ def test_the_distance_functions_are_added_when_missing():
     sin, radians, power = (functions[name][1] for name in ("sin", "radians", "power"))
     assert math.isclose(power(sin(radians(30)), 2), 0.25)
 
-
-def test_a_sqlite_with_them_is_left_alone():
-    connection = sqlite3.connect(":memory:")
-    try:
-        connection.execute("SELECT sin(0)")
-    except sqlite3.OperationalError:
-        return  # this SQLite lacks them: the first test covers it
-    before = connection.execute("SELECT power(2, 10)").fetchone()
-    _sqlite_math_functions(connection)
-    assert connection.execute("SELECT power(2, 10)").fetchone() == before == (1024.0,)
