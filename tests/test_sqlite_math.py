@@ -31,4 +31,5 @@ def test_the_distance_functions_are_added_when_missing():
         "radians": 1, "sin": 1, "cos": 1, "asin": 1, "sqrt": 1, "power": 2}
     sin, radians, power = (functions[name][1] for name in ("sin", "radians", "power"))
     assert math.isclose(power(sin(radians(30)), 2), 0.25)
+    assert radians(None) is None and power(None, 2) is None  # a member without a position
 

@@ -110,4 +110,12 @@ def _sqlite_math_functions(dbapi_connection) -> None:
     except Exception:  # sqlite3.OperationalError: no such function
         for name, function in SQL_MATH.items():
             arguments = 2 if name == "power" else 1
-            dbapi_connection.create_function(name, arguments, function, deterministic=True)
+            dbapi_connection.create_function(name, arguments, _null_in_null_out(function),
+                                             deterministic=True)
+
+
+def _null_in_null_out(function):
+    """As SQL functions behave: NULL for a NULL argument (a member without a position)."""
+    def sql_function(*arguments):
+        return None if None in arguments else function(*arguments)
+    return sql_function

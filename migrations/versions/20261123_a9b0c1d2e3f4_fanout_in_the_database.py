@@ -9,6 +9,10 @@ fallback, and every key of the responders. The responders' activation and
 activation-answer indexes go (the unique key leads with the activation, and the counts read
 the rows anyway); the role index holds only assigned rows.
 
+Downgrading puts each shared text back into its rows, but the older code cannot make the
+personal link: stand running call-outs down first. Restoring the foreign keys fails if rows
+without their referenced row were written meanwhile (nothing in the application does that).
+
 Revision ID: a9b0c1d2e3f4
 Revises: f8a9b0c1d2e3
 Create Date: 2026-11-23 19:00:00
@@ -78,7 +82,7 @@ def downgrade():
                               ['activation_id', 'answer'], unique=False)
         for name, (column, table, ondelete) in RESPONDER_KEYS.items():
             batch_op.create_foreign_key(name, table, [column], ['id'], ondelete=ondelete)
-    # Shared-text rows get their text back (without the personal link, made at send time).
+    # Shared-text rows get their text back, without the personal link (see above).
     for column in ('subject', 'body'):
         op.execute(f"UPDATE outbox_messages SET {column} = COALESCE((SELECT c.{column} "
                    f"FROM outbox_contents c WHERE c.event_key = outbox_messages.event_key "

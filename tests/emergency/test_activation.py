@@ -422,3 +422,36 @@ def test_a_running_drill_never_keeps_responders_from_a_real_incident(
     db.session.commit()
     real = activate_real(plan)
     assert called(db, real) == called(db, drill)
+
+
+def test_a_worker_makes_links_to_the_site_the_call_out_came_from(
+        world, make_plan, client, auth_header, db):
+    plan = make_plan()
+    created = client.post(
+        f"/api/v1/emergency/plans/{plan.id}/activations", headers=auth_header(world.coordinator),
+        json={"level": 3, "is_drill": True, "lat": INCIDENT[0], "lon": INCIDENT[1]},
+        base_url="https://vh.example.cn")
+    assert created.status_code == 201, created.get_json()
+    sms = db.session.execute(select(OutboxMessage).filter_by(
+        recipient_id=world.v("li").user_id, channel="sms")).scalar_one()
+    [sent] = fanout.render([sms])  # as the dispatcher does, outside any request
+    token = re.search(r"https://vh\.example\.cn/emergency/respond/(\S+)", sent.body).group(1)
+    assert responses.responder_from_token(token).volunteer_id == world.v("li").id
+
+
+def test_an_alert_marked_read_is_answered_with_its_text_and_link(
+        world, activate_drill, client, auth_header, db):
+    activation = activate_drill()
+    li = world.v("li")
+    inbox = db.session.execute(select(OutboxMessage).filter_by(
+        event_key=f"emergency:{activation.id}:alert:1", recipient_id=li.user_id,
+        channel="inbox")).scalar_one()
+    headers = auth_header(li.user)
+    for url, field in ((f"/api/v1/notify/inbox/{inbox.id}/read", "body"),
+                       (f"/api/v1/me/notifications/{inbox.id}/read", "text")):
+        answered = client.post(url, headers=headers)
+        assert answered.status_code == 200, answered.get_json()
+        text = answered.get_json()[field]
+        assert text.startswith("【演练】") and "/emergency/respond/" in text
+    listed = client.get("/api/v1/notify/inbox", headers=headers).get_json()["items"]
+    assert [m["body"] for m in listed if m["id"] == inbox.id] == [text]

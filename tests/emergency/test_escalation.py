@@ -168,3 +168,36 @@ def test_the_job_escalates_active_activations_only(world, make_plan, activate_dr
     db.session.expire_all()
     assert db.session.get(Activation, running.id).skill_level_relaxed_by == 1
     assert db.session.get(Activation, ended.id).skill_level_relaxed_by == 0
+
+
+def test_a_renotified_link_counts_its_lifetime_from_its_own_round(
+        world, make_plan, activate_drill, db):
+    from volunteer_hub.emergency import responses
+    from volunteer_hub.emergency.settings import set_settings
+    from volunteer_hub.errors import DomainError
+    from volunteer_hub.notify import fanout
+    from volunteer_hub.notify.models import OutboxContent, now
+
+    set_settings(world.tree["street"], {"link_valid_hours": 1}, by=None)
+    plan = plan_with(make_plan, world, [{"after_minutes": 90, "action": "renotify"}])
+    activation = activate_drill(plan)
+    first_round = f"emergency:{activation.id}:alert:1"
+    # The first round went out two hours ago: its links have expired.
+    db.session.execute(OutboxContent.__table__.update().where(
+        OutboxContent.event_key == first_round).values(created_at=now() - timedelta(hours=2)))
+    db.session.commit()
+    due = activation.activated_at + timedelta(minutes=90)
+    assert escalation.run_escalation(activation, due) == 1
+    db.session.commit()
+
+    def token(event_key: str) -> str:
+        sms = db.session.execute(select(OutboxMessage).filter_by(
+            event_key=event_key, recipient_id=world.v("zhao").user_id, channel="sms")).scalar_one()
+        [sent] = fanout.render([sms])
+        return sent.body.split("/emergency/respond/")[1].split()[0]
+
+    with pytest.raises(DomainError) as expired:
+        responses.responder_from_token(token(first_round))
+    assert expired.value.code == "EMERGENCY_LINK_EXPIRED"
+    second = responses.responder_from_token(token(f"emergency:{activation.id}:alert:2"))
+    assert second.volunteer_id == world.v("zhao").id

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -96,34 +96,37 @@ def message_subject(activation: Activation, locale: str | None) -> str:
     return (texts["drill"] if activation.is_drill else "") + subject
 
 
-def answer_links(responder_ids: list[int]) -> dict[int, str]:
-    """The one-tap links of these responders (signed by the responses module): the link
-    maker of alert messages, so each is made when its message is sent or shown. A link
-    expires a set time after the person was first notified, whenever it is made."""
-    from volunteer_hub.emergency.responses import base_url, response_token
+def answer_tokens(responder_ids: list[int], issued_at: datetime) -> dict[int, str]:
+    """The one-tap tokens of these responders for an alert written at `issued_at` (naive
+    UTC, the outbox's clock): the link maker of alert messages, so each is made when its
+    message is sent or shown, and expires the org's link lifetime after its round went out."""
+    from volunteer_hub.emergency.responses import response_token
 
-    prefix = f"{base_url()}/emergency/respond/"
     responders = db.session.execute(
-        select(Responder.id, Responder.activation_id, Responder.volunteer_id,
-               Responder.notified_at).where(Responder.id.in_(responder_ids))).all()
+        select(Responder.id, Responder.activation_id, Responder.volunteer_id)
+        .where(Responder.id.in_(responder_ids))).all()
     # Read per call, not remembered: a dispatcher runs for weeks while settings change.
     hours = {activation_id: int(emergency_settings(db.session.get(Activation,
                                                                   activation_id).org)
                                 .link_valid_hours)
              for activation_id in {r.activation_id for r in responders}}
-    return {r.id: prefix + response_token(r, now=r.notified_at,
-                                          valid_hours=hours[r.activation_id])
+    issued = issued_at.replace(tzinfo=UTC)
+    return {r.id: response_token(r, now=issued, valid_hours=hours[r.activation_id])
             for r in responders}
 
 
 def alert_text(activation: Activation, locale: str | None) -> str:
-    """The alert in one language, with LINK_PLACEHOLDER where each person's own link goes."""
+    """The alert in one language; each person's link is the site's answer address with
+    LINK_PLACEHOLDER for their own token (made when the message is sent or shown)."""
+    from volunteer_hub.emergency.responses import base_url
+
     locale = message_locale(locale)
     texts = message_texts(locale)
     template = (activation.templates.get(locale) or DEFAULT_TEMPLATES[locale])["alert"]
-    body = render_message(activation, "alert", locale, link=LINK_PLACEHOLDER)
+    link = f"{base_url()}/emergency/respond/{LINK_PLACEHOLDER}"
+    body = render_message(activation, "alert", locale, link=link)
     if "{link}" not in template:
-        body += " " + texts["link"].format(link=LINK_PLACEHOLDER)
+        body += " " + texts["link"].format(link=link)
     return f"{body}\n{texts['reply']}"
 
 

@@ -544,12 +544,12 @@ def _confirmation(responder: Responder, eta_given: bool) -> str:
 
 
 def register() -> None:
-    from volunteer_hub.emergency.activation import answer_links
+    from volunteer_hub.emergency.activation import answer_tokens
     from volunteer_hub.notify.fanout import register_link_maker
     from volunteer_hub.notify.services import register_inbound_handler
 
     register_inbound_handler("emergency", handle_sms_reply)
-    register_link_maker("emergency:", answer_links)
+    register_link_maker("emergency:", answer_tokens)
 
 
 register()

@@ -167,5 +167,6 @@ class NotificationRead(MethodView):
     def post(self, notification_id):
         """Mark a message as read."""
         with transaction():
-            return services.mark_read(notification_id, by=api_user())
+            message = services.mark_read(notification_id, by=api_user())
+        return fanout.filled([message])[0]  # after the commit, which expires it
 

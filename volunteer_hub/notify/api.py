@@ -40,7 +40,8 @@ class InboxRead(MethodView):
     def post(self, message_id):
         """Mark one of the caller's inbox messages read."""
         with transaction():
-            return services.mark_read(message_id, by=api_user())
+            message = services.mark_read(message_id, by=api_user())
+        return fanout.filled([message])[0]  # after the commit, which expires it
 
 
 @blp.route("/preferences")

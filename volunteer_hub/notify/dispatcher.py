@@ -102,7 +102,9 @@ class Dispatcher:
                             next_attempt_at=lease, attempts=table.c.attempts + 1))
             targets = self._push_targets([r.recipient_id for r in rows
                                           if r.channel == "webpush"])
-        texts = fanout.render(rows)  # after the commit: the claim stays short
+            # Shared texts and links, read in this transaction: none stays open while
+            # sending, and a failure here leaves the rows unclaimed.
+            texts = fanout.render(rows)
         prefix = self.config.idempotency_prefix
         return token, [Outgoing(id=r.id, channel=r.channel, address=r.address,
                                 subject=shown.subject, body=shown.body, locale=r.locale,
@@ -167,6 +169,9 @@ class Dispatcher:
                 requests.append([message])
         for name, group in batched.items():
             size = self.channels[name].batch_size
+            bucket = self.buckets.get(name)
+            if bucket is not None and bucket.rate > 0:  # one request never outruns the limit
+                size = max(1, min(size, int(bucket.capacity)))
             requests += [group[i:i + size] for i in range(0, len(group), size)]
         return requests
 

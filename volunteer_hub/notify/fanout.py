@@ -3,10 +3,11 @@
 A call-out reaches 100,000 people on three channels. Rendering 300,000 texts in Python and
 shipping them to the database took most of a fan-out's 20 s; here the caller stores the text
 once per language (`OutboxContent`) and one INSERT ... SELECT writes narrow message rows
-(who, channel, address, locale, and `ref_id`: the record the message is about). Each
-person's own link is made when the message is read for sending or shown in the inbox, by
-the link maker the event's feature registered for its key prefix (a one-tap answer link for
-an emergency responder, say), so it is the same link every time it is made.
+(who, channel, address, locale, and `ref_id`: the record the message is about). The
+personal part of each person's link is made when the message is read for sending or shown in
+the inbox, by the link maker the event's feature registered for its key prefix (a one-tap
+answer token for an emergency responder, say), from stored values only, so it is the same
+link every time it is made.
 
 Channel choice follows `services._resolve_channel` (preferences, missing addresses, the
 fallback chain), expressed in SQL. Fan-outs from a query are urgent: quiet hours need each
@@ -14,6 +15,7 @@ person's clock, which is not worth a per-row computation when the house is on fi
 """
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import (
@@ -29,15 +31,18 @@ from volunteer_hub.notify.models import (
 )
 
 LINK_PLACEHOLDER = "⟦link⟧"
-LINKS_PER_QUERY = 1000  # a link maker's IN list stays within both engines' limits
+PARTS_PER_QUERY = 1000  # a link maker's IN list stays within both engines' limits
 
-# ref ids (of one event-key prefix) -> their links; ids it does not know are left out.
-LinkMaker = Callable[[list[int]], dict[int, str]]
+# (ref ids of one event, when the event's text was written) -> the personal part of each
+# one's link (e.g. a signed token) that replaces LINK_PLACEHOLDER; unknown ids are left out.
+LinkMaker = Callable[[list[int], datetime], dict[int, str]]
 _link_makers: dict[str, LinkMaker] = {}
 
 
 def register_link_maker(prefix: str, maker: LinkMaker) -> None:
-    """`maker` makes the personal links of messages whose event key starts with `prefix`."""
+    """`maker` makes the personal part of the links in events whose key starts with
+    `prefix`. The rest of the link (the site's address) is in the stored text: a worker
+    that makes the part knows no request, and the address is the one the sender used."""
     _link_makers[prefix] = maker
 
 
@@ -56,11 +61,12 @@ class Rendered(NamedTuple):
 
 def render(rows: Iterable) -> list[Rendered]:
     """The subject, text and link each row (a message, or a row with its columns event_key,
-    locale, subject, body, link and ref_id) is sent or shown with."""
+    locale, subject, body, link and ref_id) is sent or shown with. A shared text's link is
+    in its body (a tapped push opens the first address in the body)."""
     rows = list(rows)
     shared = [row for row in rows if row.body is None]
     contents = _contents({(row.event_key, row.locale) for row in shared})
-    links = _links(shared)
+    parts = _personal_parts(shared, contents)
     rendered = []
     for row in rows:
         if row.body is not None:
@@ -68,20 +74,20 @@ def render(rows: Iterable) -> list[Rendered]:
             continue
         content = contents.get((row.event_key, row.locale))
         subject, body = (content.subject, content.body) if content else ("", "")
-        link = links.get((row.event_key, row.ref_id)) or row.link
-        rendered.append(Rendered(subject, body.replace(LINK_PLACEHOLDER, link or ""), link))
+        part = parts.get((row.event_key, row.ref_id), "")
+        rendered.append(Rendered(subject, body.replace(LINK_PLACEHOLDER, part), row.link))
     return rendered
 
 
 def filled(messages: list[OutboxMessage]) -> list[OutboxMessage]:
     """Loaded messages with their shared text and link in place, as `render` makes them.
 
-    Set as the loaded state, so nothing is written back when another column changes."""
+    Set as the loaded state, so nothing is written back when another column changes; a
+    commit expires it (fill after the transaction that returns the message)."""
     for message, shown in zip(messages, render(messages)):
         if message.body is None:
             set_committed_value(message, "subject", shown.subject)
             set_committed_value(message, "body", shown.body)
-            set_committed_value(message, "link", shown.link)
     return messages
 
 
@@ -94,21 +100,24 @@ def _contents(keys: set[tuple[str, str]]) -> dict[tuple[str, str], OutboxContent
         select(OutboxContent).where(wanted)).scalars()}
 
 
-def _links(rows: list) -> dict[tuple[str, int], str]:
+def _personal_parts(rows: list, contents: dict) -> dict[tuple[str, int], str]:
+    """Each row's part, made as of when its event's text was written (one call-out round's
+    links all expire together, whichever channel or fallback carries them)."""
+    written = {event_key: content.created_at for (event_key, _l), content in contents.items()}
     by_event: dict[str, set[int]] = {}
     for row in rows:
-        if row.ref_id is not None:
+        if row.ref_id is not None and row.event_key in written:
             by_event.setdefault(row.event_key, set()).add(row.ref_id)
-    links = {}
+    parts = {}
     for event_key, ref_ids in by_event.items():
         maker = _link_maker(event_key)
         if maker is None:
             continue
         ordered = sorted(ref_ids)
-        for start in range(0, len(ordered), LINKS_PER_QUERY):
-            made = maker(ordered[start:start + LINKS_PER_QUERY])
-            links.update({(event_key, ref_id): link for ref_id, link in made.items()})
-    return links
+        for start in range(0, len(ordered), PARTS_PER_QUERY):
+            made = maker(ordered[start:start + PARTS_PER_QUERY], written[event_key])
+            parts.update({(event_key, ref_id): part for ref_id, part in made.items()})
+    return parts
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -502,16 +502,15 @@ def inbox_query(user, *, unread: bool | None = None):
 
 
 def mark_read(message_id: int, *, by) -> OutboxMessage:
-    """Mark one of the caller's inbox messages read (idempotent)."""
-    from volunteer_hub.notify.fanout import filled  # fanout builds on this module
-
+    """Mark one of the caller's inbox messages read (idempotent). A shared text is not
+    filled in: do that after the transaction (notify.fanout.filled)."""
     message = db.session.get(OutboxMessage, message_id)
     if message is None or message.channel != "inbox" or message.recipient_id != by.id:
         raise NotFound()
     if message.read_at is None:
         message.read_at = now()
         db.session.flush()
-    return filled([message])[0]
+    return message
 
 
 # --- SMS receipts and replies ---------------------------------------------------------------
