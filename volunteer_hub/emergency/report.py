@@ -185,8 +185,9 @@ RESPONDER_FIELDS = ("id", "user_id", "role_id", "answer", "eta_minutes", "notifi
                     "first_answered_at", "answered_at", "answer_channel", "arrived_at",
                     "checked_out_at", "safe_confirmed_at")
 ResponderRow = namedtuple("ResponderRow", RESPONDER_FIELDS)
-MessageRow = namedtuple("MessageRow", ("channel", "recipient_id", "status", "segments",
-                                       "created_at", "sent_at", "delivered_at", "read_at"))
+MessageRow = namedtuple("MessageRow", ("event_key", "channel", "recipient_id", "status",
+                                       "segments", "created_at", "sent_at", "delivered_at",
+                                       "read_at"))
 
 
 def _people(activation_id: int, *, with_names: bool = False) -> list[_Person]:
@@ -242,12 +243,13 @@ def _message_rows(condition) -> list[MessageRow]:
     """Outbox rows as tuples; for a sent SMS the segments billed (the cost)."""
     m = OutboxMessage
     counted = _segments_not_recorded(condition)
-    return [MessageRow(channel, recipient_id, status, counted.get(id_, segments), created_at,
-                       sent_at, delivered_at, read_at)
-            for id_, channel, recipient_id, status, segments, created_at, sent_at, delivered_at,
-            read_at in db.session.execute(
-                select(m.id, m.channel, m.recipient_id, m.status, m.segments, m.created_at,
-                       m.sent_at, m.delivered_at, m.read_at).where(condition).order_by(m.id))]
+    return [MessageRow(event_key, channel, recipient_id, status, counted.get(id_, segments),
+                       created_at, sent_at, delivered_at, read_at)
+            for id_, event_key, channel, recipient_id, status, segments, created_at, sent_at,
+            delivered_at, read_at in db.session.execute(
+                select(m.id, m.event_key, m.channel, m.recipient_id, m.status, m.segments,
+                       m.created_at, m.sent_at, m.delivered_at, m.read_at)
+                .where(condition).order_by(m.id))]
 
 
 def _segments_not_recorded(condition) -> dict[int, int]:
@@ -261,11 +263,6 @@ def _segments_not_recorded(condition) -> dict[int, int]:
     return {row.id: sms_segments(shown.body) for row, shown in zip(rows, fanout.render(rows))}
 
 
-def _alert_messages(activation_id: int) -> list[MessageRow]:
-    return _message_rows(OutboxMessage.event_key.startswith(board.alert_prefix(activation_id),
-                                                            autoescape=True))
-
-
 def _reached_at(message: MessageRow) -> datetime | None:
     if message.channel == "inbox":
         return message.read_at
@@ -274,12 +271,16 @@ def _reached_at(message: MessageRow) -> datetime | None:
     return message.delivered_at if message.status == "delivered" else None
 
 
-def _delivery(activation_id: int, people: list[_Person]):
+def _delivery(activation_id: int, people: list[_Person], messages: list[MessageRow]):
+    """Send and reach times of the alerts among `messages` (the activation's)."""
     team_of = {p.responder.user_id: p.team for p in people}
     sent = {"channel": {}, "team": {}}
     reached = {"channel": {}, "team": {}}
     no_team = gettext("No team")
-    for message in _alert_messages(activation_id):
+    alert_prefix = board.alert_prefix(activation_id)
+    for message in messages:
+        if not message.event_key.startswith(alert_prefix):
+            continue
         team = team_of.get(message.recipient_id, no_team)
         for target, moment in ((sent, message.sent_at), (reached, _reached_at(message))):
             seconds = seconds_between(message.created_at, moment)
@@ -313,10 +314,12 @@ def _activation_messages(activation: Activation) -> list[MessageRow]:
     return own + replies
 
 
-def _messages(activation: Activation) -> list[ChannelMessages]:
+def _messages(activation: Activation,
+              rows: list[MessageRow] | None = None) -> list[ChannelMessages]:
+    """Messages and cost per channel; `rows`: the activation's messages, when read already."""
     cost = sms_cost_fen()
     totals: dict[str, dict[str, int]] = {}
-    for message in _activation_messages(activation):
+    for message in rows if rows is not None else _activation_messages(activation):
         row = totals.setdefault(message.channel, dict.fromkeys(
             ("messages", "sent", "delivered", "failed", "segments", "cost_fen"), 0))
         row["messages"] += 1
@@ -470,10 +473,11 @@ def after_action(activation: Activation, *, with_names: bool = False) -> AfterAc
 
     Responders' names are masked unless `with_names` (for a screen behind the scope check)."""
     people = _people(activation.id, with_names=with_names)
-    messages = _messages(activation)
+    message_rows = _activation_messages(activation)  # read once: 300,000 in a big call-out
+    messages = _messages(activation, message_rows)
     roles = _roles(activation, people)
     summary = summarize(activation, people, messages, roles)
-    sent, reached = _delivery(activation.id, people)
+    sent, reached = _delivery(activation.id, people, message_rows)
     no_shows = [NoShow(p.name, p.team, p.responder.eta_minutes,
                        board.as_utc(p.responder.answered_at))
                 for p in people if _is_no_show(p.responder)]
