@@ -185,6 +185,9 @@ def test_a_renotified_link_counts_its_lifetime_from_its_own_round(
     # The first round went out two hours ago: its links have expired.
     db.session.execute(OutboxContent.__table__.update().where(
         OutboxContent.event_key == first_round).values(created_at=now() - timedelta(hours=2)))
+    db.session.execute(Responder.__table__.update().where(
+        Responder.activation_id == activation.id).values(
+        notified_at=utcnow() - timedelta(hours=2)))
     db.session.commit()
     due = activation.activated_at + timedelta(minutes=90)
     assert escalation.run_escalation(activation, due) == 1
@@ -201,3 +204,28 @@ def test_a_renotified_link_counts_its_lifetime_from_its_own_round(
     assert expired.value.code == "EMERGENCY_LINK_EXPIRED"
     second = responses.responder_from_token(token(f"emergency:{activation.id}:alert:2"))
     assert second.volunteer_id == world.v("zhao").id
+
+
+def test_a_team_called_later_gets_links_that_count_from_its_call(
+        world, make_plan, activate_drill, db):
+    from volunteer_hub.emergency import responses
+    from volunteer_hub.emergency.settings import set_settings
+    from volunteer_hub.notify import fanout
+    from volunteer_hub.notify.models import OutboxContent, now
+
+    set_settings(world.tree["street"], {"link_valid_hours": 1}, by=None)
+    plan = plan_with(make_plan, world, [{"after_minutes": 120, "action": "next_team"}],
+                     initial_teams=1)
+    activation = activate_drill(plan)
+    alert = f"emergency:{activation.id}:alert:1"
+    db.session.execute(OutboxContent.__table__.update().where(
+        OutboxContent.event_key == alert).values(created_at=now() - timedelta(hours=2)))
+    db.session.commit()
+    assert escalation.run_escalation(
+        activation, activation.activated_at + timedelta(minutes=120)) == 1
+    db.session.commit()
+    sms = db.session.execute(select(OutboxMessage).filter_by(
+        event_key=alert, recipient_id=world.v("sun").user_id, channel="sms")).scalar_one()
+    [sent] = fanout.render([sms])  # the same round-1 text, two hours after it was written
+    token = sent.body.split("/emergency/respond/")[1].split()[0]
+    assert responses.responder_from_token(token).volunteer_id == world.v("sun").id

@@ -99,20 +99,27 @@ def message_subject(activation: Activation, locale: str | None) -> str:
 def answer_tokens(responder_ids: list[int], issued_at: datetime) -> dict[int, str]:
     """The one-tap tokens of these responders for an alert written at `issued_at` (naive
     UTC, the outbox's clock): the link maker of alert messages, so each is made when its
-    message is sent or shown, and expires the org's link lifetime after its round went out."""
+    message is sent or shown. It expires the org's link lifetime after the person was
+    alerted: when the round's text was written, or when they were called, if later (a team
+    called later shares round 1's text)."""
     from volunteer_hub.emergency.responses import response_token
 
     responders = db.session.execute(
-        select(Responder.id, Responder.activation_id, Responder.volunteer_id)
-        .where(Responder.id.in_(responder_ids))).all()
+        select(Responder.id, Responder.activation_id, Responder.volunteer_id,
+               Responder.notified_at).where(Responder.id.in_(responder_ids))).all()
     # Read per call, not remembered: a dispatcher runs for weeks while settings change.
     hours = {activation_id: int(emergency_settings(db.session.get(Activation,
                                                                   activation_id).org)
                                 .link_valid_hours)
              for activation_id in {r.activation_id for r in responders}}
-    issued = issued_at.replace(tzinfo=UTC)
-    return {r.id: response_token(r, now=issued, valid_hours=hours[r.activation_id])
+    written = issued_at.replace(tzinfo=UTC)
+    return {r.id: response_token(r, now=max(written, _as_utc(r.notified_at)),
+                                 valid_hours=hours[r.activation_id])
             for r in responders}
+
+
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def alert_text(activation: Activation, locale: str | None) -> str:
