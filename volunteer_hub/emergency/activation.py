@@ -102,15 +102,12 @@ def answer_tokens(responder_ids: list[int], issued_at: datetime) -> dict[int, st
     message is sent or shown. It expires the org's link lifetime after the person was
     alerted: when the round's text was written, or when they were called, if later (a team
     called later shares round 1's text)."""
-    from volunteer_hub.emergency.responses import response_token
+    from volunteer_hub.emergency.responses import link_valid_hours, response_token
 
     responders = db.session.execute(
         select(Responder.id, Responder.activation_id, Responder.volunteer_id,
                Responder.notified_at).where(Responder.id.in_(responder_ids))).all()
-    # Read per call, not remembered: a dispatcher runs for weeks while settings change.
-    hours = {activation_id: int(emergency_settings(db.session.get(Activation,
-                                                                  activation_id).org)
-                                .link_valid_hours)
+    hours = {activation_id: link_valid_hours(activation_id)
              for activation_id in {r.activation_id for r in responders}}
     written = issued_at.replace(tzinfo=UTC)
     return {r.id: response_token(r, now=max(written, _as_utc(r.notified_at)),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -76,16 +76,12 @@ def _signature(payload: str, secret: str | bytes | None = None) -> str:
 
 
 def link_valid_hours(activation_id: int) -> int:
-    """The activation's organization setting (nearest ancestor, then app config).
+    """The activation's organization setting (nearest ancestor, then app config), read now:
+    links are signed a batch at a time by a dispatcher that runs while settings change."""
+    from volunteer_hub.emergency.settings import emergency_settings
 
-    Remembered for the app context: a fan-out signs thousands of links of one activation."""
-    cache = g.setdefault("emergency_link_valid_hours", {})
-    if activation_id not in cache:
-        from volunteer_hub.emergency.settings import emergency_settings
-
-        activation = db.session.get(Activation, activation_id)
-        cache[activation_id] = int(emergency_settings(activation.org).link_valid_hours)
-    return cache[activation_id]
+    activation = db.session.get(Activation, activation_id)
+    return int(emergency_settings(activation.org).link_valid_hours)
 
 
 def response_token(responder: Responder, *, now: datetime | None = None,
