@@ -221,3 +221,16 @@ def activate_real(activate_drill):
         kwargs.setdefault("note", "暴雨内涝：转移低洼处居民")
         return activate_drill(plan, level, is_drill=False, **kwargs)
     return activate
+
+
+@pytest.fixture
+def sms_gateway_configured(app):
+    """A gateway URL, so that SMS is not replaced by e-mail; nothing is sent to it."""
+    app.config["SMS_GATEWAY_URL"] = "http://127.0.0.1:9/unused"
+    yield
+    app.config.pop("SMS_GATEWAY_URL")
+
+
+@pytest.fixture
+def drill(activate_drill):
+    return activate_drill()

@@ -20,12 +20,9 @@ from volunteer_hub.orgs.models import TeamMember
 from volunteer_hub.records.models import Activity, ServiceRecord
 
 
-@pytest.fixture(autouse=True)
-def sms_gateway_configured(app):
-    """With a gateway configured SMS is not replaced by e-mail (nothing is sent here)."""
-    app.config["SMS_GATEWAY_URL"] = "http://127.0.0.1:9/sms"
-    yield
-    app.config.pop("SMS_GATEWAY_URL")
+# Messages are only written to the outbox here; with a gateway URL SMS is not replaced
+# by e-mail, and nothing is sent.
+pytestmark = pytest.mark.usefixtures("sms_gateway_configured")
 
 
 def called(db, activation) -> set[str]:

@@ -13,16 +13,9 @@ from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
 from volunteer_hub.notify.models import OutboxMessage
 
 
-@pytest.fixture(autouse=True)
-def sms_gateway_configured(app):
-    app.config["SMS_GATEWAY_URL"] = "http://127.0.0.1:9/unused"
-    yield
-    app.config.pop("SMS_GATEWAY_URL")
-
-
-@pytest.fixture
-def drill(activate_drill):
-    return activate_drill()
+# Messages are only written to the outbox here; with a gateway URL SMS is not replaced
+# by e-mail, and nothing is sent.
+pytestmark = pytest.mark.usefixtures("sms_gateway_configured")
 
 
 def responder_of(db, activation, short, world) -> Responder:

@@ -14,11 +14,6 @@ from volunteer_hub.emergency.models import Responder
 from volunteer_hub.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 
-@pytest.fixture
-def drill(activate_drill):
-    return activate_drill()
-
-
 def responder_of(db, activation, world, short) -> Responder:
     return db.session.execute(select(Responder).filter_by(
         activation_id=activation.id, volunteer_id=world.v(short).id)).scalar_one()

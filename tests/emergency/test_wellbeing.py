@@ -42,11 +42,6 @@ def area(db, world):
     return people
 
 
-@pytest.fixture
-def drill(activate_drill):
-    return activate_drill()
-
-
 def coming(db, drill, world, *shorts):
     out = []
     for short in shorts:
