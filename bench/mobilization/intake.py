@@ -281,10 +281,8 @@ def summary(results: list[RunResult], args) -> str:
             f"{median(1000 * r.client_cpu_s / max(1, r.requests) for r in results):.2f}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--setup", action="store_true")
-    parser.add_argument("--members", type=int, default=60_000)
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The intake options, shared with bench/mobilization/run.py."""
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10)
@@ -292,6 +290,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--client", choices=("asyncio", "threads"), default="asyncio")
     parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--setup", action="store_true")
+    parser.add_argument("--members", type=int, default=60_000)
+    add_options(parser)
     args = parser.parse_args()
     url = os.environ.get("VOLUNTEER_HUB_BENCH_DATABASE_URL", DEFAULT_URL)
     ensure_database(url)

@@ -224,15 +224,11 @@ def load_average() -> str:
 
 
 def main() -> None:
+    from bench.mobilization import intake  # imports this module for the scene
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--members", type=int, default=100_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--client", choices=("asyncio", "threads"), default="asyncio")
-    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian")
+    intake.add_options(parser)
     parser.add_argument("--skip-intake", action="store_true")
     parser.add_argument("--skip-board", action="store_true")
     parser.add_argument("--dispatch", action="store_true",
@@ -263,8 +259,6 @@ def main() -> None:
                       f"{seconds:.2f} s [run {run + 1}, load {load}]", flush=True)
             print(f"fan-out median {statistics.median(timings):.2f} s", flush=True)
         if not args.skip_intake:
-            from bench.mobilization import intake
-
             all_tokens = tokens(db)
             db.session.remove()
             results = intake.bench_intake(
