@@ -302,7 +302,7 @@ class Target:
 
 def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "sms",
                  urgent: bool = False, chunk: int = 5000,
-                 channels: Sequence[str] | None = None, new_event: bool = False) -> int:
+                 channels: Sequence[str] | None = None) -> int:
     """Fan-out: write one message per target into the caller's transaction, in chunks.
 
     Preferences and quiet hours apply as in `enqueue`; duplicates are ignored. Returns the
@@ -315,11 +315,8 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
     `channel`, one call per channel); a person for whom two of them resolve to the same
     channel (no phone: SMS falls back to e-mail) gets that message once.
 
-    `new_event=True`: only when the caller guarantees that no (event_key, recipient) pair
-    of these targets is in the outbox yet and each user appears once (e.g. a key naming a
-    row created in the same transaction). PostgreSQL then COPies the rows straight into
-    the outbox, with no temporary table and no conflict check; a duplicate would fail the
-    transaction on the unique key instead of being ignored.
+    One text per person; for one text to many people (a call-out), `notify.fanout` writes
+    the rows in the database instead.
     """
     requested = tuple(channels) if channels is not None else (channel,)
     if not requested or any(c not in CHANNELS for c in requested):
@@ -327,7 +324,7 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
     moment = now()
     sms_ok = bool(settings().sms_gateway_url)
     postgres = is_postgresql()
-    copier = _PostgresCopy(direct=new_event) if postgres else None
+    copier = _PostgresCopy() if postgres else None
     total = 0
     batch: list[Target] = []
 
@@ -407,17 +404,12 @@ def live_push_users(user_ids: list[int], postgres: bool | None = None) -> set[in
 
 class _PostgresCopy:
     """COPY rows into a temporary table on the session's own connection (same transaction),
-    then INSERT them into the outbox ignoring duplicates; or, `direct` (rows known to be
-    new), COPY them into the outbox itself."""
+    then INSERT them into the outbox ignoring duplicates."""
 
     TEMP = "notify_fanout"
 
-    def __init__(self, direct: bool = False):
-        self.direct = direct
+    def __init__(self):
         self.connection = db.session.connection().connection.driver_connection
-        self.table = OutboxMessage.__tablename__ if direct else self.TEMP
-        if direct:
-            return
         columns = ", ".join(OUTBOX_COLUMNS)
         with self.connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{self.TEMP}")
@@ -432,14 +424,12 @@ class _PostgresCopy:
         # A worker thread sends while this one formats: the server's index and key checks
         # run alongside the Python work instead of after it.
         with self.connection.cursor() as cursor, cursor.copy(
-                f"COPY {self.table} ({columns}) FROM STDIN",
+                f"COPY {self.TEMP} ({columns}) FROM STDIN",
                 writer=QueuedLibpqWriter(cursor)) as copy:
             for row in rows:
                 copy.write_row(row)
 
     def finish(self) -> None:
-        if self.direct:
-            return
         columns = ", ".join(OUTBOX_COLUMNS)
         with self.connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO outbox_messages ({columns}) SELECT {columns} "
