@@ -58,6 +58,10 @@ class DefaultConfig:
     REQUIRE_APPROVAL_DEFAULT = True  # organizer approval of new volunteers, overridable per org
     PASSWORD_MIN_LENGTH = 8
     CONSENT_TEXT_VERSION = "2026-11"
+    # [open] How often a volunteer's home point may change: a free home would let anyone
+    # locate a need by moving around it.
+    HOME_LOCATION_CHANGES_MAX = 3
+    HOME_LOCATION_CHANGE_WINDOW_DAYS = 30
 
     # Service records (DOMAIN.md "Service records and hours"); an org may override them.
     RECORDS_ROUNDING_MINUTES = 30  # [local] 0.5 h units
