@@ -22,6 +22,7 @@ from sqlalchemy import (
 from volunteer_hub.accounts.models import User
 from volunteer_hub.accounts.permissions import path_filter, require, scope_paths
 from volunteer_hub.db import db, is_postgresql, sort_in_memory, utcnow
+from volunteer_hub.emergency import places
 from volunteer_hub.emergency.models import (
     LEVELS,
     Activation,
@@ -317,8 +318,9 @@ def _location(lat, lon, *, radius_needed: bool) -> tuple[float | None, float | N
     if lat is not None and not (-90 <= lat <= 90 and -180 <= lon <= 180):
         raise ValidationFailed(_l("This is not a position on Earth."), field="lat")
     if radius_needed and lat is None:
-        raise ValidationFailed(_l("This level calls people within a radius of the incident: "
-                                  "give the incident's position."), field="lat",
+        raise ValidationFailed(_l("This level calls people within a radius of the incident, "
+                                  "and the plan's area has no known position: pick a "
+                                  "community or grid, or use your location."), field="lat",
                                code="INCIDENT_POSITION_REQUIRED")
     return lat, lon
 
@@ -360,6 +362,8 @@ def activate(plan: EmergencyPlan, *, level: int, is_drill: bool, lat: float | No
         raise Conflict(_l("This plan is archived."), code="PLAN_ARCHIVED")
     _refuse_second_call_out(plan, bool(is_drill))
     config = _level_config(plan, level)
+    if lat is None and lon is None:  # nobody typed a position: the plan's area is the place
+        lat, lon = places.default_position(plan, config) or (None, None)
     lat, lon = _location(lat, lon, radius_needed=config.get("radius_km") is not None)
     address, note = (address or "").strip(), (note or "").strip()
     if len(address) > 200:

@@ -6,7 +6,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.routing import BuildError
@@ -15,7 +15,7 @@ from volunteer_hub.accounts.permissions import can, path_filter, scope_paths
 from volunteer_hub.accounts.views import role_required
 from volunteer_hub.db import db, transaction
 from volunteer_hub.emergency import activation as activations
-from volunteer_hub.emergency import plans
+from volunteer_hub.emergency import places, plans
 from volunteer_hub.emergency.models import (
     ACTIVATION_STATUSES,
     CATEGORIES,
@@ -289,20 +289,36 @@ def activation_form(plan_id: int):
             if request.form.get("kind") not in ("drill", "real"):
                 raise ValidationFailed(gettext("Say whether this is a drill or a real "
                                                "incident."), field="kind")
+            lat, lon, address = _incident_place(plan)
             with transaction():
                 activation = activations.activate(
                     plan, level=request.form.get("level", type=int),
-                    is_drill=request.form["kind"] == "drill", lat=_float("lat"),
-                    lon=_float("lon"), address=request.form.get("address", ""),
-                    note=request.form.get("note", ""), by=current_user)
+                    is_drill=request.form["kind"] == "drill", lat=lat, lon=lon,
+                    address=address, note=request.form.get("note", ""), by=current_user)
             flash(gettext("Activated: %(num)d people called.",
                           num=activations.responder_counts(activation)["notified"]), "success")
             return redirect(board_url(activation.id))
         except DomainError as error:
             errors = error.errors or {"": [error.message]}
+    config = plan.levels[str(levels[0])]
     return render_template("emergency/activation_form.html", plan=plan, levels=levels,
                            values=values, errors=errors, LEVELS=LEVELS,
-                           LEVEL_COLOURS=LEVEL_COLOURS), 422 if errors else 200
+                           LEVEL_COLOURS=LEVEL_COLOURS,
+                           default_place=places.default_place(plan, config),
+                           default_position=places.default_position(plan, config),
+                           places=places.pickable_places(plan)), 422 if errors else 200
+
+
+def _incident_place(plan) -> tuple[float | None, float | None, str]:
+    """Typed or located coordinates first, else the community or grid picked (its name is the
+    address when none was typed); with neither, the service takes the plan's area."""
+    lat, lon = _float("lat"), _float("lon")
+    address = (request.form.get("address") or "").strip()
+    picked = places.picked_place(plan, request.form.get("place_id", type=int))
+    if lat is None and lon is None and picked is not None:
+        lat, lon = places.org_position(picked)
+        address = address or picked.name(str(get_locale()))
+    return lat, lon, address
 
 
 # --- activations ------------------------------------------------------------------------------
