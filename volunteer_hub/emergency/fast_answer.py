@@ -14,6 +14,11 @@ stood-down call-out (409), a key to store or replay, and any answer that needs a
 freed seat, or a seat open for a newcomer): that write is rolled back here and done again by
 the full path. A database error here also falls back, after a rollback.
 
+On PostgreSQL the lane writes in autocommit on an engine of its own (same URL), never on the
+app's: a connection left in autocommit in the shared pool would commit every later request's
+flushes at once and break its savepoints (issue 11). Each server thread keeps one connection,
+detached from any pool and closed when the thread ends; a forked child opens its own.
+
 VOLUNTEER_HUB_EMERGENCY_FAST_ANSWER=0 turns the lane off (every answer through Flask).
 """
 from __future__ import annotations
@@ -21,11 +26,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import threading
 from collections import namedtuple
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.pool import NullPool
 
 from volunteer_hub.emergency import responses
 from volunteer_hub.emergency.models import Activation, ActivationRole
@@ -46,6 +53,7 @@ class FastAnswer:
         self.app = app
         self.next = app.wsgi_app
         self._engine = None
+        self._engine_pid = None
         self._result = AnswerResultSchema()
         # A switch for operators (VOLUNTEER_HUB_EMERGENCY_FAST_ANSWER=0) and the bench.
         self.enabled = str(app.config.get("EMERGENCY_FAST_ANSWER", True)).lower() not in (
@@ -79,12 +87,21 @@ class FastAnswer:
         return None if view is None else self._reply(view)
 
     def engine(self):
-        if self._engine is None:
-            from volunteer_hub.db import db
-
-            with self.app.app_context():
-                self._engine = db.engine
+        """The engine the lane writes with, made once per process (a forked worker must not
+        share its parent's connections)."""
+        if self._engine is None or self._engine_pid != os.getpid():
+            self._engine, self._engine_pid = self._lane_engine(), os.getpid()
         return self._engine
+
+    def _lane_engine(self):
+        from volunteer_hub.db import db
+
+        with self.app.app_context():
+            shared = db.engine
+        if shared.dialect.name != "postgresql":
+            return shared  # _write_core runs a transaction of its own: nothing to keep apart
+        # Autocommit is set when each connection opens, on connections the app never sees.
+        return create_engine(shared.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
 
     def _reply(self, view: dict) -> bytes:
         """What flask-smorest's jsonify would send for this view."""
@@ -167,29 +184,42 @@ _lane = threading.local()
 
 
 def _lane_connection(engine):
-    """This thread's own autocommit connection, taken from the pool once and kept: a
-    checkout, reset and return per answer cost about a fifth of the lane's CPU."""
-    pooled = getattr(_lane, "pooled", None)
-    if pooled is None or pooled.engine is not engine:
-        pooled = _lane.pooled = _Kept(engine)
-    return pooled.connection
+    """This thread's own autocommit connection, opened once and kept: a checkout, reset
+    and return per answer cost about a fifth of the lane's CPU."""
+    kept = getattr(_lane, "kept", None)
+    if kept is None or kept.engine is not engine:
+        kept = _lane.kept = _Kept(engine)
+    return kept.connection
 
 
 class _Kept:
+    """A driver connection owned by one thread of one process: detached from the engine's
+    pool, so it can never be handed to anyone else, and closed when the thread ends."""
+
     def __init__(self, engine):
         self.engine = engine
-        self.fairy = engine.raw_connection()
-        self.connection = self.fairy.driver_connection
-        self.connection.autocommit = True
+        self.pid = os.getpid()
+        fairy = engine.raw_connection()
+        self.connection = fairy.dbapi_connection
+        fairy.detach()
+
+    def close(self) -> None:
+        # In a forked child the socket is the parent's: dropped without a word (psycopg
+        # does not end a connection made by another process).
+        if self.pid == os.getpid():
+            self.connection.close()
+
+    def __del__(self):
+        self.close()
 
 
 def _forget_lane_connection() -> None:
-    """After an error the connection may be broken: the pool drops it, the next answer
-    takes a new one."""
-    kept = getattr(_lane, "pooled", None)
-    _lane.pooled = None
+    """After an error the connection may be broken: it is closed, the next answer opens
+    a new one."""
+    kept = getattr(_lane, "kept", None)
+    _lane.kept = None
     if kept is not None:
-        kept.fairy.invalidate()
+        kept.close()
 
 
 def _write_postgresql(engine, parts, answer: str, eta: int | None, moment) -> dict | None:
