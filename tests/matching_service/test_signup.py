@@ -107,7 +107,10 @@ def test_signup_without_approval_is_accepted_at_once_and_idempotent(tree, client
 
 def test_open_needs_fit_the_volunteer_nearest_first(tree, client, auth_header):
     v = helpers.volunteer(tree["b"], skills=[{"code": "cooking", "level": 2}])
-    far = helpers.need(tree["b"], title="Far", lat=helpers.LAT + 0.03, max_distance_km=10)
+    # Bands are measured from the need's community centre, never from the need's own point.
+    tree["b"].lat, tree["b"].lon = helpers.LAT, helpers.LON
+    tree["a"].lat, tree["a"].lon = helpers.LAT + 0.03, helpers.LON
+    far = helpers.need(tree["a"], title="Far", lat=helpers.LAT + 0.03, max_distance_km=10)
     near = helpers.need(tree["b"], title="Near", type="meal_delivery",
                         required_skills=[{"code": "cooking", "min_level": 1}])
     helpers.need(tree["b"], title="Unfit", required_skills=[{"code": "nursing",
@@ -115,7 +118,8 @@ def test_open_needs_fit_the_volunteer_nearest_first(tree, client, auth_header):
     headers = auth_header(v.user)
     items = client.get("/api/v1/me/open-needs", headers=headers).get_json()
     assert [i["need"]["title"] for i in items] == ["Near", "Far"]
-    assert items[0]["distance_km"] < items[1]["distance_km"]
+    assert [i["distance_band"] for i in items] == ["under_1_km", "3_to_5_km"]
+    assert "distance_km" not in items[0]
     assert "beneficiary_id" not in items[0]["need"]
     only = client.get("/api/v1/me/open-needs?skill=cooking", headers=headers).get_json()
     assert [i["need"]["id"] for i in only] == [near.id]

@@ -17,11 +17,13 @@ def test_pending_when_the_community_approves_newcomers_active_otherwise(client, 
     assert register(client, tree["b"]).get_json()["status"] == "active"
 
 
-def test_gender_and_birth_date_come_from_the_mainland_id(client, tree):
+def test_gender_and_birth_date_come_from_the_mainland_id(client, tree, auth_header, db):
     number = make_id_number(birth=date(1985, 3, 9), gender="female")
     body = register(client, tree["a"], id_number=number).get_json()
     assert body["gender"] == "female"
-    assert body["birth_date"] == "1985-03-09"
+    volunteer = db.session.get(Volunteer, body["id"])
+    me = client.get("/api/v1/volunteers/me", headers=auth_header(volunteer.user)).get_json()
+    assert me["birth_date"] == "1985-03-09"
 
 
 def test_wrong_check_digit_gives_a_field_message(client, tree):

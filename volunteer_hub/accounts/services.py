@@ -13,8 +13,9 @@ from volunteer_hub.accounts.permissions import require
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.security import check_password, hash_password, new_api_token
+from volunteer_hub.volunteers.idnumbers import ascii_digits
 
-PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
+PHONE_RE = re.compile(r"^1[3-9][0-9]{9}$")  # ASCII digits only, after ascii_digits()
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -24,8 +25,11 @@ class InvalidCredentials(DomainError):
 
 
 def normalize_phone(phone: str) -> str:
-    """Mainland mobile numbers: strip spaces, dashes and a +86 / 0086 prefix."""
-    value = re.sub(r"[\s-]", "", phone or "")
+    """Mainland mobile numbers: ASCII digits, no spaces, dashes or +86 / 0086 prefix.
+
+    One number has one spelling, so full-width or other scripts' digits find the same account.
+    """
+    value = re.sub(r"[\s-]", "", ascii_digits(phone or ""))
     value = re.sub(r"^(\+86|0086)", "", value)
     if not PHONE_RE.match(value):
         raise ValidationFailed(

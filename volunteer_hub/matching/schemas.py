@@ -86,7 +86,10 @@ class OpenNeedSchema(Schema):
     slot = fields.Nested(SlotSchema)
     open_slots = fields.Integer()
     relation = fields.String()
-    distance_km = fields.Float(allow_none=True)
+    distance_band = fields.String(allow_none=True, metadata={
+        "description": "under_1_km, 1_to_3_km, 3_to_5_km or over_5_km from the need's grid "
+                       "or community centre"})
+    distance_label = fields.String(allow_none=True)
 
 
 class OpenNeedArgsSchema(Schema):

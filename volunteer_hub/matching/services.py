@@ -26,6 +26,7 @@ from volunteer_hub.matching.models import (
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
 from volunteer_hub.matching.domain import DAY_PARTS
+from volunteer_hub.matching import distance_bands
 from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES
 from volunteer_hub.needs import services as needs
 from volunteer_hub.needs.models import Need, NeedSlot
@@ -685,17 +686,15 @@ def open_needs_for(volunteer: Volunteer, *, skill: str | None = None,
         if not engine.is_feasible(candidate, me):
             continue
         if entry is None:
-            relation, km = _relation_km(candidate, me)
-            # Rounded to 0.5 km like beneficiary_view: the point may be near someone's home.
+            band = distance_bands.band_to(slot.need, volunteer.lat, volunteer.lon)
             found[slot.need_id] = {"need": slot.need, "slot": slot, "open_slots": 1,
-                                   "relation": relation,
-                                   "distance_km": max(0.5, round(km * 2) / 2)
-                                   if km is not None else None}
+                                   "relation": _relation_km(candidate, me)[0],
+                                   "distance_band": band.code if band else None,
+                                   "distance_label": band.label if band else None}
         else:
             entry["open_slots"] += 1
     ordered = sorted(found.values(), key=lambda e: (
-        e["distance_km"] if e["distance_km"] is not None else float("inf"),
-        e["slot"].start, e["need"].id))
+        distance_bands.rank(e["distance_band"]), e["slot"].start, e["need"].id))
     return ordered[:limit]
 
 

@@ -7,15 +7,20 @@ the first 17 digits with the ISO 7064 MOD 11-2 weights below.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+
+from volunteer_hub.volunteers.gbt2260 import REGION_CODES
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 MAINLAND_ID = "mainland_id"
 ID_TYPES = ("mainland_id", "passport", "hk_macau_permit", "taiwan_permit")
 
-_MAINLAND_RE = re.compile(r"^\d{17}[\dX]$")
+# ASCII only: `\d` would also match full-width and other scripts' digits.
+_MAINLAND_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_LEGACY_15_RE = re.compile(r"^[0-9]{15}$")
 _OTHER_RE = re.compile(r"^[A-Z0-9]{5,20}$")
 
 
@@ -34,9 +39,20 @@ class MainlandId:
     gender: str  # "male" | "female", from the parity of the sequence
 
 
+def ascii_digits(value: str) -> str:
+    """NFKC (full-width ０-９ -> 0-9), then any other script's decimal digit to its ASCII one.
+
+    NFKC leaves e.g. Arabic-Indic ٣ as it is, yet a person typing it means 3: one number,
+    one spelling, or the keyed hash would let the same ID register twice.
+    """
+    folded = unicodedata.normalize("NFKC", value or "")
+    return "".join(str(unicodedata.decimal(char)) if char.isdecimal() else char
+                   for char in folded)
+
+
 def normalize(number: str) -> str:
-    """Upper-case and strip spaces: a lowercase x is the same check character as X."""
-    return re.sub(r"\s+", "", number or "").upper()
+    """ASCII digits, no spaces, upper case: a lowercase x is the same check character as X."""
+    return re.sub(r"\s+", "", ascii_digits(number)).upper()
 
 
 def check_char(first17: str) -> str:
@@ -51,12 +67,14 @@ def parse_mainland_id(number: str, *, today: date | None = None) -> MainlandId:
     and were all replaced by 2013, so a volunteer holds an 18-character card today.
     """
     value = normalize(number)
-    if re.fullmatch(r"\d{15}", value):
+    if _LEGACY_15_RE.match(value):
         raise IdNumberError("ID_LEGACY_15")
     if len(value) != 18:
         raise IdNumberError("ID_LENGTH")
     if not _MAINLAND_RE.match(value):
         raise IdNumberError("ID_FORMAT")
+    if value[:6] not in REGION_CODES:
+        raise IdNumberError("ID_REGION")
     try:
         birth = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:

@@ -7,6 +7,7 @@ from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
+from volunteer_hub.security import decrypt, encrypt
 
 
 class Volunteer(db.Model):
@@ -154,9 +155,42 @@ class Consent(db.Model):
     text_version: Mapped[str] = mapped_column(String(20))
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
     withdrawn_at: Mapped[datetime | None]
-    guardian_name: Mapped[str | None] = mapped_column(String(50))
-    guardian_phone: Mapped[str | None] = mapped_column(String(20))
+    # The guardian's name and phone are personal data of a third person: ciphertext only.
+    guardian_name_encrypted: Mapped[str | None] = mapped_column(Text)
+    guardian_phone_encrypted: Mapped[str | None] = mapped_column(Text)
     guardian_relationship: Mapped[str | None] = mapped_column(String(30))
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     volunteer: Mapped[Volunteer] = relationship(back_populates="consents")
+
+    @property
+    def guardian_name(self) -> str | None:
+        return decrypt(self.guardian_name_encrypted)
+
+    @guardian_name.setter
+    def guardian_name(self, value: str | None) -> None:
+        self.guardian_name_encrypted = encrypt(value or None)
+
+    @property
+    def guardian_phone(self) -> str | None:
+        return decrypt(self.guardian_phone_encrypted)
+
+    @guardian_phone.setter
+    def guardian_phone(self, value: str | None) -> None:
+        self.guardian_phone_encrypted = encrypt(value or None)
+
+
+class HomeLocationChange(db.Model):
+    """When a volunteer's home point changed: how often it may change is limited.
+
+    Only the time is kept, never the points (a series of homes would be a location track).
+    The limit stops anyone locating a need by moving their home around it.
+    """
+
+    __tablename__ = "home_location_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(
+        ForeignKey("volunteers.id", ondelete="CASCADE"), index=True
+    )
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,7 +1,9 @@
 """Volunteer API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.accounts.auth import bearer_user
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.catalogue import STATUSES
 from volunteer_hub.volunteers.idnumbers import ID_TYPES
 
@@ -53,7 +55,7 @@ class SkillSchema(Schema):
     level = fields.Integer()
     confirmed_level = fields.Integer(allow_none=True)
     effective_level = fields.Integer()
-    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_at = Instant(allow_none=True)
 
 
 class SkillsSchema(Schema):
@@ -95,8 +97,8 @@ class ConsentSchema(Schema):
     id = fields.Integer(dump_only=True)
     kind = fields.String(required=True)
     text_version = fields.String(dump_only=True)
-    granted_at = fields.DateTime(dump_only=True)
-    withdrawn_at = fields.DateTime(dump_only=True, allow_none=True)
+    granted_at = Instant(dump_only=True)
+    withdrawn_at = Instant(dump_only=True, allow_none=True)
     guardian_name = fields.String(dump_only=True, allow_none=True)
     guardian = fields.Nested(GuardianSchema, load_only=True, allow_none=True)
 
@@ -111,7 +113,11 @@ class VolunteerSchema(Schema):
     volunteer_number = fields.String()
     real_name = fields.String()
     gender = fields.String()
-    birth_date = fields.Date()
+    birth_date = fields.Method(
+        "dump_birth_date", allow_none=True,
+        metadata={"type": "string", "format": "date",
+                  "description": "null unless the caller may reveal the ID number"})
+    age = fields.Method("dump_age", metadata={"type": "integer"})
     id_type = fields.String()
     id_number_masked = fields.String()
     phone = fields.String()
@@ -122,10 +128,17 @@ class VolunteerSchema(Schema):
     languages = fields.List(fields.String(), attribute="language_list")
     status = fields.String()
     status_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Instant()
     skills = fields.List(fields.Nested(SkillSchema))
     certifications = fields.List(fields.Nested(CertificationSchema))
     availability = fields.Method("dump_availability")
+
+    def dump_birth_date(self, volunteer):
+        birth = services.visible_birth_date(bearer_user(), volunteer)
+        return birth.isoformat() if birth else None
+
+    def dump_age(self, volunteer):
+        return services.age_of(volunteer)
 
     def dump_availability(self, volunteer):
         return AvailabilitySchema().dump(
@@ -141,7 +154,7 @@ class VolunteerSummarySchema(Schema):
     community_id = fields.Integer()
     grid_id = fields.Integer(allow_none=True)
     status = fields.String()
-    created_at = fields.DateTime()
+    created_at = Instant()
 
 
 VolunteerPageSchema = page_of(VolunteerSummarySchema)

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 
 from volunteer_hub.accounts import services as accounts
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, utcnow
-from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
+from volunteer_hub.errors import Conflict, DomainError, NotFound, ValidationFailed
 from volunteer_hub.orgs.models import Org, TeamMember
 from volunteer_hub.orgs.services import community_and_grid
 from volunteer_hub.security import decrypt, encrypt, keyed_hash
@@ -21,7 +21,8 @@ from volunteer_hub.volunteers.catalogue import (
     CERTIFICATION_KINDS, CONSENT_KINDS, GENDERS, LANGUAGES, SKILLS, STATUS_LABELS, STATUSES,
 )
 from volunteer_hub.volunteers.models import (
-    AvailabilityException, AvailabilityWindow, Certification, Consent, Volunteer, VolunteerSkill,
+    AvailabilityException, AvailabilityWindow, Certification, Consent, HomeLocationChange,
+    Volunteer, VolunteerSkill,
 )
 
 ID_ERROR_MESSAGES = {
@@ -29,6 +30,8 @@ ID_ERROR_MESSAGES = {
                        "on your current card."),
     "ID_LENGTH": _l("A mainland ID number has 18 characters."),
     "ID_FORMAT": _l("Use only digits (and X as the last character for a mainland ID)."),
+    "ID_REGION": _l("The first six digits are not an area code of the national list (GB/T "
+                    "2260): check the number for a typo."),
     "ID_BIRTH_DATE_INVALID": _l("The birth date inside this ID number is not a real past date."),
     "ID_CHECKSUM": _l("The last character does not match: check the number for a typo."),
 }
@@ -92,6 +95,24 @@ def ensure_id_unused(id_type: str, number: str, *, except_id: int | None = None)
                           "Log in, or ask your community to reset your password."),
                        code="ID_ALREADY_REGISTERED", field="id_number")
     return digest
+
+
+def may_reveal_id(user, volunteer: Volunteer) -> bool:
+    """The volunteer themself, or someone allowed to read the clear ID number."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return user.id == volunteer.user_id or can(user, "volunteers.reveal_id", volunteer.community)
+
+
+def visible_birth_date(user, volunteer: Volunteer) -> date | None:
+    """The birth date only for who may reveal the ID: with the masked ID (area code and last
+    two characters) it would narrow the number to a handful of candidates. Others see the age.
+    """
+    return volunteer.birth_date if may_reveal_id(user, volunteer) else None
+
+
+def age_of(volunteer: Volunteer) -> int:
+    return idnumbers.age_on(volunteer.birth_date, date.today())
 
 
 def reveal_id_number(volunteer: Volunteer, *, by) -> str:
@@ -262,9 +283,9 @@ def update_profile(volunteer: Volunteer, changes: dict, *, by) -> Volunteer:
     if "languages" in changes:
         _validate_codes(changes["languages"], LANGUAGES, "languages", "LANGUAGE_UNKNOWN")
         volunteer.languages = ",".join(changes["languages"]) or "zh"
-    for field in ("lat", "lon"):
-        if field in changes:
-            setattr(volunteer, field, changes[field])
+    if "lat" in changes or "lon" in changes:
+        _move_home(volunteer, changes.get("lat", volunteer.lat), changes.get("lon", volunteer.lon),
+                   by_self=by is not None and by.id == volunteer.user_id)
     if "phone" in changes and changes["phone"]:
         phone = accounts.normalize_phone(changes["phone"])
         if phone != volunteer.user.phone:
@@ -282,6 +303,33 @@ def update_profile(volunteer: Volunteer, changes: dict, *, by) -> Volunteer:
         volunteer.org_path = (grid or community).path
     db.session.flush()
     return volunteer
+
+
+def _move_home(volunteer: Volunteer, lat: float | None, lon: float | None, *,
+               by_self: bool) -> None:
+    """Change the home point; a volunteer may move it HOME_LOCATION_CHANGES_MAX times a window.
+
+    The needs a volunteer is offered depend on the distance from home: moving it freely would
+    let them locate a beneficiary by trying many homes. Organizers correcting it are trusted.
+    """
+    if (lat, lon) == (volunteer.lat, volunteer.lon):
+        return
+    if not by_self:
+        volunteer.lat, volunteer.lon = lat, lon
+        return
+    config = current_app.config
+    allowed, days = config["HOME_LOCATION_CHANGES_MAX"], config["HOME_LOCATION_CHANGE_WINDOW_DAYS"]
+    recent = db.session.scalar(
+        select(func.count(HomeLocationChange.id))
+        .where(HomeLocationChange.volunteer_id == volunteer.id,
+               HomeLocationChange.changed_at > utcnow() - timedelta(days=days)))
+    if recent >= allowed:
+        raise DomainError(
+            _l("Your home location can change %(n)d times in %(days)d days: try again later, "
+               "or ask your community.", n=allowed, days=days),
+            code="HOME_LOCATION_CHANGE_LIMIT", status=429, field="lat")
+    volunteer.lat, volunteer.lon = lat, lon
+    db.session.add(HomeLocationChange(volunteer_id=volunteer.id))
 
 
 def set_status(volunteer: Volunteer, status: str, *, reason: str | None = None, by) -> Volunteer:

@@ -37,6 +37,8 @@ def inject_catalogue():
         "WEEKDAYS": catalogue.WEEKDAYS, "CONSENT_KINDS": catalogue.CONSENT_KINDS,
         "hhmm": lambda minutes: f"{minutes // 60:02d}:{minutes % 60:02d}",
         "today": date.today(),
+        "visible_birth_date": lambda v: services.visible_birth_date(current_user, v),
+        "age_of": services.age_of,
     }
 
 
