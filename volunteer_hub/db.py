@@ -23,7 +23,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Pre-ping: a connection the database closed (restart, failover, idle timeout) is replaced
+# when it leaves the pool, instead of failing the request that drew it.
+ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+db = SQLAlchemy(model_class=Base, engine_options=ENGINE_OPTIONS)
 
 
 def utcnow() -> datetime:
