@@ -9,7 +9,10 @@ import logging
 
 from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from volunteer_hub.field_messages import translate
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,7 @@ HTTP_MESSAGES = {
     404: _l("Not found."),
     405: _l("This method is not allowed here."),
     409: _l("This conflicts with the current state."),
+    413: _l("The request is too large."),
     422: _l("Some fields are not valid: please correct them."),
     429: _l("Too many attempts: please wait a minute and try again."),
     500: _l("Something went wrong on our side. Nothing you saved was lost."),
@@ -48,7 +52,8 @@ class DomainError(Exception):
     code = "DOMAIN_ERROR"
 
     def __init__(self, message, *, code: str | None = None, status: int | None = None,
-                 field: str | None = None, errors: dict | None = None):
+                 field: str | None = None, errors: dict | None = None,
+                 location: str = "json"):
         super().__init__(str(message))
         self.message = message
         if code:
@@ -56,6 +61,7 @@ class DomainError(Exception):
         if status:
             self.status = status
         self.errors = errors or ({field: [message]} if field else None)
+        self.location = location  # where the fields are: json, query, headers
 
 
 class ValidationFailed(DomainError):
@@ -84,6 +90,21 @@ class Conflict(DomainError):
     code = "CONFLICT"
 
 
+class ErrorSchema(Schema):
+    """The one error shape (API.md), as error_payload renders it: documentation only."""
+
+    code = fields.Integer(required=True, metadata={"description": "HTTP status"})
+    status = fields.String(required=True, metadata={"description": "HTTP status name"})
+    error = fields.String(required=True, metadata={
+        "description": "Stable error code, e.g. VALIDATION_ERROR, ID_FORMAT"})
+    message = fields.String(required=True, metadata={
+        "description": "What went wrong, in the request's language"})
+    errors = fields.Dict(
+        keys=fields.String(), values=fields.Raw(),
+        metadata={"description": "Field messages by location (json, query, headers), "
+                                 'e.g. {"json": {"id_number": ["..."]}}'})
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -103,11 +124,12 @@ def error_payload(status: int, code: str, message, errors: dict | None = None) -
 
 
 def _stringify(value):
+    """Field messages as text in the request's language (marshmallow's too)."""
     if isinstance(value, dict):
         return {str(k): _stringify(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_stringify(v) for v in value]
-    return str(value)
+    return translate(str(value))
 
 
 def _render(status: int, code: str, message, errors=None, headers=None):
@@ -121,7 +143,7 @@ def _render(status: int, code: str, message, errors=None, headers=None):
 
 
 def handle_domain_error(error: DomainError):
-    errors = {"json": error.errors} if error.errors and wants_json() else error.errors
+    errors = {error.location: error.errors} if error.errors and wants_json() else error.errors
     return _render(error.status, error.code, error.message, errors)
 
 

@@ -4,13 +4,13 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 
 from volunteer_hub.db import db
+from volunteer_hub.openapi import VolunteerHubApi
 
 migrate = Migrate()
-api = Api()
+api = VolunteerHubApi()
 babel = Babel()
 login_manager = LoginManager()
 csrf = CSRFProtect()
