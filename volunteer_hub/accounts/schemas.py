@@ -2,6 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from volunteer_hub.accounts.models import ROLES
+from volunteer_hub.common_schemas import Instant
 
 
 class LoginSchema(Schema):
@@ -14,9 +15,9 @@ class TokenSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     prefix = fields.String(dump_only=True)
-    created_at = fields.DateTime(dump_only=True)
-    last_used_at = fields.DateTime(dump_only=True, allow_none=True)
-    revoked_at = fields.DateTime(dump_only=True, allow_none=True)
+    created_at = Instant(dump_only=True)
+    last_used_at = Instant(dump_only=True, allow_none=True)
+    revoked_at = Instant(dump_only=True, allow_none=True)
 
 
 class NewTokenSchema(TokenSchema):

@@ -5,7 +5,7 @@ names each problem's field ("levels.3.roles.0.count").
 """
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.emergency.models import ACTIVATION_STATUSES, CATEGORIES, ESCALATION_ACTIONS
 
 
@@ -83,9 +83,9 @@ class PlanSchema(Schema):
     levels = fields.Dict()
     assembly_points = fields.List(fields.Dict())
     templates = fields.Dict()
-    archived_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    archived_at = Instant(allow_none=True)
+    created_at = Instant()
+    updated_at = Instant()
 
 
 PlanPageSchema = page_of(PlanSchema)
@@ -114,7 +114,7 @@ class ActivationRoleSchema(Schema):
     skill_code = fields.String(allow_none=True)
     min_level = fields.Integer()
     certification_kind = fields.String(allow_none=True)
-    filled_at = fields.DateTime(allow_none=True)
+    filled_at = Instant(allow_none=True)
 
 
 class ActivationSchema(Schema):
@@ -130,8 +130,8 @@ class ActivationSchema(Schema):
     incident_address = fields.String()
     note = fields.String()
     activated_by_id = fields.Integer(allow_none=True)
-    activated_at = fields.DateTime()
-    stood_down_at = fields.DateTime(allow_none=True)
+    activated_at = Instant()
+    stood_down_at = Instant(allow_none=True)
 
 
 ActivationPageSchema = page_of(ActivationSchema)

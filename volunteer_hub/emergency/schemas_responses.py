@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import page_of
+from volunteer_hub.common_schemas import Instant, page_of
 from volunteer_hub.emergency.responses import ANSWER_CODES, MAX_ETA_MINUTES
 from volunteer_hub.emergency.wellbeing import MAX_NOTE_LENGTH, OUTCOMES
 
@@ -39,13 +39,13 @@ class AnswerResultSchema(Schema):
     activation_id = fields.Integer()
     answer = fields.String()
     eta_minutes = fields.Integer(allow_none=True)
-    answered_at = fields.DateTime(allow_none=True)
+    answered_at = Instant(allow_none=True)
     answer_channel = fields.String(allow_none=True)
     role = fields.Nested(RoleRefSchema, allow_none=True)
     assembly_point = fields.Nested(AssemblyPointSchema, allow_none=True)
-    arrived_at = fields.DateTime(allow_none=True)
-    checked_out_at = fields.DateTime(allow_none=True)
-    safe_confirmed_at = fields.DateTime(allow_none=True)
+    arrived_at = Instant(allow_none=True)
+    checked_out_at = Instant(allow_none=True)
+    safe_confirmed_at = Instant(allow_none=True)
 
 
 class CallOutSchema(Schema):
@@ -58,8 +58,8 @@ class CallOutSchema(Schema):
     plan_name = fields.String()
     incident_address = fields.String()
     note = fields.String()
-    activated_at = fields.DateTime()
-    stood_down_at = fields.DateTime(allow_none=True)
+    activated_at = Instant()
+    stood_down_at = Instant(allow_none=True)
 
 
 class MyAlertSchema(AnswerResultSchema):
@@ -82,9 +82,9 @@ class ResponderSchema(AnswerResultSchema):
     phone = fields.String()
     team_id = fields.Integer(allow_none=True)
     distance_km = fields.Float(allow_none=True)
-    notified_at = fields.DateTime()
-    first_answered_at = fields.DateTime(allow_none=True)
-    assigned_at = fields.DateTime(allow_none=True)
+    notified_at = Instant()
+    first_answered_at = Instant(allow_none=True)
+    assigned_at = Instant(allow_none=True)
     arrival_method = fields.String(allow_none=True)
 
 
@@ -132,7 +132,7 @@ class WellbeingSummarySchema(Schema):
     community_id = fields.Integer()
     responder_id = fields.Integer(allow_none=True)
     status = fields.String()
-    recorded_at = fields.DateTime(allow_none=True)
+    recorded_at = Instant(allow_none=True)
 
 
 class WellbeingContactSchema(WellbeingSummarySchema):

@@ -1,7 +1,7 @@
 """Matching API schemas: runs, assignments (with explanations), sign-ups, open needs."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.matching.models import ASSIGNMENT_STATES
 from volunteer_hub.needs.schemas import LocalDateTime, PublicNeedSchema, SlotSchema
 
@@ -27,9 +27,9 @@ class AssignmentSchema(Schema):
     cost = fields.Integer(allow_none=True)
     explanation = fields.Dict()
     reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    confirmed_at = fields.DateTime(allow_none=True)
-    responded_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    confirmed_at = Instant(allow_none=True)
+    responded_at = Instant(allow_none=True)
 
 
 AssignmentPageSchema = page_of(AssignmentSchema)
@@ -42,7 +42,7 @@ class MatchingRunSchema(Schema):
     start_date = fields.Date()
     end_date = fields.Date()
     created_by_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Instant()
     stats = fields.Dict()
     proposals = fields.List(fields.Nested(AssignmentSchema), attribute="assignments")
 
@@ -53,7 +53,7 @@ class MatchingRunSummarySchema(Schema):
     kind = fields.String()
     start_date = fields.Date()
     end_date = fields.Date()
-    created_at = fields.DateTime()
+    created_at = Instant()
     stats = fields.Dict()
 
 
@@ -105,4 +105,4 @@ class MatchingPreferenceSchema(Schema):
     weekdays = fields.List(fields.Integer(), metadata={"description": "0 = Monday"})
     day_parts = fields.List(fields.String(), metadata={"description": "morning/afternoon/evening"})
     categories = fields.List(fields.String(), metadata={"description": "beneficiary categories"})
-    updated_at = fields.DateTime(dump_only=True, allow_none=True)
+    updated_at = Instant(dump_only=True, allow_none=True)

@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.needs.catalogue import (
     BENEFICIARY_CATEGORIES, NEED_STATES, NEED_TYPES, PRIORITIES,
 )
@@ -68,7 +68,7 @@ class BeneficiarySummarySchema(Schema):
     grid_id = fields.Integer(allow_none=True)
     under_14 = fields.Boolean()
     active = fields.Boolean()
-    created_at = fields.DateTime()
+    created_at = Instant()
 
 
 BeneficiaryPageSchema = page_of(BeneficiarySummarySchema)
@@ -99,7 +99,7 @@ class BeneficiaryViewSchema(Schema):
     guardian_name = fields.String(allow_none=True)
     guardian_phone = fields.String(allow_none=True)
     guardian_relationship = fields.String(allow_none=True)
-    guardian_consent_at = fields.DateTime(allow_none=True)
+    guardian_consent_at = Instant(allow_none=True)
 
 
 class BeneficiaryQueryArgsSchema(PageArgsSchema):
@@ -111,7 +111,7 @@ class AccessLogSchema(Schema):
     id = fields.Integer()
     user_id = fields.Integer(allow_none=True)
     user_name = fields.String(attribute="user.display_name", allow_none=True)
-    accessed_at = fields.DateTime()
+    accessed_at = Instant()
     fields_read = fields.List(fields.String(), attribute="field_list")
     purpose = fields.String()
     assignment_id = fields.Integer(allow_none=True)
@@ -215,7 +215,7 @@ class NeedSchema(Schema):
     requires_approval = fields.Boolean()
     state = fields.String()
     cancel_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Instant()
     slot_count = fields.Function(lambda need: len(need.slots))
 
     def dump_skills(self, need):
@@ -266,8 +266,8 @@ class NotificationSchema(Schema):
     id = fields.Integer()
     text = fields.String(attribute="body")
     link = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    read_at = Instant(allow_none=True)
 
 
 NotificationPageSchema = page_of(NotificationSchema)

@@ -1,7 +1,7 @@
 """Notify API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.notify.models import CHANNELS, STATUSES
 
 MINUTE_OF_DAY = validate.Range(min=0, max=1439)
@@ -14,8 +14,8 @@ class InboxMessageSchema(Schema):
     body = fields.String()
     locale = fields.String()
     urgent = fields.Boolean()
-    created_at = fields.DateTime()
-    read_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    read_at = Instant(allow_none=True)
 
 
 InboxPageSchema = page_of(InboxMessageSchema)
@@ -32,12 +32,12 @@ class OutboxMessageSchema(Schema):
     channel = fields.String()
     status = fields.String()
     attempts = fields.Integer()
-    next_attempt_at = fields.DateTime(allow_none=True)
+    next_attempt_at = Instant(allow_none=True)
     last_error = fields.String(allow_none=True)
     provider_message_id = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    sent_at = fields.DateTime(allow_none=True)
-    delivered_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    sent_at = Instant(allow_none=True)
+    delivered_at = Instant(allow_none=True)
     fallback_of_id = fields.Integer(allow_none=True)
 
 
@@ -80,7 +80,7 @@ class InboundSmsInSchema(Schema):
     from_phone = fields.String(required=True, data_key="from",
                                validate=validate.Length(min=3, max=32))
     text = fields.String(required=True, validate=validate.Length(max=2000))
-    received_at = fields.DateTime(allow_none=True)
+    received_at = Instant(allow_none=True)
 
 
 class InboundSmsSchema(Schema):
@@ -112,8 +112,8 @@ class PushSubscriptionSchema(Schema):
     id = fields.Integer()
     endpoint = fields.String()
     user_agent = fields.String()
-    created_at = fields.DateTime()
-    last_success_at = fields.DateTime(allow_none=True)
+    created_at = Instant()
+    last_success_at = Instant(allow_none=True)
     failure_count = fields.Integer()
     live = fields.Boolean()
 

@@ -1,7 +1,7 @@
 """Organization and team API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.orgs.models import ORG_LEVELS, TEAM_ROLES, TEAM_TYPES
 
 
@@ -39,7 +39,7 @@ class TeamMemberSchema(Schema):
     volunteer_id = fields.Integer()
     real_name = fields.Function(lambda m: m.volunteer.real_name)
     role = fields.String()
-    joined_at = fields.DateTime()
+    joined_at = Instant()
 
 
 class TeamSchema(Schema):

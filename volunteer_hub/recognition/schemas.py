@@ -1,7 +1,7 @@
 """Recognition API schemas: trainings, evaluations, awards."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.recognition.models import (
     AWARD_LEVELS, SCORE_MAX, SCORE_MIN, TRAINING_KINDS, TRAINING_STATUSES,
 )
@@ -47,8 +47,8 @@ class TrainingSchema(Schema):
     certification_id = fields.Integer(allow_none=True)
     status = fields.String(validate=validate.OneOf(TRAINING_STATUSES))
     revoked_reason = fields.String(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    revoked_at = Instant(allow_none=True)
+    created_at = Instant()
 
 
 TrainingPageSchema = page_of(TrainingSchema)
@@ -91,7 +91,7 @@ class EvaluationSchema(Schema):
     evaluator_name = fields.Function(lambda e: e.evaluator.display_name)
     score = fields.Integer()
     comment = fields.String()
-    created_at = fields.DateTime()
+    created_at = Instant()
 
 
 EvaluationPageSchema = page_of(EvaluationSchema)
@@ -117,8 +117,8 @@ class AwardSchema(Schema):
     reason = fields.String()
     status = fields.String()
     revoked_reason = fields.String(allow_none=True)
-    revoked_at = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
+    revoked_at = Instant(allow_none=True)
+    created_at = Instant()
 
 
 AwardPageSchema = page_of(AwardSchema)

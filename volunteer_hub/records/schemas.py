@@ -1,7 +1,7 @@
 """Records API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.records.models import METHODS, SERVICE_TYPES
 
 
@@ -30,8 +30,8 @@ class ActivitySchema(Schema):
     place = fields.String()
     content = fields.String()
     lead_user_id = fields.Integer(allow_none=True)
-    starts_at = fields.DateTime()
-    ends_at = fields.DateTime()
+    starts_at = Instant()
+    ends_at = Instant()
     length_minutes = fields.Integer()
     has_geofence = fields.Function(lambda a: a.geofence_radius_m is not None)
     group_service = fields.Boolean()
@@ -82,8 +82,8 @@ class RecordSchema(Schema):
     volunteer_id = fields.Integer()
     activity_id = fields.Integer()
     activity_name = fields.Function(lambda r: r.activity.name)
-    check_in_at = fields.DateTime(allow_none=True)
-    check_out_at = fields.DateTime(allow_none=True)
+    check_in_at = Instant(allow_none=True)
+    check_out_at = Instant(allow_none=True)
     method = fields.String(validate=validate.OneOf(METHODS))
     raw_minutes = fields.Integer(allow_none=True)
     minutes = fields.Integer(allow_none=True)
@@ -92,9 +92,9 @@ class RecordSchema(Schema):
     status_reason = fields.String(allow_none=True)
     reason = fields.String(allow_none=True)
     corrects_id = fields.Integer(allow_none=True)
-    verified_at = fields.DateTime(allow_none=True)
+    verified_at = Instant(allow_none=True)
     ledger_transaction_id = fields.Integer(allow_none=True)
-    created_at = fields.DateTime()
+    created_at = Instant()
 
 
 RecordPageSchema = page_of(RecordSchema)

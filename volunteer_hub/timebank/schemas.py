@@ -3,7 +3,7 @@ import json
 
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
 from volunteer_hub.timebank.ledger import Relationship
 
 
@@ -19,7 +19,7 @@ class BalanceSchema(Schema):
 class HistoryEntrySchema(Schema):
     transaction_id = fields.Integer(attribute="transaction.id")
     kind = fields.String(attribute="transaction.kind")
-    created_at = fields.DateTime(attribute="transaction.created_at")
+    created_at = Instant(attribute="transaction.created_at")
     minutes = fields.Integer()
     earned_as_group = fields.Boolean()
     reverses_id = fields.Integer(attribute="transaction.reverses_id", allow_none=True)
@@ -41,7 +41,7 @@ class PostingSchema(Schema):
 class TransactionSchema(Schema):
     id = fields.Integer()
     kind = fields.String()
-    created_at = fields.DateTime()
+    created_at = Instant()
     reverses_id = fields.Integer(allow_none=True)
     record_id = fields.Integer(allow_none=True)
     provenance = fields.Function(lambda tx: json.loads(tx.provenance or "{}"))
@@ -71,7 +71,7 @@ class RelativeSchema(Schema):
     relative_id = fields.Integer(required=True)
     relationship = fields.String(required=True,
                                  validate=validate.OneOf([r.value for r in Relationship]))
-    confirmed_at = fields.DateTime(dump_only=True, allow_none=True)
+    confirmed_at = Instant(dump_only=True, allow_none=True)
 
 
 class ReversalSchema(Schema):
