@@ -7,6 +7,7 @@ from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from volunteer_hub.config import load_config
+from volunteer_hub.web.http_guards import GuardedFlask, install_http_guards
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,7 +27,7 @@ class DatabaseInteger(IntegerConverter):
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, static_folder="web/static", template_folder="web/templates")
+    app = GuardedFlask(__name__, static_folder="web/static", template_folder="web/templates")
     app.url_map.converters["int"] = DatabaseInteger
     load_config(app, test_config)
     _init_extensions(app)
@@ -42,6 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from volunteer_hub.emergency.fast_answer import FastAnswer
 
     app.wsgi_app = FastAnswer(app)  # the one-tap answer's fast lane, before Flask
+    install_http_guards(app)  # around it: headers on every response, the fast lane's too
     return app
 
 

@@ -48,6 +48,15 @@ class DefaultConfig:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute"
     CHECK_IN_RATE_LIMIT = "10 per minute"  # the 6-digit code has only a million values
+    # Per account too (the normalized login, hashed), whatever address the guesses come from.
+    LOGIN_ACCOUNT_RATE_LIMIT = "10 per minute"
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True  # redis down: limit per process, never a 500
+
+    # HTTP guards (web/http_guards.py). TRUSTED_PROXIES: how many reverse proxies in front
+    # set X-Forwarded-For/-Proto (0: none, the headers are ignored).
+    TRUSTED_PROXIES = 0
+    MAX_CONTENT_LENGTH = 1024 * 1024  # bytes of a request body; more answers 413
+    SESSION_COOKIE_SAMESITE = "Lax"
 
     WTF_CSRF_TIME_LIMIT = None  # tokens last as long as the session
 

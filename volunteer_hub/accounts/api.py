@@ -1,10 +1,9 @@
 """Account API: tokens, the caller, password resets, role grants."""
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from volunteer_hub.accounts import services
-from volunteer_hub.accounts.auth import api_user
+from volunteer_hub.accounts.auth import api_user, limit_logins
 from volunteer_hub.accounts.models import RoleGrant, User
 from volunteer_hub.accounts.schemas import (
     GrantSchema, LoginSchema, MeSchema, MeUpdateSchema, NewTokenSchema, PasswordChangeSchema,
@@ -12,20 +11,15 @@ from volunteer_hub.accounts.schemas import (
 )
 from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import NotFound
-from volunteer_hub.extensions import limiter
 from volunteer_hub.orgs.services import get_org
 
 URL_PREFIX = ""
 blp = Blueprint("accounts_api", __name__, description="Accounts: tokens, roles, passwords")
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @blp.route("/tokens")
 class Tokens(MethodView):
-    @limiter.limit(_login_limit)
+    @limit_logins
     @blp.arguments(LoginSchema)
     @blp.response(201, NewTokenSchema)
     def post(self, data):

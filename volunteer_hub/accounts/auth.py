@@ -1,13 +1,13 @@
 """Authentication: session login for pages, bearer tokens for the API."""
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 
 from volunteer_hub.db import db, utcnow
-from volunteer_hub.errors import DomainError
-from volunteer_hub.extensions import login_manager
-from volunteer_hub.security import token_digest
+from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.extensions import limiter, login_manager
+from volunteer_hub.security import keyed_hash, token_digest
 
 
 class Unauthenticated(DomainError):
@@ -69,3 +69,48 @@ def touch_token(response):
                                .values(last_used_at=now))
             db.session.commit()
     return response
+
+
+# --- login limits ------------------------------------------------------------------------------
+# Both login routes (the page's form and POST /api/v1/tokens) share two buckets: one per
+# client address, one per account. The second stops guesses spread over many addresses; the
+# storage is RATELIMIT_STORAGE_URI (redis:// when several processes serve, see README).
+
+def typed_login() -> str:
+    """The login the request tries (form field or JSON body), '' when there is none."""
+    if request.is_json:
+        body = request.get_json(silent=True)
+        value = body.get("login") if isinstance(body, dict) else None
+    else:
+        value = request.form.get("login")
+    return value.strip() if isinstance(value, str) else ""
+
+
+def canonical_login(login: str) -> str:
+    """Every spelling of one phone number (spaces, +86, full-width digits) gives one key;
+    anything else (an e-mail address) counts case-insensitively."""
+    from volunteer_hub.accounts.services import normalize_phone
+
+    try:
+        return normalize_phone(login)
+    except ValidationFailed:
+        return login.casefold()
+
+
+def login_account_key() -> str:
+    """The account's bucket, keyed-hashed: no phone number is written to the limit storage."""
+    return "login-account:" + keyed_hash("login-limit:" + canonical_login(typed_login()))
+
+
+def _no_login_typed() -> bool:
+    return not typed_login()
+
+
+def limit_logins(view):
+    """Decorate a login view with the per-address and the per-account limit."""
+    per_address = limiter.shared_limit(lambda: current_app.config["LOGIN_RATE_LIMIT"],
+                                       scope="login-address", methods=["POST"])
+    per_account = limiter.shared_limit(
+        lambda: current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"], scope="login-account",
+        key_func=login_account_key, exempt_when=_no_login_typed, methods=["POST"])
+    return per_account(per_address(view))

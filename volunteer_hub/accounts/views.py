@@ -4,18 +4,18 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   session, url_for)
+from flask import (Blueprint, abort, flash, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from volunteer_hub.accounts import services
+from volunteer_hub.accounts.auth import limit_logins
 from volunteer_hub.accounts.forms import (LocaleForm, LoginForm, PasswordForm, TokenForm,
                                           attach_errors)
 from volunteer_hub.accounts.permissions import has_any_role
 from volunteer_hub.db import transaction
 from volunteer_hub.errors import DomainError
-from volunteer_hub.extensions import limiter
 
 blp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -50,7 +50,7 @@ def home_url() -> str:
 
 
 @blp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limit_logins
 def login():
     """Log in with a phone number or e-mail address and a password."""
     form = LoginForm()
