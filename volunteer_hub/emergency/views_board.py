@@ -23,6 +23,7 @@ from volunteer_hub.db import db
 from volunteer_hub.emergency import board, report
 from volunteer_hub.emergency.models import ESCALATION_ACTIONS, LEVEL_COLOURS, Activation
 from volunteer_hub.emergency.views import blp
+from volunteer_hub.notify.models import CHANNEL_LABELS
 
 SSE_SECONDS = 30
 SSE_POLL_SECONDS = 2.0
@@ -57,7 +58,36 @@ def _labels() -> dict:
         "coming": gettext("Coming"), "cannot": gettext("Cannot come"),
         "active": gettext("Active"), "stood_down": gettext("Stood down"),
         "chinese": str(get_locale()).startswith("zh"),
+        "channels": {code: str(label) for code, label in CHANNEL_LABELS.items()},
+        "stale": gettext("The figures may be out of date: last updated at %(time)s.",
+                         time="{time}"),
+        "ended": gettext("This call-out ended at %(time)s. Nobody more is being called.",
+                         time="{time}"),
+        "minutes": gettext("min"),
+        "time_zone": current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai",
+        "lang": "zh-CN" if str(get_locale()).startswith("zh") else "en-GB",
     }
+
+
+def _links(activation) -> list[tuple[str, str]]:
+    """Where the coordinator goes from the board: (label, address), the pages they may use."""
+    from flask_babel import gettext
+
+    from volunteer_hub.accounts.permissions import can
+
+    rollcall = url_for("emergency.rollcall_page", activation_id=activation.id)
+    links = [(gettext("Roll call"), rollcall),
+             (gettext("Roles and assignment"), rollcall + "#responders")]
+    if can(current_user, "emergency.wellbeing", activation.org):
+        links.append((gettext("Well-being roll call"),
+                      url_for("emergency.wellbeing_page", activation_id=activation.id)))
+    if activation.status == "active" and can(current_user, "emergency.activate",
+                                             activation.org):
+        links.append((gettext("Stand down"),
+                      url_for("emergency.stand_down", activation_id=activation.id)))
+    links.append((gettext("After-action report"),
+                  url_for("emergency.report_page", activation_id=activation.id)))
+    return links
 
 
 def local_time(iso: str) -> str:
@@ -79,7 +109,8 @@ def board_page(activation_id: int):
         "emergency/board.html", activation=activation, data=data, labels=_labels(),
         colour=LEVEL_COLOURS.get(activation.level), level_label=report.level_label,
         curve=report.curve_svg(data["curve"]), optional_url=optional_url, local_time=local_time,
-        ESCALATION_ACTIONS=ESCALATION_ACTIONS)
+        ESCALATION_ACTIONS=ESCALATION_ACTIONS, CHANNEL_LABELS=CHANNEL_LABELS,
+        links=_links(activation))
 
 
 @blp.route("/activations/<int:activation_id>/board.json")

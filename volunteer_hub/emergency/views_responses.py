@@ -7,7 +7,8 @@ import base64
 import io
 
 from flask import abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from volunteer_hub.accounts.permissions import can
@@ -191,6 +192,7 @@ def rollcall_action(activation_id, responder_id, action):
         with transaction():
             activation = get_activation(activation_id, by=current_user)
             responder = rollcall.responder_in(activation, responder_id)
+            name = responder.volunteer.real_name
             if action == "arrived":
                 rollcall.mark_arrived(activation, responder.id, by=current_user)
             elif action == "check-out":
@@ -199,11 +201,28 @@ def rollcall_action(activation_id, responder_id, action):
                 rollcall.confirm_safe(responder, by=current_user)
             else:
                 assignment.unassign_by_hand(activation, responder.id, by=current_user)
+        flash(ROLLCALL_DONE[action] % {"name": name}, "success")
     except DomainError as error:
         if error.status not in (403, 409, 422):
             raise
         flash(str(error.message), "error")
-    return redirect(url_for("emergency.rollcall_page", activation_id=activation_id))
+    return _back_to_rollcall(activation_id, responder_id)
+
+
+# What each roll-call button did, said back to the coordinator who tapped it.
+ROLLCALL_DONE = {
+    "arrived": _l("%(name)s is marked as arrived."),
+    "check-out": _l("%(name)s is checked out."),
+    "safe": _l("%(name)s is confirmed safe."),
+    "unassign": _l("%(name)s is taken out of their role."),
+}
+
+
+def _back_to_rollcall(activation_id: int, responder_id: int | None = None):
+    """The roll call again, scrolled to the person just handled."""
+    anchor = f"responder-{responder_id}" if responder_id else None
+    return redirect(url_for("emergency.rollcall_page", activation_id=activation_id,
+                            _anchor=anchor))
 
 
 @blp.route("/activations/<int:activation_id>/rollcall/<int:responder_id>/role",
@@ -215,13 +234,18 @@ def rollcall_assign(activation_id, responder_id):
     try:
         with transaction():
             activation = get_activation(activation_id, by=current_user)
-            assignment.assign_by_hand(activation, responder_id,
-                                      int(raw) if raw.isdecimal() else 0, by=current_user)
+            responder = assignment.assign_by_hand(
+                activation, responder_id, int(raw) if raw.isdecimal() else 0, by=current_user)
+            role = responder.role
+            flash(gettext("%(name)s now has the role %(role)s.",
+                          name=responder.volunteer.real_name,
+                          role=role.label_en if str(get_locale()) == "en" else role.label_zh),
+                  "success")
     except DomainError as error:
         if error.status not in (403, 409, 422):
             raise
         flash(str(error.message), "error")
-    return redirect(url_for("emergency.rollcall_page", activation_id=activation_id))
+    return _back_to_rollcall(activation_id, responder_id)
 
 
 @blp.route("/activations/<int:activation_id>/rollcall/replan", methods=["POST"])

@@ -181,7 +181,8 @@ def beneficiary_detail(beneficiary_id):
 @login_required
 def inbox():
     notes = fanout.filled(
-        db.session.execute(services.inbox(current_user).limit(100)).scalars().all())
+        db.session.execute(services.inbox(current_user).limit(100)).scalars().all(),
+        reader_locale=_locale())
     return render_template("needs/inbox.html", notes=notes)
 
 

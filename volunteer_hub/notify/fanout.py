@@ -59,32 +59,38 @@ class Rendered(NamedTuple):
     link: str | None
 
 
-def render(rows: Iterable) -> list[Rendered]:
+def render(rows: Iterable, reader_locale: str | None = None) -> list[Rendered]:
     """The subject, text and link each row (a message, or a row with its columns event_key,
     locale, subject, body, link and ref_id) is sent or shown with. A shared text's link is
-    in its body (a tapped push opens the first address in the body)."""
+    in its body (a tapped push opens the first address in the body). `reader_locale`: the
+    language of whoever reads it now (the inbox), when the event's text exists in it."""
     rows = list(rows)
     shared = [row for row in rows if row.body is None]
-    contents = _contents({(row.event_key, row.locale) for row in shared})
-    parts = _personal_parts(shared, contents)
+    own = {(row.event_key, row.locale) for row in shared}
+    readers = {(row.event_key, reader_locale) for row in shared} if reader_locale else set()
+    contents = _contents(own | readers)
+    # Links are made as of the recipient's own text: the same link whoever reads it.
+    parts = _personal_parts(shared, {key: contents[key] for key in own if key in contents})
     rendered = []
     for row in rows:
         if row.body is not None:
             rendered.append(Rendered(row.subject or "", row.body, row.link))
             continue
-        content = contents.get((row.event_key, row.locale))
+        content = (contents.get((row.event_key, reader_locale))
+                   or contents.get((row.event_key, row.locale)))
         subject, body = (content.subject, content.body) if content else ("", "")
         part = parts.get((row.event_key, row.ref_id), "")
         rendered.append(Rendered(subject, body.replace(LINK_PLACEHOLDER, part), row.link))
     return rendered
 
 
-def filled(messages: list[OutboxMessage]) -> list[OutboxMessage]:
+def filled(messages: list[OutboxMessage],
+           reader_locale: str | None = None) -> list[OutboxMessage]:
     """Loaded messages with their shared text and link in place, as `render` makes them.
 
     Set as the loaded state, so nothing is written back when another column changes; a
     commit expires it (fill after the transaction that returns the message)."""
-    for message, shown in zip(messages, render(messages)):
+    for message, shown in zip(messages, render(messages, reader_locale)):
         if message.body is None:
             set_committed_value(message, "subject", shown.subject)
             set_committed_value(message, "body", shown.body)

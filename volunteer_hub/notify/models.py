@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint,
     literal_column, text,
@@ -16,6 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from volunteer_hub.db import db, utcnow
 
 CHANNELS = ("inbox", "email", "sms", "webpush")
+CHANNEL_LABELS = {"inbox": _l("In-app inbox"), "email": _l("E-mail"), "sms": _l("SMS"),
+                  "webpush": _l("Push notification")}
 STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead")
 # Statuses a worker may claim: due pending rows and 'sending' rows whose lease ran out.
 CLAIMABLE = ("pending", "sending")

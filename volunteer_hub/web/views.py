@@ -8,6 +8,13 @@ from volunteer_hub.db import db, transaction
 blp = Blueprint("web", __name__)
 
 
+@blp.record_once
+def _filters(state) -> None:
+    from volunteer_hub.web.filters import install_filters
+
+    install_filters(state.app)
+
+
 @blp.route("/")
 def index():
     if not current_user.is_authenticated:

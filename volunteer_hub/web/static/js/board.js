@@ -6,12 +6,45 @@
   if (!root) return;
   var labels = JSON.parse(document.getElementById("board-labels").textContent);
   var POLL_MS = 5000;
-  var failures = 0, source = null, pollTimer = null, last = null;
+  var STALE_AFTER_MS = 8000;
+  var failures = 0, source = null, pollTimer = null, last = null, updatedAt = null;
+  var staleTimer = null;
 
+  // Times in the site's zone (Asia/Shanghai), whatever the phone's own clock zone is.
+  function clock(date, seconds) {
+    var options = {hour: "2-digit", minute: "2-digit", hour12: false, timeZone: labels.time_zone};
+    if (seconds) options.second = "2-digit";
+    try { return date.toLocaleTimeString(labels.lang, options); }
+    catch (error) { return date.toISOString().slice(11, seconds ? 19 : 16); }
+  }
+
+  function showStale() {
+    var stale = document.getElementById("board-stale");
+    stale.textContent = labels.stale.replace("{time}", updatedAt ? clock(updatedAt, true) : "-");
+    stale.hidden = false;
+  }
+
+  // A stream ends normally every half minute and reconnects at once: only a reconnection
+  // that takes a while, or a failed poll, makes the figures stale.
   function setLive(state) {
     var el = document.getElementById("board-live");
     el.dataset.state = state;
-    el.textContent = labels[state] + " · " + labels.updated + " " + new Date().toLocaleTimeString();
+    clearTimeout(staleTimer);
+    if (state === "offline") showStale();
+    else if (state === "reconnecting") staleTimer = setTimeout(showStale, STALE_AFTER_MS);
+    else {
+      updatedAt = new Date();
+      document.getElementById("board-stale").hidden = true;
+    }
+    el.textContent = labels[state] + (updatedAt ? " · " + labels.updated + " " +
+      clock(updatedAt, true) : "");
+  }
+
+  function showEnded(activation) {
+    var ended = document.getElementById("board-ended");
+    if (activation.status === "active" || !activation.stood_down_at) return;
+    ended.textContent = labels.ended.replace("{time}", clock(new Date(activation.stood_down_at)));
+    ended.hidden = false;
   }
 
   function text(el, value) { if (el && el.textContent !== String(value)) el.textContent = value; }
@@ -68,7 +101,7 @@
       '<text x="' + (L - 4) + '" y="' + (T + 8) + '" text-anchor="end">' + top + "</text>" +
       '<text x="' + (L - 4) + '" y="' + (T + ih) + '" text-anchor="end">0</text>' +
       '<text x="' + (W - 6) + '" y="' + (H - 4) + '" text-anchor="end">' + lastMinute +
-      " min</text>" +
+      " " + labels.minutes + "</text>" +
       '<polyline class="coming" fill="none" points="' + line("coming") + '"/>' +
       '<polyline class="cannot" fill="none" points="' + line("cannot") + '"/></svg>';
     document.getElementById("board-curve").innerHTML = svg;
@@ -86,8 +119,7 @@
     steps.forEach(function (step) {
       var item = document.createElement("li"), time = document.createElement("time");
       time.dateTime = step.at;
-      time.textContent = new Date(step.at).toLocaleTimeString(
-        [], {hour: "2-digit", minute: "2-digit"});
+      time.textContent = clock(new Date(step.at));
       item.appendChild(time);
       var label = labels.escalations[step.action] || step.action;
       item.appendChild(document.createTextNode(" " + label));
@@ -101,7 +133,7 @@
     Object.keys(channels).sort().forEach(function (name) {
       var s = channels[name], row = document.createElement("tr");
       row.dataset.channel = name;
-      [name, s.queued, s.sent, s.delivered, s.failed].forEach(function (value) {
+      [labels.channels[name] || name, s.queued, s.sent, s.delivered, s.failed].forEach(function (value) {
         var cell = document.createElement("td");
         cell.textContent = value;
         row.appendChild(cell);
@@ -119,6 +151,7 @@
       state.dataset.state = data.activation.status;
       state.textContent = labels[data.activation.status] || data.activation.status;
     }
+    showEnded(data.activation);
     renderCounts(data.counts);
     renderRoles(data.roles);
     renderCurve(data);
