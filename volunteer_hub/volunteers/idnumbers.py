@@ -20,6 +20,7 @@ ID_TYPES = ("mainland_id", "passport", "hk_macau_permit", "taiwan_permit")
 
 # ASCII only: `\d` would also match full-width and other scripts' digits.
 _MAINLAND_RE = re.compile(r"^[0-9]{17}[0-9X]$")
+_MAINLAND_CHARS_RE = re.compile(r"^[0-9X]*$")
 _LEGACY_15_RE = re.compile(r"^[0-9]{15}$")
 _OTHER_RE = re.compile(r"^[A-Z0-9]{5,20}$")
 
@@ -67,6 +68,8 @@ def parse_mainland_id(number: str, *, today: date | None = None) -> MainlandId:
     and were all replaced by 2013, so a volunteer holds an 18-character card today.
     """
     value = normalize(number)
+    if not _MAINLAND_CHARS_RE.match(value):
+        raise IdNumberError("ID_FORMAT")
     if _LEGACY_15_RE.match(value):
         raise IdNumberError("ID_LEGACY_15")
     if len(value) != 18:
