@@ -23,7 +23,6 @@ their writers refuse a report with names.
 """
 from __future__ import annotations
 
-import csv
 import io
 import math
 from collections import namedtuple
@@ -43,6 +42,7 @@ from volunteer_hub.emergency.models import (
 from volunteer_hub.notify import fanout
 from volunteer_hub.notify.channels import sms_segments
 from volunteer_hub.notify.models import InboundSms, OutboxMessage
+from volunteer_hub.spreadsheet import SafeCsvWriter
 from volunteer_hub.timebank.certificates import mask_name
 
 COMPARE_WITH = 5  # earlier drills shown side by side
@@ -541,7 +541,7 @@ def to_csv(report: AfterAction) -> str:
     _require_masked(report)
     out = io.StringIO()
     out.write("\ufeff")
-    writer = csv.writer(out)
+    writer = SafeCsvWriter(out)  # names and texts are typed by people: no formulas
     writer.writerow(CSV_HEADER)
     s = report.summary
     for metric in ("notified", "coming", "cannot", "no_answer", "arrived", "no_shows",

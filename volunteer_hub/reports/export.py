@@ -5,7 +5,6 @@ the local ANSI code page and turns Chinese into mojibake.
 """
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Sequence
@@ -16,6 +15,7 @@ from openpyxl.styles import Font
 
 from volunteer_hub.records.models import SERVICE_TYPES
 from volunteer_hub.reports.services import LiabilityReport, MonthlyReport
+from volunteer_hub.spreadsheet import SafeCsvWriter, safe_row
 
 CSV_MIME = "text/csv; charset=utf-8"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -72,7 +72,7 @@ def liability_table(report: LiabilityReport) -> tuple[list[str], list[list]]:
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
         writer.writerow(["" if value is None else value for value in row])
@@ -83,11 +83,11 @@ def to_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence]) -> byte
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title[:31]  # Excel's limit on sheet names
-    sheet.append(list(header))
+    sheet.append(safe_row(header))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(list(row))
+        sheet.append(safe_row(row))
     sheet.freeze_panes = "B2"
     sheet.column_dimensions["A"].width = 18
     buffer = io.BytesIO()
