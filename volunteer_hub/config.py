@@ -79,6 +79,9 @@ class DefaultConfig:
     RECORDS_TRAVEL_EXCLUDED = True
     RECORDS_DEADLINE_WORKING_DAYS = 10
     RECORDS_QR_VALID_MINUTES = 5
+    # After a slot's end plus this, a missing check-out is flagged and the task's details end.
+    RECORDS_MISSING_CHECKOUT_GRACE_MINUTES = 120
+    RECORDS_TASK_GEOFENCE_RADIUS_M = 300  # around a need's point, for a task's location check
 
     # Time bank (DOMAIN.md "Time bank")
     TIMEBANK_PERSON_CAP_MINUTES = 1500 * 60  # [local: Nanjing] the excess goes to the pool

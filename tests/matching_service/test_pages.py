@@ -67,12 +67,13 @@ def test_volunteer_inbox_accept_and_task_details(tree, client):
     login(client, v.user)
     inbox = text(client.get("/me/inbox"))
     assert "Visit" in inbox and "accept or decline" in inbox
-    assert "幸福路" in text(client.get(f"/me/tasks/{proposal.id}"))  # confirmed: needed
+    assert "幸福路" not in text(client.get(f"/me/tasks/{proposal.id}"))  # not accepted yet
     response = post_form(client, f"/me/tasks/{proposal.id}/accept", {},
                          form_url=f"/me/tasks/{proposal.id}")
     assert response.status_code == 302
     db.session.expire_all()
     assert proposal.state == "accepted"
+    assert "幸福路" in text(client.get(f"/me/tasks/{proposal.id}"))  # accepted: needed
     assert "Visit" in text(client.get("/me/tasks"))
 
 
@@ -91,7 +92,7 @@ def test_volunteer_open_needs_page_and_signup_without_address(tree, client):
     assert assignment.state == "pending_approval"
     task = text(client.get(f"/me/tasks/{assignment.id}"))
     assert "幸福路" not in task and "13900000001" not in task  # not confirmed yet
-    assert re.search(r"shown once your task is confirmed", task)
+    assert re.search(r"shown once you accept", task)
 
 
 def test_pages_need_a_role_or_a_profile(tree, client, make_staff):

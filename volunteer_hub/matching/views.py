@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -12,6 +13,7 @@ from volunteer_hub.accounts.forms import attach_errors
 from volunteer_hub.accounts.views import role_required
 from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError, NotFound
+from volunteer_hub.extensions import limiter
 from volunteer_hub.matching.models import ASSIGNMENT_STATE_LABELS
 from volunteer_hub.matching import services
 from volunteer_hub.needs import services as needs
@@ -157,18 +159,104 @@ def my_tasks():
 @blp.route("/me/tasks/<int:assignment_id>")
 @login_required
 def task_detail(assignment_id):
-    """One task; the person's details only as far as the task needs (the read is logged)."""
+    """One task: what it is, check-in and check-out, and the person only as far as the
+    accepted task needs (the read is logged)."""
+    return _task_page(_my_assignment(assignment_id))
+
+
+def _my_assignment(assignment_id: int):
     volunteer = _me()
     assignment = services.get_assignment(assignment_id, by=current_user)
     if assignment.volunteer_id != volunteer.id:
         raise NotFound()
+    return assignment
+
+
+def _task_page(assignment, status: int = 200, **forms):
+    """The task page; before acceptance only the type, time, community and a distance band
+    (issue 13), after it what the task needs until the slot ends plus the grace period."""
+    from volunteer_hub.matching.distance_bands import band_to
+    from volunteer_hub.records import forms as record_forms
+    from volunteer_hub.records import tasks
+
+    need = assignment.need
+    accepted = assignment.state == "accepted"
     person = None
-    if assignment.need.beneficiary is not None:
+    if accepted and need.beneficiary is not None:
         with transaction():
-            person = needs.beneficiary_view(assignment.need.beneficiary, by=current_user,
+            person = needs.beneficiary_view(need.beneficiary, by=current_user,
                                             purpose=f"assignment:{assignment.id}")
-    return render_template("matching/task_detail.html", a=assignment, need=assignment.need,
-                           person=person, reason_form=ReasonForm(formdata=None))
+    volunteer = assignment.volunteer
+    explanation = assignment.explanation if accepted or not assignment.explanation else {
+        **assignment.explanation, "distance_km": None}  # the band stands for it
+    forms = {"code_form": record_forms.CodeForm(formdata=None),
+             "location_form": record_forms.LocationForm(formdata=None),
+             "claim_form": record_forms.ClaimForm(formdata=None), **forms}
+    return render_template(
+        "matching/task_detail.html", a=assignment, need=need, person=person,
+        accepted=accepted, band=band_to(need, volunteer.lat, volunteer.lon),
+        explanation=explanation, day=tasks.task_day(assignment) if accepted else None,
+        reason_form=ReasonForm(formdata=None), **forms), status
+
+
+CHECK_VERBS = {"check-in": "check_in_task", "check-out": "check_out_task"}
+CHECK_METHODS = ("code", "geofence")
+
+
+@blp.route("/me/tasks/<int:assignment_id>/<verb>/<method>", methods=["POST"])
+@login_required
+# A 6-digit code must not be guessable by trying (the API's limit, per client).
+@limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+def task_check(assignment_id, verb, method):
+    """签到 / 签退 by the door's 6-digit code or by the phone's position (pass/fail only)."""
+    from volunteer_hub.records import forms as record_forms
+    from volunteer_hub.records import tasks
+
+    if verb not in CHECK_VERBS or method not in CHECK_METHODS:
+        abort(404)
+    assignment = _my_assignment(assignment_id)
+    form = record_forms.CodeForm() if method == "code" else record_forms.LocationForm()
+    form_name = "code_form" if method == "code" else "location_form"
+    if not form.validate_on_submit():
+        return _task_page(assignment, 422, **{form_name: form})
+    proof = {"code": form.code.data} if method == "code" else \
+        {"lat": form.lat.data, "lon": form.lon.data}
+    try:
+        with transaction():
+            getattr(tasks, CHECK_VERBS[verb])(assignment, method, proof, by=current_user)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        attach_errors(form, error, aliases={"lat": None, "method": None})
+        return _task_page(assignment, error.status, **{form_name: form})
+    flash(gettext("Checked in. Thank you for coming!") if verb == "check-in"
+          else gettext("Checked out. Your hours wait for the organizer's check."), "success")
+    return redirect(url_for("matching.task_detail", assignment_id=assignment.id))
+
+
+@blp.route("/me/tasks/<int:assignment_id>/claim", methods=["POST"])
+@login_required
+def task_claim(assignment_id):
+    """Claim a missed check-in or check-out (or the hours) with a reason."""
+    from volunteer_hub.records import forms as record_forms
+    from volunteer_hub.records import tasks
+
+    assignment = _my_assignment(assignment_id)
+    form = record_forms.ClaimForm()
+    if not form.validate_on_submit():
+        return _task_page(assignment, 422, claim_form=form)
+    try:
+        with transaction():
+            tasks.claim_hours(assignment, {"check_in_at": form.check_in_at.data,
+                                           "check_out_at": form.check_out_at.data,
+                                           "reason": form.reason.data}, by=current_user)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        attach_errors(form, error, aliases={"minutes": "check_out_at"})
+        return _task_page(assignment, error.status, claim_form=form)
+    flash(gettext("Your claim was sent to the organizer."), "success")
+    return redirect(url_for("matching.task_detail", assignment_id=assignment.id))
 
 
 @blp.route("/me/tasks/<int:assignment_id>/<verb>", methods=["POST"])

@@ -197,8 +197,10 @@ def log_access(beneficiary: Beneficiary, *, by, fields, purpose: str,
 
 
 def _committed_assignment(beneficiary: Beneficiary, user):
-    """The caller's current confirmed/accepted task for this person, if any."""
-    from volunteer_hub.matching.models import COMMITTED_STATES, Assignment
+    """The caller's accepted task for this person, until its slot ends plus the grace period
+    (issue 13: nothing personal before the volunteer accepts, nothing after the task)."""
+    from volunteer_hub.matching.models import Assignment
+    from volunteer_hub.records.services import missing_checkout_grace
 
     volunteer = getattr(user, "volunteer", None)
     if volunteer is None:
@@ -207,10 +209,10 @@ def _committed_assignment(beneficiary: Beneficiary, user):
         select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
         .join(Need, NeedSlot.need_id == Need.id)
         .where(Assignment.volunteer_id == volunteer.id,
-               Assignment.state.in_(COMMITTED_STATES),
+               Assignment.state == "accepted",
                Need.beneficiary_id == beneficiary.id,
                NeedSlot.status.in_(("open", "filled")),
-               NeedSlot.end >= local_now() - timedelta(hours=12))
+               NeedSlot.end >= local_now() - missing_checkout_grace())
         .order_by(NeedSlot.start).limit(1)
     ).scalar_one_or_none()
 

@@ -31,9 +31,15 @@ SERVICE_TYPES = {
 
 
 class Activity(db.Model):
-    """A service activity an organization runs; volunteers check in and out of it."""
+    """A service activity an organization runs; volunteers check in and out of it.
+
+    One occurrence of a need (its slots sharing a start) is also an activity, made when it is
+    first needed: its volunteers check in with its code, and their records link the task.
+    """
 
     __tablename__ = "activities"
+    __table_args__ = (UniqueConstraint("need_id", "occurrence_start",
+                                       name="uq_activities_need_occurrence"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
@@ -52,9 +58,13 @@ class Activity(db.Model):
     group_service: Mapped[bool] = mapped_column(default=False)  # hours earned as a group
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    need_id: Mapped[int | None] = mapped_column(ForeignKey("needs.id", ondelete="SET NULL"),
+                                                index=True)
+    occurrence_start: Mapped[datetime | None]  # the slots' local wall-clock start
 
     org = relationship("Org", lazy="joined")
     lead = relationship("User", foreign_keys=[lead_user_id])
+    need = relationship("Need")
 
     @property
     def length_minutes(self) -> int:
@@ -90,10 +100,26 @@ class ServiceRecord(db.Model):
         ForeignKey("ledger_transactions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  index=True)
+    # The matched task the hours were given to (None for a standalone activity).
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="SET NULL"), index=True)
 
     volunteer = relationship("Volunteer", lazy="joined")
     activity: Mapped[Activity] = relationship(lazy="joined")
     corrects: Mapped[ServiceRecord | None] = relationship(remote_side=[id])
+    assignment = relationship("Assignment")
+
+    @property
+    def slot(self):
+        return self.assignment.slot if self.assignment is not None else None
+
+    @property
+    def need(self):
+        return self.activity.need
+
+    @property
+    def beneficiary_id(self) -> int | None:
+        return self.need.beneficiary_id if self.need is not None else None
 
 
 class CheckEvent(db.Model):

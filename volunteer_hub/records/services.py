@@ -39,7 +39,12 @@ DEFAULTS = {
 }
 CHECK_IN_EARLY = timedelta(minutes=60)  # a volunteer may check in this long before the start
 CHECK_OUT_LATE = timedelta(hours=6)  # after this, a missing check-out is for the organizer
-MISSING_CHECKOUT_GRACE = timedelta(hours=2)
+
+
+def missing_checkout_grace() -> timedelta:
+    """How long after the end a record without check-out is still "on duty", not missing."""
+    return timedelta(minutes=int(current_app.config.get(
+        "RECORDS_MISSING_CHECKOUT_GRACE_MINUTES", 120)))
 
 
 @dataclass(frozen=True)
@@ -133,16 +138,21 @@ def create_activity(org: Org, data: dict, *, by) -> Activity:
     if any(v is not None for v in fence) and not all(v is not None for v in fence):
         raise ValidationFailed(_l("A geofence needs a latitude, a longitude and a radius."),
                                code="GEOFENCE_INCOMPLETE", field="geofence_radius_m")
-    activity = Activity(
-        org=org, org_path=org.path, name=data["name"].strip(),
-        service_type=data.get("service_type", "community"), place=data.get("place", ""),
-        content=data.get("content", ""), lead_user_id=data.get("lead_user_id"),
-        starts_at=starts_at, ends_at=ends_at, checkin_code=f"{secrets.randbelow(10**6):06d}",
+    activity = new_activity(
+        org, name=data["name"].strip(), service_type=data.get("service_type", "community"),
+        place=data.get("place", ""), content=data.get("content", ""),
+        lead_user_id=data.get("lead_user_id"), starts_at=starts_at, ends_at=ends_at,
         geofence_lat=fence[0], geofence_lon=fence[1], geofence_radius_m=fence[2],
         group_service=bool(data.get("group_service")), created_by_id=by.id if by else None)
     db.session.add(activity)
     db.session.flush()
     return activity
+
+
+def new_activity(org: Org, **fields) -> Activity:
+    """An activity of the org with a fresh random 6-digit check-in code (not yet added)."""
+    return Activity(org=org, org_path=org.path, checkin_code=f"{secrets.randbelow(10**6):06d}",
+                    **fields)
 
 
 def is_lead(user, activity: Activity) -> bool:
@@ -266,6 +276,11 @@ def _open_record(activity: Activity, volunteer) -> ServiceRecord | None:
     )).scalar_one_or_none()
 
 
+def open_record_of(activity: Activity, volunteer) -> ServiceRecord | None:
+    """The volunteer's record of the activity that waits for a check-out, if any."""
+    return _open_record(activity, volunteer)
+
+
 def check_in(activity: Activity, volunteer, method: str, proof: dict, *, by,
              now: datetime | None = None) -> ServiceRecord:
     """Check in by QR token, the 6-digit code or the geofence; opens a pending record."""
@@ -331,11 +346,42 @@ def flag_missing_checkouts(now: datetime | None = None) -> int:
     records = db.session.execute(select(ServiceRecord).join(Activity).where(
         ServiceRecord.check_out_at.is_(None), ServiceRecord.check_in_at.is_not(None),
         ServiceRecord.status == "pending", ServiceRecord.missing_checkout.is_(False),
-        Activity.ends_at < now - MISSING_CHECKOUT_GRACE)).scalars().all()
+        Activity.ends_at < now - missing_checkout_grace())).scalars().all()
     for record in records:
         record.missing_checkout = True
     db.session.flush()
     return len(records)
+
+
+# What the verifier should notice about a record, in the order shown.
+FLAG_LABELS = {
+    "on_duty": _l("Still on duty"),
+    "missing_checkout": _l("Check-out missing: record by hand"),
+    "claimed": _l("Claimed by the volunteer"),
+    "manual": _l("Recorded by organizer"),
+    "correction": _l("Correction"),
+    "capped": _l("Capped at the task's length"),
+    "rounded": _l("Rounded down"),
+}
+
+
+def record_flags(record: ServiceRecord, now: datetime | None = None) -> list[str]:
+    """The flags of a record: a missing check-out only once the end plus the grace period
+    has passed (before that the volunteer is still on duty)."""
+    now = _aware(now) if now else utcnow()
+    flags = []
+    if record.check_out_at is None:
+        overdue = now > _aware(record.activity.ends_at) + missing_checkout_grace()
+        flags.append("missing_checkout" if overdue or record.missing_checkout else "on_duty")
+    flags += [flag for flag, present in (
+        ("claimed", record.method == "declared"), ("manual", record.method == "manual"),
+        ("correction", record.corrects_id is not None),
+        ("capped", record.raw_minutes is not None
+         and record.raw_minutes > record.activity.length_minutes),
+        ("rounded", record.minutes is not None and record.raw_minutes is not None
+         and record.minutes < min(record.raw_minutes, record.activity.length_minutes)),
+    ) if present]
+    return flags
 
 
 # --- hand records, declarations, corrections ----------------------------------------------------
@@ -354,7 +400,7 @@ def _times(activity: Activity, data: dict) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _reason(data: dict) -> str:
+def reason_of(data: dict) -> str:
     reason = (data.get("reason") or "").strip()
     if not reason:
         raise ValidationFailed(_l("Give a reason."), code="REASON_REQUIRED", field="reason")
@@ -367,7 +413,7 @@ def record_manually(activity: Activity, volunteer, data: dict, *, by,
     if by is not None and not is_lead(by, activity):
         raise Forbidden()
     now = _aware(now) if now else utcnow()
-    reason = _reason(data)
+    reason = reason_of(data)
     _check_deadline(activity, now)
     start, end = _times(activity, data)
     record = ServiceRecord(volunteer=volunteer, activity=activity, check_in_at=start,
@@ -405,7 +451,7 @@ def request_correction(record: ServiceRecord, data: dict, *, by) -> ServiceRecor
     if record.status in ("rejected", "corrected"):
         raise Conflict(_l("Only a pending or verified record can be corrected."),
                        code="RECORD_NOT_CORRECTABLE")
-    reason = _reason(data)
+    reason = reason_of(data)
     start, end = _times(record.activity, {"check_in_at": data.get("check_in_at")
                                           or record.check_in_at, **data})
     correction = ServiceRecord(
@@ -675,7 +721,7 @@ def reject_record(record: ServiceRecord, reason: str, *, by) -> ServiceRecord:
         raise Conflict(_l("This record is not waiting for verification."),
                        code="RECORD_NOT_PENDING")
     record.status = "rejected"
-    record.status_reason = _reason({"reason": reason})
+    record.status_reason = reason_of({"reason": reason})
     record.verified_by_id = by.id if by else None
     record.verified_at = utcnow()
     db.session.flush()
