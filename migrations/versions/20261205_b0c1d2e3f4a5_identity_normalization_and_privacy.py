@@ -6,7 +6,8 @@
   merging people is a decision for their community, not for a migration.
 - A minor's guardian name and phone in `consents` become ciphertext; the downgrade decrypts
   them back (and refuses if the key cannot read them, rather than drop them).
-- `home_location_changes` records when a volunteer moved their home point (times only).
+- `home_location_changes` records when a volunteer moved their home point (times only);
+  downgrading drops it only when forced (migration_guard).
 
 The keys come from the app's config (security.encrypt / keyed_hash read current_app): the
 migration runs inside the app, like every `volunteer-hub db upgrade`.
@@ -20,6 +21,7 @@ import logging
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
 from volunteer_hub.security import decrypt, encrypt, keyed_hash
 from volunteer_hub.volunteers import idnumbers
 
@@ -72,7 +74,8 @@ def upgrade():
 
 
 def downgrade():
-    # The table only times home moves (a throttle), it holds nothing a person gave us.
+    # Only times of home moves (the throttle): still refused unless forced, like any drop.
+    refuse_data_loss(revision, tables=["home_location_changes"])
     with op.batch_alter_table('home_location_changes', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_home_location_changes_volunteer_id'))
     op.drop_table('home_location_changes')
