@@ -157,8 +157,8 @@ def test_timeline_merges_events_answers_and_arrivals_in_order(scene):
     assert times == sorted(times)
     texts = [e.text for e in timeline]
     assert texts[0] == "Activated (6)"
-    assert "赵三: Cannot come (sms)" in texts
-    assert "王一: coming in 10 min (link)" in texts
+    assert "赵三: Cannot come (SMS)" in texts
+    assert "王一: coming in 10 min (One-tap link)" in texts
     assert texts.index("王一 arrived") < texts.index("李二 arrived")
     assert "Escalation: Notify the unanswered again (1)" in texts
     assert "Escalation: Page the coordinator" in texts
@@ -186,7 +186,7 @@ def test_csv_has_every_section(scene):
     text = report.to_csv(report.after_action(scene.activation))
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0] == list(report.CSV_HEADER)
+    assert rows[0] == list(report.csv_header())
     assert ["summary", "", "no_shows", "1"] in rows
     assert ["acknowledgement_by_team", "防汛抢险队", "p90_s", "324.0"] in rows
     assert ["arrival_by_channel", "sms", "p50_s", "1800.0"] in rows

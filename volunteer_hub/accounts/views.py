@@ -16,6 +16,7 @@ from volunteer_hub.accounts.forms import (LocaleForm, LoginForm, PasswordForm, T
 from volunteer_hub.accounts.permissions import has_any_role
 from volunteer_hub.db import transaction
 from volunteer_hub.errors import DomainError
+from volunteer_hub.web.i18n import keep_chosen_language
 
 blp = Blueprint("accounts", __name__, template_folder="templates")
 
@@ -62,6 +63,7 @@ def login():
             form.form_errors.append(error.message)
         else:
             login_user(user)
+            keep_chosen_language(user)
             if user.must_change_password:
                 flash(gettext("Please choose a new password before you go on."), "info")
                 return redirect(url_for("accounts.password"))

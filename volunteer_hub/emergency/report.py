@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import func, or_, select
 
@@ -41,7 +42,7 @@ from volunteer_hub.emergency.models import (
 )
 from volunteer_hub.notify import fanout
 from volunteer_hub.notify.channels import sms_segments
-from volunteer_hub.notify.models import InboundSms, OutboxMessage
+from volunteer_hub.notify.models import CHANNEL_LABELS, InboundSms, OutboxMessage
 from volunteer_hub.spreadsheet import SafeCsvWriter
 from volunteer_hub.timebank.certificates import mask_name
 
@@ -435,11 +436,11 @@ def _timeline(activation_id: int, people: list[_Person]) -> list[TimelineEntry]:
         if change.answer == "coming":
             text = gettext("%(name)s: coming in %(eta)s min (%(channel)s)", name=name,
                            eta=change.eta_minutes if change.eta_minutes is not None else "?",
-                           channel=change.channel)
+                           channel=channel_label(change.channel))
         else:
             text = gettext("%(name)s: %(answer)s (%(channel)s)", name=name,
                            answer=str(ANSWERS.get(change.answer, change.answer)),
-                           channel=change.channel)
+                           channel=channel_label(change.channel))
         entries.append(TimelineEntry(board.as_utc(change.at), "answer", text))
     for person in people:
         r = person.responder
@@ -505,17 +506,27 @@ def _require_masked(report: AfterAction) -> None:
 # --- formatting helpers (used by the templates, the CSV and the PDF) ---------------------------
 
 def duration(seconds: float | None) -> str:
-    """'-' for none, '45 s', '3 min 20 s', '1 h 05 min'."""
+    """'-' for none, '45 s', '3 min 20 s', '1 h 05 min' (45秒, 3分20秒, 1小时05分 in Chinese)."""
     if seconds is None:
         return "-"
     seconds = round(seconds)
     if seconds < 60:
-        return f"{seconds} s"
+        return gettext("%(sec)d s", sec=seconds)
     minutes, rest = divmod(seconds, 60)
     if minutes < 60:
-        return f"{minutes} min {rest:02d} s" if rest else f"{minutes} min"
+        return (gettext("%(min)d min %(sec)02d s", min=minutes, sec=rest) if rest
+                else gettext("%(min)d min", min=minutes))
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
+    return gettext("%(hours)d h %(min)02d min", hours=hours, min=minutes)
+
+
+# The channels an answer came through; the channels messages went out on are notify's.
+ANSWER_CHANNEL_LABELS = {"link": _l("One-tap link"), "app": _l("App")}
+
+
+def channel_label(code: str) -> str:
+    """A channel's name in the reader's language, whether a message or an answer went there."""
+    return str(ANSWER_CHANNEL_LABELS.get(code) or CHANNEL_LABELS.get(code) or code)
 
 
 def yuan(fen: int) -> str:
@@ -528,7 +539,10 @@ def level_label(level: int) -> str:
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-CSV_HEADER = ("section", "group", "metric", "value")
+def csv_header() -> tuple[str, ...]:
+    """The column names in the reader's language; the cells below stay stable codes, to filter
+    on (section, group, metric) whatever the language."""
+    return (gettext("Section"), gettext("Group"), gettext("Metric"), gettext("Value"))
 
 
 def _r(value: float | None) -> str:
@@ -542,7 +556,7 @@ def to_csv(report: AfterAction) -> str:
     out = io.StringIO()
     out.write("\ufeff")
     writer = SafeCsvWriter(out)  # names and texts are typed by people: no formulas
-    writer.writerow(CSV_HEADER)
+    writer.writerow(csv_header())
     s = report.summary
     for metric in ("notified", "coming", "cannot", "no_answer", "arrived", "no_shows",
                    "messages", "cost_fen"):
@@ -576,7 +590,7 @@ def to_csv(report: AfterAction) -> str:
                               ("all_roles_filled_s", other.all_roles_filled_seconds)):
             writer.writerow(("earlier_drill", group, metric, _r(value)))
     for entry in report.timeline:
-        writer.writerow(("timeline", entry.kind, entry.at.isoformat(), entry.text))
+        writer.writerow(("timeline", entry.kind, _local(entry.at, iso=True), entry.text))
     return out.getvalue()
 
 
@@ -610,7 +624,8 @@ def curve_svg(points: list[dict], *, width: int = 320, height: int = 160,
         f'y2="{pad_top + inner_h}"/>'
         f'<text x="{pad_left - 4}" y="{pad_top + 8}" text-anchor="end">{top}</text>'
         f'<text x="{pad_left - 4}" y="{pad_top + inner_h}" text-anchor="end">0</text>'
-        f'<text x="{width - 6}" y="{height - 4}" text-anchor="end">{last_minute} min</text>'
+        f'<text x="{width - 6}" y="{height - 4}" text-anchor="end">'
+        f'{escape(gettext("%(min)d min", min=last_minute))}</text>'
         f'<polyline class="coming" fill="none" points="{line("coming")}"/>'
         f'<polyline class="cannot" fill="none" points="{line("cannot")}"/>'
         f'</svg>')
@@ -725,13 +740,15 @@ def to_pdf(report: AfterAction) -> bytes:
     return buffer.getvalue()
 
 
-def _local(moment: datetime | None) -> str:
+def _local(moment: datetime | None, *, iso: bool = False) -> str:
+    """The site's wall-clock time ('2026-12-05 15:01:36'), or ISO 8601 with its offset."""
     from zoneinfo import ZoneInfo
 
     if moment is None:
         return "-"
     zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    local = moment.astimezone(zone)
+    return local.isoformat(timespec="seconds") if iso else local.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _title(report: AfterAction) -> str:
@@ -758,7 +775,8 @@ def _spread_rows(groups: dict[str, dict[str, Spread]], first: str) -> list[list[
     rows = [[first, gettext("Count"), "p50", "p90"]]
     for kind, spreads in groups.items():
         for group, spread in spreads.items():
-            label = group if kind == "channel" else gettext("Team: %(name)s", name=group)
+            label = (channel_label(group) if kind == "channel"
+                     else gettext("Team: %(name)s", name=group))
             rows.append([label, spread.count, duration(spread.p50), duration(spread.p90)])
     return rows
 
@@ -783,7 +801,8 @@ def _tables(report: AfterAction) -> list[tuple[str, list[list]]]:
         (gettext("Messages and cost"), [[gettext("Channel"), gettext("Messages"),
                                          gettext("Sent"), gettext("Delivered"),
                                          gettext("Failed"), gettext("Cost")]]
-         + [[m.channel, m.messages, m.sent, m.delivered, m.failed, yuan(m.cost_fen)]
+         + [[channel_label(m.channel), m.messages, m.sent, m.delivered, m.failed,
+             yuan(m.cost_fen)]
             for m in report.messages]),
         (gettext("Compared with earlier drills of this plan"), _comparison_rows(report)),
     ]

@@ -187,6 +187,7 @@ def report_page(activation_id: int):
     }
     return render_template("emergency/report.html", activation=activation, r=result,
                            charts=charts, duration=report.duration, yuan=report.yuan,
+                           channel_label=report.channel_label,
                            level_label=report.level_label, optional_url=optional_url,
                            chinese=str(get_locale()).startswith("zh"),
                            timeline_shown=report.TIMELINE_SHOWN)

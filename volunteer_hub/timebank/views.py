@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from volunteer_hub.db import db
@@ -28,7 +29,16 @@ def my_hours():
         "timebank/certificate_my_hours.html", v=volunteer, balance=services.balance_of(volunteer),
         served=served, stars=services.star_level(served), history=history, records=records,
         thresholds=services.STAR_THRESHOLDS_HOURS, METHOD_LABELS=METHOD_LABELS,
-        RECORD_STATUS_LABELS=STATUS_LABELS)
+        RECORD_STATUS_LABELS=STATUS_LABELS, TRANSACTION_LABELS=TRANSACTION_LABELS)
+
+
+# What each kind of ledger transaction means to the volunteer reading their history.
+TRANSACTION_LABELS = {
+    "MINT": _l("Service hours credited"), "GIFT": _l("Hours given"),
+    "DONATION": _l("Hours donated"), "REDEMPTION": _l("Hours redeemed"),
+    "REVERSAL": _l("Correction"), "EXPIRY": _l("Hours expired"),
+    "CAP_OVERFLOW": _l("Over the daily limit"),
+}
 
 
 # --- certificates (志愿服务记录证明) -------------------------------------------------------------

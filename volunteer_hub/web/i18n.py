@@ -61,3 +61,14 @@ def init_i18n(app) -> None:
 
         locale = str(get_locale())
         return {"current_locale": locale, "html_lang": "zh-Hans" if locale == "zh_Hans" else "en"}
+
+
+def keep_chosen_language(user) -> None:
+    """Logging in keeps the language this browser chose before it (the language switch on the
+    login page), instead of the one the account had: the person just asked for it."""
+    from volunteer_hub.db import transaction
+
+    chosen = session.get("locale") if has_request_context() else None
+    if chosen in current_app.config["LANGUAGES"] and user.locale != chosen:
+        with transaction():
+            user.locale = chosen

@@ -1,0 +1,53 @@
+"""The phone-shaped shell: languages kept, words a person understands, times on the site's
+clock, a bottom tab bar for volunteers and a compact menu for staff."""
+from __future__ import annotations
+
+from tests.web.helpers import login, post_form, text
+from volunteer_hub.db import db, transaction
+
+
+def test_the_language_chosen_before_login_is_kept_after_login(client, tree, make_volunteer):
+    volunteer = make_volunteer(tree["a"])
+    with transaction():
+        volunteer.user.locale = "zh_Hans"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    post_form(client, "/lang/en", {"next": "/login"}, form_url="/login")
+    login(client, volunteer.user)
+    page = text(client.get("/me/profile", follow_redirects=True))
+    assert '<html lang="en">' in page
+    db.session.expire_all()
+    assert volunteer.user.locale == "en"
+
+
+def test_an_error_page_shows_no_code_in_the_text(client, tree, make_staff):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    login(client, make_staff(tree["street"], "coordinator"))
+    page = text(client.get("/emergency/activations/999999/board"))
+    body = page.split("<main", 1)[1]
+    assert "NOT_FOUND" not in body.replace('data-error-code="NOT_FOUND"', "")
+    assert "Error code" not in body and "错误代码" not in body
+
+
+def test_time_bank_history_names_the_kind_and_shows_shanghai_time(client, tree, make_volunteer):
+    from datetime import timedelta
+
+    from volunteer_hub.db import utcnow
+    from volunteer_hub.records import services as records
+    from volunteer_hub.timebank.models import LedgerTransaction
+
+    volunteer = make_volunteer(tree["a"])
+    start = utcnow().replace(microsecond=0) - timedelta(days=1)
+    with transaction():
+        activity = records.create_activity(tree["a"], {
+            "name": "社区清扫", "starts_at": start, "ends_at": start + timedelta(hours=2)},
+            by=None)
+        record = records.record_manually(activity, volunteer,
+                                         {"minutes": 90, "reason": "纸质签到表"}, by=None)
+        records.verify_record(record, by=None)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    login(client, volunteer.user)
+    page = text(client.get("/me/hours"))
+    assert "Service hours credited" in page and ">MINT<" not in page
+    minted = db.session.get(LedgerTransaction, record.ledger_transaction_id).created_at
+    assert " UTC" not in page
+    assert (minted + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") in page
