@@ -51,3 +51,20 @@ def test_time_bank_history_names_the_kind_and_shows_shanghai_time(client, tree, 
     minted = db.session.get(LedgerTransaction, record.ledger_transaction_id).created_at
     assert " UTC" not in page
     assert (minted + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M") in page
+
+
+def test_labels_say_whose_and_which(client, tree, make_staff, make_volunteer):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    volunteer = make_volunteer(tree["a"])
+    login(client, make_staff(tree["a"], "organizer"))
+    seen_by_organizer = text(client.get(f"/org/volunteers/{volunteer.id}"))
+    assert "可服务时间" in seen_by_organizer and "我的可服务时间" not in seen_by_organizer
+    need_form = text(client.get("/org/needs/new"))
+    assert need_form.count(">结束时间<") <= 1 and "重复截止日期" in need_form
+
+
+def test_the_plan_editor_asks_for_the_plan_name(client, tree, make_staff):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    login(client, make_staff(tree["street"], "coordinator"))
+    editor = text(client.get("/emergency/plans/new"))
+    assert '<label for="name">预案名称</label>' in editor

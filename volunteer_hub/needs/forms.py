@@ -82,7 +82,7 @@ class NeedForm(FlaskForm):
     weekly = BooleanField(_l("Repeat every week"))
     weekdays = MultiCheckboxField(_l("On"), choices=opts([(str(i), d) for i, d in
                                                           enumerate(WEEKDAYS)]))
-    until = DateField(_l("Until"), validators=[Optional()])
+    until = DateField(_l("Repeat until"), validators=[Optional()])
     location_note = StringField(_l("Meeting place (public place only)"),
                                 validators=[Optional(), Length(max=200)])
     max_distance_km = DecimalField(_l("Maximum travel (km)"), default=5,
