@@ -1,5 +1,5 @@
 """Records API: activities, check-in/out, service records and the verification queue."""
-from flask import current_app
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,10 +11,13 @@ from volunteer_hub.extensions import limiter
 from volunteer_hub.orgs.models import Org
 from volunteer_hub.pagination import paginate
 from volunteer_hub.records import services
+from volunteer_hub.idempotency import idempotent
+from volunteer_hub.records import tasks
 from volunteer_hub.records.schemas import (
     ActivityCreateSchema, ActivityLeadSchema, ActivityPageSchema, ActivityQueryArgsSchema,
-    CheckSchema, HandRecordSchema, QrTokenSchema, RecordPageSchema,
-    RecordSchema, RejectionSchema, VerificationResultSchema, VerificationSchema,
+    CheckSchema, ClaimSchema, CommunitySchema, DoorSchema, HandRecordSchema, QrTokenSchema,
+    RecordPageSchema, RecordSchema, RejectionSchema, TaskDaySchema, TaskHandRecordSchema,
+    VerificationResultSchema, VerificationSchema,
 )
 from volunteer_hub.timebank.services import ledger_volunteer, run_in_transaction
 
@@ -190,3 +193,107 @@ class Verifications(MethodView):
         result = run_in_transaction(lambda: services.verify_records(data["record_ids"], by=user))
         services.reload_records(result["verified"])
         return result
+
+
+# --- matched tasks ------------------------------------------------------------------------------
+
+def _my_assignment(assignment_id: int):
+    from volunteer_hub.matching.services import get_assignment
+
+    user = api_user()
+    assignment = get_assignment(assignment_id, by=user)
+    if assignment.volunteer.user_id != user.id:
+        raise NotFound()
+    return assignment
+
+
+@blp.route("/assignments/<int:assignment_id>/check-in")
+class TaskCheckIn(MethodView):
+    @blp.response(200, TaskDaySchema)
+    def get(self, assignment_id):
+        """Where the volunteer stands with the task: check-in open, on duty, claims."""
+        return tasks.task_day(_my_assignment(assignment_id))
+
+    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @idempotent
+    @blp.arguments(CheckSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, assignment_id):
+        """Check in to an accepted task by the QR token, the 6-digit code or the geofence
+        (only pass/fail is kept). Send an Idempotency-Key to retry safely."""
+        with transaction():
+            method = data.pop("method")
+            return tasks.check_in_task(_my_assignment(assignment_id), method, data,
+                                       by=api_user())
+
+
+@blp.route("/assignments/<int:assignment_id>/check-out")
+class TaskCheckOut(MethodView):
+    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @idempotent
+    @blp.arguments(CheckSchema)
+    @blp.response(200, RecordSchema)
+    def post(self, data, assignment_id):
+        """Check out of the task; the minutes wait for verification."""
+        with transaction():
+            method = data.pop("method")
+            return tasks.check_out_task(_my_assignment(assignment_id), method, data,
+                                        by=api_user())
+
+
+@blp.route("/assignments/<int:assignment_id>/hours-claims")
+class TaskClaims(MethodView):
+    @idempotent
+    @blp.arguments(ClaimSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, assignment_id):
+        """Claim a missed check-out (the open record is corrected) or hours without a
+        check-in, with a reason; it counts once the organizer verifies it."""
+        with transaction():
+            return tasks.claim_hours(_my_assignment(assignment_id), data, by=api_user())
+
+
+@blp.route("/slots/<int:slot_id>/check-in")
+class SlotDoor(MethodView):
+    @blp.response(200, DoorSchema)
+    def get(self, slot_id):
+        """The occurrence's code and a fresh QR token and link, for the organizer's screen."""
+        user = api_user()
+        with transaction():
+            activity = tasks.occurrence_for_organizer(tasks.for_slot_id(slot_id), by=user)
+        token = services.issue_qr_token(activity, by=user)
+        return {"activity": activity, "checkin_code": activity.checkin_code,
+                "qr_token": token, "valid_minutes": services.qr_valid_minutes(),
+                "qr_url": url_for("records.scan", activity_id=activity.id, t=token,
+                                  _external=True)}
+
+
+@blp.route("/slots/<int:slot_id>/records")
+class SlotHandRecords(MethodView):
+    @idempotent
+    @blp.arguments(TaskHandRecordSchema)
+    @blp.response(201, RecordSchema)
+    def post(self, data, slot_id):
+        """Enter hours for a volunteer named by code or name, with a reason (organizer)."""
+        user = api_user()
+        with transaction():
+            activity = tasks.occurrence_for_organizer(tasks.for_slot_id(slot_id), by=user)
+            return tasks.record_for_volunteer(activity, data.pop("volunteer"), data, by=user)
+
+
+@blp.route("/communities")
+class Communities(MethodView):
+    @blp.doc(security=[])
+    @blp.response(200, CommunitySchema(many=True))
+    def get(self):
+        """Communities and their grids, for registration (public: no login)."""
+        from volunteer_hub.orgs.services import communities_and_grids
+
+        nodes = communities_and_grids()
+        communities = [{"id": o.id, "code": o.code, "name_zh": o.name_zh, "name_en": o.name_en,
+                        "parent_id": o.parent_id, "grids": []}
+                       for o in nodes if o.level == "community"]
+        by_id = {c["id"]: c for c in communities}
+        for grid in (o for o in nodes if o.level == "grid" and o.parent_id in by_id):
+            by_id[grid.parent_id]["grids"].append(grid)
+        return communities

@@ -95,9 +95,69 @@ class RecordSchema(Schema):
     verified_at = Instant(allow_none=True)
     ledger_transaction_id = fields.Integer(allow_none=True)
     created_at = Instant()
+    # The matched task the hours were given to; all None for a standalone activity.
+    assignment_id = fields.Integer(allow_none=True)
+    slot_id = fields.Function(lambda r: r.slot.id if r.slot is not None else None,
+                              allow_none=True)
+    need_id = fields.Integer(attribute="activity.need_id", allow_none=True)
+    beneficiary_id = fields.Integer(allow_none=True)
 
 
 RecordPageSchema = page_of(RecordSchema)
+
+
+class ClaimSchema(Schema):
+    """A missed check-in or check-out: the times worked and why."""
+
+    check_in_at = fields.AwareDateTime(metadata={
+        "description": "needed when the volunteer never checked in"})
+    check_out_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class TaskHandRecordSchema(Schema):
+    volunteer = fields.String(required=True, validate=validate.Length(min=1, max=50),
+                              metadata={"description": "the volunteer's code or name"})
+    check_in_at = fields.AwareDateTime(required=True)
+    check_out_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class TaskDaySchema(Schema):
+    """Where the volunteer stands with the task: what they can do now."""
+
+    stage = fields.String(metadata={"description": "not_open, check_in, on_duty, "
+                                    "checked_out, claim_hours or claim_check_out"})
+    opens_at = Instant()
+    ends_at = Instant()
+    has_geofence = fields.Boolean()
+    record = fields.Nested(RecordSchema, allow_none=True)
+
+
+class DoorSchema(Schema):
+    """What the organizer shows at the door of an occurrence."""
+
+    activity = fields.Nested(ActivitySchema)
+    checkin_code = fields.String()
+    qr_token = fields.String()
+    qr_url = fields.String()
+    valid_minutes = fields.Integer()
+
+
+class CommunitySchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String(allow_none=True)
+    parent_id = fields.Integer(allow_none=True)
+    grids = fields.List(fields.Nested(lambda: GridSchema()))
+
+
+class GridSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name_zh = fields.String()
+    name_en = fields.String(allow_none=True)
 
 
 class VerificationSchema(Schema):

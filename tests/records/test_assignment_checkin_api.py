@@ -1,0 +1,109 @@
+"""The API of a matched task's check-in (issue 13 item 1) and the public community list."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.needs import helpers
+from tests.records.task_builders import task
+from volunteer_hub.db import db
+from volunteer_hub.records import tasks
+from volunteer_hub.records.models import ServiceRecord
+
+
+@pytest.fixture
+def people(tree, make_staff):
+    organizer = make_staff(tree["b"], "organizer")
+    volunteer = helpers.volunteer(tree["b"])
+    return organizer, volunteer
+
+
+def test_check_in_out_with_idempotency_and_verify(client, tree, people, auth_header):
+    organizer, volunteer = people
+    person = helpers.beneficiary(tree["b"])
+    assignment = task(tree["b"], volunteer, beneficiary=person)
+    staff, me = auth_header(organizer), auth_header(volunteer.user)
+    door = client.get(f"/api/v1/slots/{assignment.slot_id}/check-in", headers=staff)
+    assert door.status_code == 200, door.get_json()
+    door = door.get_json()
+    assert len(door["checkin_code"]) == 6 and f"/check-in/{door['activity']['id']}?t=" in \
+        door["qr_url"]
+    assert client.get(f"/api/v1/slots/{assignment.slot_id}/check-in",
+                      headers=me).status_code == 404
+    url = f"/api/v1/assignments/{assignment.id}"
+    assert client.get(f"{url}/check-in", headers=me).get_json()["stage"] == "check_in"
+    key = {**me, "Idempotency-Key": "scan-1"}
+    first = client.post(f"{url}/check-in", headers=key,
+                        json={"method": "qr", "token": door["qr_token"]})
+    assert first.status_code == 201, first.get_json()
+    again = client.post(f"{url}/check-in", headers=key,
+                        json={"method": "qr", "token": door["qr_token"]})
+    assert again.status_code == 201 and again.get_json()["id"] == first.get_json()["id"]
+    assert db.session.query(ServiceRecord).count() == 1
+    body = first.get_json()
+    assert body["assignment_id"] == assignment.id and body["slot_id"] == assignment.slot_id
+    assert body["need_id"] == assignment.need.id and body["beneficiary_id"] == person.id
+    assert body["check_in_at"].endswith("+00:00")
+    assert client.get(f"{url}/check-in", headers=me).get_json()["stage"] == "on_duty"
+    out = client.post(f"{url}/check-out", headers=me,
+                      json={"method": "code", "code": door["checkin_code"]})
+    assert out.status_code == 200 and out.get_json()["check_out_at"]
+    queue = client.get("/api/v1/verification-queue", headers=staff).get_json()
+    assert [item["assignment_id"] for item in queue["items"]] == [assignment.id]
+
+
+def test_wrong_code_is_a_field_error_in_chinese(client, tree, people, auth_header):
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    activity = tasks.occurrence_activity(assignment.slot)
+    db.session.commit()
+    me = auth_header(volunteer.user)
+    wrong = "000000" if activity.checkin_code != "000000" else "111111"
+    response = client.post(f"/api/v1/assignments/{assignment.id}/check-in",
+                           headers={**me, "Accept-Language": "zh-CN"},
+                           json={"method": "code", "code": wrong})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["error"] == "WRONG_CODE" and "签到码错误" in str(body)
+
+
+def test_another_volunteer_cannot_use_my_assignment(client, tree, people, auth_header):
+    organizer, volunteer = people
+    other = helpers.volunteer(tree["b"])
+    assignment = task(tree["b"], volunteer)
+    response = client.post(f"/api/v1/assignments/{assignment.id}/check-in",
+                           headers=auth_header(other.user), json={"method": "code",
+                                                                  "code": "123456"})
+    assert response.status_code == 404
+
+
+def test_claim_and_hand_record_over_the_api(client, tree, people, auth_header):
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    start = tasks.local_to_utc(assignment.slot.start)
+    me, staff = auth_header(volunteer.user), auth_header(organizer)
+    url = f"/api/v1/assignments/{assignment.id}/hours-claims"
+    missing = client.post(url, headers=me, json={
+        "check_in_at": start.isoformat(), "check_out_at": (start + timedelta(hours=1))
+        .isoformat()})
+    assert missing.status_code == 422 and "reason" in str(missing.get_json())
+    claim = client.post(url, headers=me, json={
+        "check_in_at": start.isoformat(),
+        "check_out_at": (start + timedelta(hours=1)).isoformat(), "reason": "忘记签到"})
+    assert claim.status_code == 201 and claim.get_json()["method"] == "declared"
+    record = client.post(f"/api/v1/slots/{assignment.slot_id}/records", headers=staff, json={
+        "volunteer": volunteer.volunteer_number, "check_in_at": start.isoformat(),
+        "check_out_at": (start + timedelta(minutes=90)).isoformat(), "reason": "纸质签到表"})
+    assert record.status_code == 201, record.get_json()
+    assert record.get_json()["assignment_id"] == assignment.id
+    assert record.get_json()["minutes"] == 90
+
+
+def test_communities_are_listed_without_login(client, tree):
+    response = client.get("/api/v1/communities")
+    assert response.status_code == 200
+    names = {c["name_zh"]: c for c in response.get_json()}
+    assert set(names) == {"甲社区", "乙社区"}
+    assert [g["name_zh"] for g in names["甲社区"]["grids"]] == ["甲一网格"]
+    assert not {"path", "resident_population"} & set(names["甲社区"])
