@@ -156,14 +156,30 @@ def test_confirm_refuses_a_volunteer_already_committed_at_that_time(tree):
     assert run.stats["filled"] == 0 and run.stats["unfilled"][0]["reason"] == "busy"
 
 
-def test_nightly_job_runs_every_community(tree):
+def _within_the_night_horizon():
+    return needs.local_today() + timedelta(days=2)
+
+
+def test_nightly_job_runs_only_communities_with_open_slots(tree):
     helpers.volunteer(tree["b"])
-    helpers.need(tree["b"], first_date=helpers.next_weekday(0))
+    helpers.volunteer(tree["a"])
+    helpers.need(tree["b"], first_date=_within_the_night_horizon())
     run_ids = jobs.nightly_matching()
     runs = [db.session.get(MatchingRun, i) for i in run_ids]
-    assert {r.org.code for r in runs} == {"CA", "CB"}
+    assert [r.org.id for r in runs] == [tree["b"].id]  # tree["a"] has nothing to match
     assert all(r.kind == "nightly" for r in runs)
+    assert runs[0].stats["filled"] == 1
     assert jobs.JOBS[0].trigger == "cron"
+
+
+def test_nightly_job_replaces_its_own_proposals_of_the_night_before(tree):
+    helpers.volunteer(tree["b"])
+    helpers.need(tree["b"], first_date=_within_the_night_horizon())
+    [first] = jobs.nightly_matching()
+    [second] = jobs.nightly_matching()
+    old, new = db.session.get(MatchingRun, first), db.session.get(MatchingRun, second)
+    assert new.stats["withdrawn"] == 1 and new.stats["filled"] == 1
+    assert [a.state for a in old.assignments] == ["cancelled"]
 
 
 def test_organizer_outside_scope_cannot_run(tree, make_staff):

@@ -64,7 +64,8 @@ class MatchingRuns(MethodView):
         if org is None:
             raise NotFound()
         with transaction():
-            return services.run_matching(org, data["start"], data["end"], by=api_user())
+            run = services.run_matching(org, data["start"], data["end"], by=api_user())
+        return services.with_proposals(run)
 
 
 @blp.route("/matching-runs/<int:run_id>")

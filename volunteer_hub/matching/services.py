@@ -6,16 +6,20 @@ and persists what comes back, with the explanation of every pairing.
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import exists, select
+import numpy as np
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, is_postgresql, utcnow
@@ -25,7 +29,9 @@ from volunteer_hub.matching.models import (
     ASSIGNMENT_STATE_LABELS,
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
-from volunteer_hub.matching.domain import DAY_PARTS
+from volunteer_hub.matching import candidates, loading, solver
+from volunteer_hub.matching.candidates import SlotTable
+from volunteer_hub.matching.domain import DAY_PARTS, PREFERENCE_KINDS
 from volunteer_hub.matching import distance_bands
 from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES
 from volunteer_hub.needs import services as needs
@@ -219,14 +225,6 @@ def update_preferences(volunteer: Volunteer, data: dict, *, by) -> MatchingPrefe
     return pref
 
 
-def volunteer_pool(org: Org) -> list[Volunteer]:
-    """Active volunteers whose home lies in the org's subtree."""
-    return list(db.session.execute(
-        select(Volunteer).where(Volunteer.status == "active",
-                                Volunteer.org_path.startswith(org.path, autoescape=True))
-        .order_by(Volunteer.id)).unique().scalars())
-
-
 def weights_for(org: Org) -> engine.Weights:
     """Cost weights: MATCHING_WEIGHTS[org code], else MATCHING_WEIGHTS["default"]."""
     configured = current_app.config.get("MATCHING_WEIGHTS") or {}
@@ -237,49 +235,56 @@ def weights_for(org: Org) -> engine.Weights:
     return engine.Weights(**configured.get("default", {}))
 
 
-def explanation_dict(explanation, **extra) -> dict:
-    data = asdict(explanation)
-    data["distance_km"] = round(float(data["distance_km"]), 2)
-    data["skills_matched"] = {code: {"level": pair[0], "required": pair[1]}
-                              for code, pair in dict(explanation.skills_matched).items()}
-    data.update(extra)
-    return data
-
-
 # --- runs -----------------------------------------------------------------------------------
 
-def _matchable_slots(org: Org, start: date, end: date) -> list[NeedSlot]:
-    now = needs.local_now()
-    first = max(datetime.combine(start, datetime.min.time()), now)
-    taken = exists().where(Assignment.slot_id == NeedSlot.id,
-                           Assignment.state.in_(ACTIVE_STATES))
-    return list(db.session.execute(
-        select(NeedSlot).join(Need, NeedSlot.need_id == Need.id)
-        .where(Need.org_path.startswith(org.path, autoescape=True),
-               Need.state.in_(needs.MATCHABLE_STATES), NeedSlot.status == "open",
-               NeedSlot.start >= first,
-               NeedSlot.start < datetime.combine(end + timedelta(days=1),
-                                                 datetime.min.time()),
-               ~taken)
-        .order_by(NeedSlot.id)).scalars())
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time())
 
 
-def _withdraw_proposals(org: Org, start: date, end: date, run: MatchingRun) -> int:
-    """Earlier proposals nobody confirmed are replaced by the new run's."""
-    stale = db.session.execute(
-        select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
-        .join(Need, NeedSlot.need_id == Need.id)
-        .where(Assignment.state == "proposed",
-               Need.org_path.startswith(org.path, autoescape=True),
-               NeedSlot.start >= datetime.combine(start, datetime.min.time()),
-               NeedSlot.start < datetime.combine(end + timedelta(days=1),
-                                                 datetime.min.time()))).scalars().all()
-    for assignment in stale:
-        assignment.state = "cancelled"
-        assignment.reason = f"superseded by matching run {run.id}"
-        assignment.cancelled_at = utcnow()
+def withdraw_proposals(path: str, start: date, end: date, reason: str) -> int:
+    """Earlier proposals nobody confirmed are replaced by the new run's (one UPDATE)."""
+    in_range = (select(NeedSlot.id).join(Need, NeedSlot.need_id == Need.id)
+                .where(Need.org_path.startswith(path, autoescape=True),
+                       NeedSlot.start >= _day_start(start),
+                       NeedSlot.start < _day_start(end + timedelta(days=1))))
+    result = db.session.execute(
+        update(Assignment).where(Assignment.state == "proposed", Assignment.slot_id.in_(in_range))
+        .values(state="cancelled", reason=reason, cancelled_at=utcnow())
+        .execution_options(synchronize_session=False))
+    db.session.expire_all()
+    return result.rowcount
+
+
+def _check_range(start: date, end: date) -> None:
+    if end < start:
+        raise ValidationFailed(_l("The end date must not be before the start date."),
+                               code="DATE_RANGE", field="end")
+    if (end - start).days >= MAX_RUN_DAYS:
+        raise ValidationFailed(_l("Match at most %(days)d days at once.", days=MAX_RUN_DAYS),
+                               code="DATE_RANGE_TOO_LONG", field="end")
+
+
+def slot_window(start: date, end: date) -> tuple[datetime, datetime]:
+    return max(_day_start(start), needs.local_now()), _day_start(end + timedelta(days=1))
+
+
+def load_tables(org: Org, start: date, end: date, *, except_slot_ids=()):
+    """(open slots of the org's subtree in the range, the org's active volunteer pool)."""
+    first, stop = slot_window(start, end)
+    slots, paths = loading.load_slot_rows(
+        Need.org_path.startswith(org.path, autoescape=True), first, stop)
+    pool = loading.load_pool(loading.active_pool_query(org.path), today=needs.local_today(),
+                             now=needs.local_now(), except_slot_ids=except_slot_ids)
+    vocabulary = pool.vocabulary()
+    return loading.SlotSet(slots, paths, SlotTable.from_slots(slots, vocabulary)), pool
+
+
+def new_run(org: Org, start: date, end: date, *, by, kind: str) -> MatchingRun:
+    run = MatchingRun(org=org, kind=kind, start_date=start, end_date=end,
+                      created_by_id=by.id if by else None, stats={})
+    db.session.add(run)
     db.session.flush()
-    return len(stale)
+    return run
 
 
 def run_matching(org: Org, start: date, end: date, *, by, kind: str = "manual") -> MatchingRun:
@@ -291,68 +296,126 @@ def run_matching(org: Org, start: date, end: date, *, by, kind: str = "manual") 
     """
     if by is not None:
         require(by, "needs.manage", org)
-    if end < start:
-        raise ValidationFailed(_l("The end date must not be before the start date."),
-                               code="DATE_RANGE", field="end")
-    if (end - start).days >= MAX_RUN_DAYS:
-        raise ValidationFailed(_l("Match at most %(days)d days at once.", days=MAX_RUN_DAYS),
-                               code="DATE_RANGE_TOO_LONG", field="end")
-    run = MatchingRun(org=org, kind=kind, start_date=start, end_date=end,
-                      created_by_id=by.id if by else None, stats={})
-    db.session.add(run)
-    db.session.flush()
-    withdrawn = _withdraw_proposals(org, start, end, run)
-    rows = _matchable_slots(org, start, end)
-    by_id = {slot.id: slot for slot in rows}
-    slots = [engine_slot(slot) for slot in rows]
-    pool = volunteer_pool(org)
-    volunteers = engine_volunteers(pool)
-    weights = weights_for(org)
-    pairings, unfilled, rounds, seconds, edges = [], [], 0, 0.0, 0
-    remaining = slots
-    while remaining and volunteers and rounds < MAX_ROUNDS:
-        rounds += 1
-        result = engine.solve(remaining, volunteers, weights)
-        seconds += result.stats.candidate_seconds + result.stats.solve_seconds
-        edges += result.stats.candidate_edges
-        pairings.extend((rounds, p) for p in result.pairings)
-        unfilled = result.unfilled
-        if not result.pairings:
-            break
-        taken = {p.slot_id: p.volunteer_id for p in result.pairings}
-        extra_busy = defaultdict(list)
-        for p in result.pairings:
-            slot = by_id[p.slot_id]
-            extra_busy[p.volunteer_id].append((slot.start, slot.end))
-        volunteers = [
-            _with_more(v, extra_busy.get(v.id, ())) for v in volunteers]
-        remaining = [s for s in remaining if s.id not in taken]
-    if not volunteers:
-        unfilled = [engine.Unfilled(s.id, "no_volunteers") for s in slots]
-    for round_no, pairing in pairings:
-        db.session.add(Assignment(
-            slot_id=pairing.slot_id, volunteer_id=pairing.volunteer_id, run=run,
-            source="matching", state="proposed", cost=pairing.cost,
-            explanation=explanation_dict(pairing.explanation, round=round_no)))
-    run.stats = {
-        "slots": len(slots), "volunteers": len(pool), "filled": len(pairings),
-        "rounds": rounds, "withdrawn": withdrawn, "candidate_edges": edges,
-        "seconds": round(seconds, 4),
-        "total_distance_km": round(sum(p.explanation.distance_km for _, p in pairings), 2),
-        "unfilled": [{"slot_id": u.slot_id, "reason": u.reason, "detail": u.detail}
-                     for u in unfilled],
-    }
-    db.session.flush()
+    _check_range(start, end)
+    began = time.perf_counter()
+    run = new_run(org, start, end, by=by, kind=kind)
+    withdrawn = withdraw_proposals(org.path, start, end, f"superseded by matching run {run.id}")
+    slots, pool = load_tables(org, start, end)
+    vols = pool.table() if len(pool) else None
+    match_into(run, slots.slots, vols, weights_for(org), withdrawn=withdrawn,
+               loading_seconds=time.perf_counter() - began)
     return run
 
 
-def _with_more(volunteer: engine.Volunteer, intervals) -> engine.Volunteer:
-    if not intervals:
-        return volunteer
-    from dataclasses import replace
+def match_into(run: MatchingRun, slots: list[engine.Slot], vols, weights: engine.Weights, *,
+               withdrawn: int, loading_seconds: float) -> None:
+    """Solve in rounds, then write the proposals and the run's stats."""
+    t0 = time.perf_counter()
+    outcome = _solve_rounds(slots, vols, weights)
+    t1 = time.perf_counter()
+    _persist(run, outcome.proposals)
+    pool_size = len(vols) if vols is not None else 0
+    run.stats = {
+        "slots": len(slots), "volunteers": pool_size, "filled": len(outcome.proposals),
+        "rounds": outcome.rounds, "withdrawn": withdrawn, "candidate_edges": outcome.edges,
+        "seconds": round(outcome.engine_seconds, 4),
+        "total_distance_km": round(sum(p["distance"] for p in outcome.proposals), 2),
+        "unfilled": outcome.unfilled,
+        "phase_seconds": {"loading": round(loading_seconds, 4), "engine": round(t1 - t0, 4),
+                          "persisting": round(time.perf_counter() - t1, 4)},
+    }
+    db.session.flush()
 
-    return replace(volunteer, busy=volunteer.busy + tuple(intervals),
-                   recent_load=volunteer.recent_load + len(intervals))
+
+@dataclass
+class _Outcome:
+    proposals: list[dict] = field(default_factory=list)
+    unfilled: list[dict] = field(default_factory=list)
+    rounds: int = 0
+    edges: int = 0
+    engine_seconds: float = 0.0
+
+
+def _solve_rounds(slots: list[engine.Slot], vols, weights: engine.Weights, *,
+                  max_rounds: int = MAX_ROUNDS) -> _Outcome:
+    outcome = _Outcome()
+    if vols is None or len(vols) == 0:
+        outcome.unfilled = [{"slot_id": s.id, "reason": "no_volunteers", "detail": ""}
+                            for s in slots]
+        return outcome
+    remaining = sorted(slots, key=lambda s: s.id)
+    while remaining and outcome.rounds < max_rounds:
+        outcome.rounds += 1
+        table = SlotTable.from_slots(remaining, vols.vocabulary)
+        phase = solver.solve_tables(table, vols, weights)
+        outcome.engine_seconds += phase.candidate_seconds + phase.solve_seconds
+        outcome.edges += phase.graph.n_edges
+        edges = solver.assignment_edges(phase.graph, phase.assignment)
+        filled = np.flatnonzero(edges != solver.UNASSIGNED)
+        outcome.proposals.extend(
+            _proposal(remaining[row], vols, phase.graph, int(edges[row]), outcome.rounds)
+            for row in filled)
+        outcome.unfilled = [_unfilled(remaining[row], phase.graph, row)
+                            for row in np.flatnonzero(edges == solver.UNASSIGNED)]
+        if len(filled) == 0:
+            break
+        vols = loading.with_assignments(vols, phase.assignment[filled],
+                                        table.start_minute[filled], table.end_minute[filled])
+        taken = set(filled.tolist())
+        remaining = [s for row, s in enumerate(remaining) if row not in taken]
+    return outcome
+
+
+def _unfilled(slot: engine.Slot, graph, row: int) -> dict:
+    reason = candidates.reason_name(int(graph.reason[row]))
+    return {"slot_id": slot.id, "reason": reason, "detail": solver.unfilled_detail(slot, reason)}
+
+
+def _proposal(slot: engine.Slot, vols, graph, edge: int, round_no: int) -> dict:
+    """An assignment row with the explanation of its pairing, from the graph's columns."""
+    vi = int(graph.vol_idx[edge])
+    skills = vols.vocabulary.skills
+    bits = int(graph.preference_misses[edge]) if graph.preference_misses is not None else 0
+    km = float(graph.distance_km[edge])
+    explanation = {
+        "relation": candidates.RELATIONS[int(graph.relation[edge])],
+        "distance_km": round(km, 2),
+        "skills_matched": {
+            code: {"level": int(vols.skill_levels[vi, skills[code]]) if code in skills else 0,
+                   "required": level}
+            for code, level in sorted(slot.required_skills.items())},
+        "recent_load": int(vols.recent_load[vi]),
+        "continuity": bool(graph.continuity[edge]),
+        "preference_hit": bool(graph.preference[edge]),
+        "preference_misses": [k for i, k in enumerate(PREFERENCE_KINDS) if bits >> i & 1],
+        "round": round_no,
+    }
+    return {"slot_id": slot.id, "volunteer_id": int(vols.ids[vi]), "cost": int(graph.cost[edge]),
+            "explanation": explanation, "distance": km}
+
+
+def _persist(run: MatchingRun, proposals: list[dict]) -> None:
+    """All proposals in one INSERT (executemany), no ORM object per row."""
+    if not proposals:
+        return
+    now = utcnow()
+    db.session.execute(insert(Assignment), [
+        {"slot_id": p["slot_id"], "volunteer_id": p["volunteer_id"], "run_id": run.id,
+         "source": "matching", "state": "proposed", "cost": p["cost"],
+         "explanation": p["explanation"], "created_at": now} for p in proposals])
+    with_proposals(run)
+
+
+def with_proposals(run: MatchingRun) -> MatchingRun:
+    """The run's proposals with their slot, need and volunteer, in one query (the API
+    returns them all; lazy loading would cost statements per proposal)."""
+    rows = db.session.execute(
+        select(Assignment).where(Assignment.run_id == run.id)
+        .options(joinedload(Assignment.slot).joinedload(NeedSlot.need),
+                 joinedload(Assignment.volunteer))
+        .order_by(Assignment.id)).unique().scalars().all()
+    set_committed_value(run, "assignments", list(rows))
+    return run
 
 
 def get_run(run_id: int, *, by) -> MatchingRun:
@@ -562,22 +625,24 @@ def rematch_slot(slot: NeedSlot, *, previous: Assignment | None = None,
     excluded = set(db.session.execute(select(Assignment.volunteer_id).where(
         Assignment.slot_id == slot.id,
         Assignment.state.in_(("declined", "cancelled")))).scalars())
-    volunteers = engine_volunteers(volunteer_pool(org), except_slot_ids=[slot.id])
-    result = engine.rematch_slots([engine_slot(slot)], volunteers, weights_for(org),
-                                  slot_ids=[slot.id], exclude_volunteer_ids=excluded)
+    pool = loading.load_pool(loading.active_pool_query(org.path), today=needs.local_today(),
+                             now=needs.local_now(), except_slot_ids=[slot.id])
+    keep = ~np.isin(pool.ids, np.fromiter(excluded, dtype=np.int64))
+    vols = pool.table(keep) if keep.any() else None
+    outcome = _solve_rounds([engine_slot(slot)], vols, weights_for(org), max_rounds=1)
     day = slot.start.date()
     run = MatchingRun(org=org, kind="rematch", start_date=day, end_date=day,
                       created_by_id=by.id if by else None,
-                      stats={"slots": 1, "volunteers": len(volunteers),
-                             "filled": len(result.pairings), "excluded": sorted(excluded),
-                             "unfilled": [{"slot_id": u.slot_id, "reason": u.reason,
-                                           "detail": u.detail} for u in result.unfilled]})
+                      stats={"slots": 1, "volunteers": int(keep.sum()),
+                             "filled": len(outcome.proposals), "excluded": sorted(excluded),
+                             "unfilled": outcome.unfilled})
     db.session.add(run)
+    db.session.flush()
     proposal = None
-    for pairing in result.pairings:
-        proposal = Assignment(slot_id=slot.id, volunteer_id=pairing.volunteer_id, run=run,
-                              source="matching", state="proposed", cost=pairing.cost,
-                              explanation=explanation_dict(pairing.explanation, round=1))
+    for row in outcome.proposals:
+        proposal = Assignment(slot_id=slot.id, volunteer_id=row["volunteer_id"], run=run,
+                              source="matching", state="proposed", cost=row["cost"],
+                              explanation=row["explanation"])
         db.session.add(proposal)
     if previous is not None and previous.confirmed_by_id:
         from volunteer_hub.accounts.models import User

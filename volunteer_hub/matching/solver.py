@@ -199,7 +199,15 @@ def _run(
     return _Phase(graph, assignment, t1 - t0, time.perf_counter() - t1)
 
 
-def _unfilled_detail(slot: Slot, reason: str) -> str:
+def solve_tables(
+    slot_table: SlotTable, vol_table: VolunteerTable, weights: Weights, *, max_candidates: int = DEFAULT_MAX_CANDIDATES
+) -> _Phase:
+    """Optimal assignment over columnar tables (what the service feeds): the graph, the
+    volunteer index per slot row (UNASSIGNED if empty) and the two phases' seconds."""
+    return _run(slot_table, vol_table, weights, max_candidates, use_greedy=False)
+
+
+def unfilled_detail(slot: Slot, reason: str) -> str:
     if reason == "missing_skill":
         return "requires " + ", ".join(f"{code}>={level}" for code, level in sorted(slot.required_skills.items()))
     if reason == "missing_certification":
@@ -223,7 +231,7 @@ def _result(
         edge = int(edges[row])
         if edge == UNASSIGNED:
             reason = "no_volunteers" if not volunteers else reason_name(int(graph.reason[row]))
-            unfilled.append(Unfilled(slot.id, reason, _unfilled_detail(slot, reason)))
+            unfilled.append(Unfilled(slot.id, reason, unfilled_detail(slot, reason)))
             continue
         volunteer = volunteers[int(graph.vol_idx[edge])]
         filled_by_priority[slot.priority] += 1
