@@ -29,7 +29,7 @@ run: install
 	$(BIN)/volunteer-hub worker & \
 	$(BIN)/volunteer-hub scheduler & \
 	$(BIN)/granian --interface wsgi --factory --host 127.0.0.1 --port 5000 --workers 2 \
-	  --blocking-threads 4 --no-ws --access-log volunteer_hub:create_app
+	  --blocking-threads 4 --no-ws --respawn-failed-workers --access-log volunteer_hub:create_app
 
 ## Debian's Chromium for the browser tests (Playwright's own download cannot work here).
 browser:
