@@ -60,8 +60,10 @@ def browser():
 @pytest.fixture
 def page(browser, live_server, db):
     """A phone-sized page in English, on a fresh database; closed after the test."""
+    # bypass_csp: Playwright's wait_for_function evaluates strings, which the site's policy
+    # refuses; tests/browser/test_content_security_policy.py checks the policy itself.
     context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US",
-                                  base_url=live_server, device_scale_factor=1)
+                                  base_url=live_server, device_scale_factor=1, bypass_csp=True)
     context.set_default_timeout(15_000)
     page = context.new_page()
     yield page
