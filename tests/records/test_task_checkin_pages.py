@@ -222,3 +222,24 @@ def test_task_details_end_with_the_slot_and_the_grace(client, people, tree):
     page = text(client.get(f"/me/tasks/{assignment.id}"))
     assert "幸福路 8 号" not in page  # ended 4 h ago, grace is 2 h
 
+
+
+def test_the_door_qr_encodes_the_check_in_link(client, people, tree, monkeypatch):
+    import io
+
+    import qrcode
+    import qrcode.image.svg
+
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    monkeypatch.setattr(services, "issue_qr_token", lambda activity, by: "signed-token")
+    login(client, organizer)
+    svg = client.get(f"/org/slots/{assignment.slot_id}/check-in/qr.svg").data
+    activity = tasks.occurrence_activity(assignment.slot)
+    expected = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
+                             image_factory=qrcode.image.svg.SvgPathFillImage)
+    expected.add_data(f"http://localhost/check-in/{activity.id}?t=signed-token")
+    expected.make(fit=True)
+    buffer = io.BytesIO()
+    expected.make_image().save(buffer)
+    assert svg == buffer.getvalue()
