@@ -69,6 +69,7 @@ def _register_features(app: Flask) -> None:
     from volunteer_hub.web.views import blp as web_blp
 
     app.register_blueprint(web_blp)
+    import_module("volunteer_hub.scheduler")  # its tick table, known to create_all and Alembic
     for feature in FEATURES:
         package = f"volunteer_hub.{feature}"
         if find_spec(f"{package}.models") is not None:
