@@ -68,3 +68,28 @@ def test_the_plan_editor_asks_for_the_plan_name(client, tree, make_staff):
     login(client, make_staff(tree["street"], "coordinator"))
     editor = text(client.get("/emergency/plans/new"))
     assert '<label for="name">预案名称</label>' in editor
+
+
+def test_volunteers_get_the_bottom_tab_bar(client, tree, make_volunteer):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    volunteer = make_volunteer(tree["a"])
+    login(client, volunteer.user)
+    page = text(client.get("/me/tasks"))
+    tabbar = page.split('<nav class="tabbar"', 1)[1].split("</nav>", 1)[0]
+    for label in ("任务", "附近", "时长", "召集", "我的"):
+        assert f'<span class="tab-label">{label}</span>' in tabbar
+    assert 'data-tab="tasks" aria-current="page"' in tabbar
+    assert 'src="/static/js/offline.js"' in page  # the service worker for every logged-in user
+
+
+def test_staff_get_a_compact_menu_and_no_tab_bar(client, tree, make_staff):
+    login(client, make_staff(tree["a"], "organizer"))
+    page = text(client.get("/org/volunteers"))
+    assert 'class="tabbar"' not in page and '<details class="menu"' in page
+
+
+def test_the_offline_page_needs_no_login_and_holds_no_personal_data(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    page = client.get("/offline")
+    assert page.status_code == 200 and "没有网络连接" in text(page)
+    assert "csrf" not in text(page)

@@ -37,6 +37,13 @@ def switch_language(locale):
     return redirect(safe_next(request.form.get("next")) or url_for("web.index"))
 
 
+@blp.route("/offline")
+def offline():
+    """What the service worker shows for a page it cannot fetch: no personal data, so one copy
+    serves everyone on the phone."""
+    return render_template("offline.html")
+
+
 @blp.route("/healthz")
 def health():
     db.session.execute(db.text("SELECT 1"))

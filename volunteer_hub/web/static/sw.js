@@ -1,8 +1,70 @@
 // Service worker of the Volunteer Hub web app (served from /sw.js, scope "/").
 // Shows pushed messages, acknowledges urgent ones (so the server does not fall back to SMS)
 // and opens the message's link when the notification is tapped.
-self.addEventListener("install", function () { self.skipWaiting(); });
+// Offline: pages a volunteer needs at the scene (tasks, alerts, the last board a coordinator
+// looked at) are kept from the last time they loaded; any other page falls back to /offline.
+var PAGES = "vh-pages-v1";
+var OFFLINE_URL = "/offline";
+var KEPT = [/^\/me\/tasks(\/\d+)?$/, /^\/emergency\/alerts$/, /^\/me\/hours$/, /^\/me$/,
+            /^\/emergency\/activations\/\d+\/board$/];
+var BOARD = /^\/emergency\/activations\/\d+\/board$/;
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(PAGES)
+    .then(function (cache) { return cache.addAll([OFFLINE_URL, "/static/css/app.css"]); })
+    .catch(function () {})  // no offline page is no reason to fail the install
+    .then(function () { return self.skipWaiting(); }));
+});
 self.addEventListener("activate", function (event) { event.waitUntil(self.clients.claim()); });
+
+function kept(path) {
+  return KEPT.some(function (pattern) { return pattern.test(path); });
+}
+
+// Only the last board is kept: an old call-out's figures are of no use at the next one.
+function keep(request, response) {
+  var path = new URL(request.url).pathname;
+  return caches.open(PAGES).then(function (cache) {
+    var dropOldBoards = !BOARD.test(path) ? Promise.resolve() : cache.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (key) {
+        var other = new URL(key.url).pathname;
+        return BOARD.test(other) && other !== path;
+      }).map(function (key) { return cache.delete(key); }));
+    });
+    return dropOldBoards.then(function () { return cache.put(request, response); });
+  });
+}
+
+function fromNetwork(event, shouldKeep) {
+  return fetch(event.request).then(function (response) {
+    if (response.ok && response.type === "basic" && !response.redirected && shouldKeep) {
+      event.waitUntil(keep(event.request, response.clone()));
+    }
+    return response;
+  });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  if (request.method !== "GET") return;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  if (request.mode === "navigate") {
+    event.respondWith(fromNetwork(event, kept(url.pathname)).catch(function () {
+      return caches.match(request).then(function (page) {
+        return page || caches.match(OFFLINE_URL);
+      });
+    }));
+  } else if (url.pathname.indexOf("/static/") === 0) {
+    event.respondWith(fromNetwork(event, true).catch(function () {
+      return caches.match(request);
+    }));
+  }
+});
+
+self.addEventListener("message", function (event) {
+  if (event.data && event.data.type === "forget") event.waitUntil(caches.delete(PAGES));
+});
 
 function defaultTitle(lang) {
   return lang && lang.indexOf("en") === 0 ? "Volunteer Hub" : "志愿服务站";
