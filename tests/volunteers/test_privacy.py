@@ -169,3 +169,22 @@ def test_the_open_needs_page_shows_the_band(client, tree):
     login(client, volunteer.user)
     page = text(client.get("/me/open-needs"))
     assert "3-5 km" in page and "about 0.5 km" not in page
+
+
+def test_a_beneficiarys_need_is_listed_as_if_at_its_area_centre(client, tree, auth_header):
+    """Tuning max_travel_km from one home must not measure the distance to the home served."""
+    tree["b"].lat, tree["b"].lon = needs_helpers.LAT + 0.04, needs_helpers.LON  # 4.4 km north
+    person = needs_helpers.beneficiary(tree["b"], lat=needs_helpers.LAT, lon=needs_helpers.LON)
+    need = needs_helpers.need(tree["b"], beneficiary_id=person.id, lat=needs_helpers.LAT,
+                              lon=needs_helpers.LON, max_distance_km=10)
+    volunteer = needs_helpers.volunteer(tree["b"], lat=needs_helpers.LAT, lon=needs_helpers.LON)
+    headers = auth_header(volunteer.user)
+
+    def listed_within(km):
+        client.put("/api/v1/me/matching-preferences", headers=headers,
+                   json={"max_travel_km": km})
+        return [i["need"]["id"] for i in
+                client.get("/api/v1/me/open-needs", headers=headers).get_json()]
+
+    assert listed_within(1) == []  # next door to the point, 4.4 km from the centre
+    assert listed_within(5) == [need.id]

@@ -2,11 +2,12 @@
 
 A need's own point may be a beneficiary's home: before confirmation a volunteer sees only a
 band, measured from the centre of the need's grid (or community), never a distance to the
-point itself, so trying many home locations cannot pin the beneficiary down.
+point itself, and a beneficiary's need is listed or not as if it stood at that centre, so
+neither moving home nor tuning max_travel_km can pin the beneficiary down.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from flask_babel import lazy_gettext as _l
 
@@ -45,6 +46,19 @@ def band_to(need, lat: float | None, lon: float | None) -> DistanceBand | None:
     if centre is None or lat is None or lon is None:
         return None
     return band_for(haversine_km(*centre, lat, lon))
+
+
+def as_listed(slot, need):
+    """The engine's slot as a volunteer may probe it before confirmation.
+
+    A beneficiary's need sits at its area's centre (or, with none known, at no point: the
+    org hierarchy decides), so neither the band nor whether the need is listed at all
+    (the need's limit, the volunteer's own max_travel_km) depends on the beneficiary's point.
+    """
+    if need.beneficiary_id is None:
+        return slot
+    lat, lon = centre_of(need) or (None, None)
+    return replace(slot, lat=lat, lon=lon)
 
 
 def centre_of(need) -> tuple[float, float] | None:

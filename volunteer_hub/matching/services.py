@@ -747,7 +747,7 @@ def open_needs_for(volunteer: Volunteer, *, skill: str | None = None,
         if entry is not None and entry["slot"].start == slot.start:
             entry["open_slots"] += 1  # another place in the same occurrence
             continue
-        candidate = engine_slot(slot)
+        candidate = distance_bands.as_listed(engine_slot(slot), slot.need)
         if not engine.is_feasible(candidate, me):
             continue
         if entry is None:
