@@ -65,7 +65,7 @@ class MatchingRuns(MethodView):
             raise NotFound()
         with transaction():
             run = services.run_matching(org, data["start"], data["end"], by=api_user())
-        return services.with_proposals(run)
+        return services.run_view(run)
 
 
 @blp.route("/matching-runs/<int:run_id>")

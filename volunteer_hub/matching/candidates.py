@@ -21,7 +21,6 @@ from .domain import (
     ADULT_AGE,
     COST_POINTS_SCALE,
     EARTH_RADIUS_KM,
-    FEASIBILITY_RULES,
     HIERARCHY_DISTANCE_KM,
     MINUTES_PER_DAY,
     DAY_PART_STARTS,
@@ -49,7 +48,6 @@ MISSING_ID = -1
 NO_EXPIRY = np.iinfo(np.int32).max
 KEY_SHIFT = np.int64(1) << np.int64(32)  # volunteer index in the high bits of lookup keys
 RELATIONS = ("coordinates", "same_grid", "same_community", "same_street", "farther")
-REASONS: tuple[UnfilledReason, ...] = tuple(reason for reason, _ in FEASIBILITY_RULES)
 NO_REASON = -1
 REASON_NO_PAIRS = -2  # nobody even in range / sharing the hierarchy
 DEFAULT_MAX_CANDIDATES = 50
@@ -598,19 +596,8 @@ def free_mask(slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray
 def rule_masks(
     slots: SlotTable, vols: VolunteerTable, si: IntArray, vi: IntArray, rel: IntArray, km: FloatArray
 ) -> list[BoolArray]:
-    """Masks in the order of domain.FEASIBILITY_RULES."""
-    return [
-        within_distance_mask(slots, vols, si, vi, rel, km),
-        vols.active[vi],
-        skills_mask(slots, vols, si, vi),
-        certifications_mask(slots, vols, si, vi),
-        gender_mask(slots, vols, si, vi),
-        age_mask(slots, vols, si, vi),
-        background_mask(slots, vols, si, vi),
-        weekly_availability_mask(slots, vols, si, vi),
-        exception_day_mask(slots, vols, si, vi),
-        free_mask(slots, vols, si, vi),
-    ]
+    """Masks in the order of rules.RULES (the order that names an empty slot's reason)."""
+    return [rule.mask(slots, vols, si, vi, rel, km) for rule in RULES]
 
 
 def preference_miss_bits(
@@ -808,36 +795,11 @@ def static_requirement_groups(slots: SlotTable, rows: IntArray) -> IntArray:
 
 
 def static_qualified(slots: SlotTable, vols: VolunteerTable, row: int) -> BoolArray:
-    """Volunteers passing the time-independent rules of slot `row` (certs: held at all)."""
-    ok = vols.active.copy()
-    if slots.unknown_skill[row] or slots.unknown_cert[row]:
-        return np.zeros(len(vols), dtype=bool)
-    for col in np.flatnonzero(slots.required_skills[row]):
-        ok &= vols.skill_levels[:, col] >= slots.required_skills[row, col]
-    for col in np.flatnonzero(slots.required_certs[row]):
-        ok &= vols.cert_expiry[:, col] != 0
-    if slots.gender[row] != -1:
-        ok &= vols.gender == slots.gender[row]
-    if slots.adults_only[row]:
-        ok &= vols.age >= ADULT_AGE
-    if slots.needs_background_check[row]:
-        ok &= vols.background_checked
+    """Volunteers passing the time-independent prefilters of slot `row` (rules.RULES)."""
+    ok = np.ones(len(vols), dtype=bool)
+    for prefilter in STATIC_PREFILTERS:
+        ok &= prefilter(slots, vols, row)
     return ok
-
-
-# Most selective first on the generator's data (weekly windows pass ~25 %); every
-# later mask only sees the survivors. Distance comes last: the kd-tree already
-# bounds it, and the haversine is the costliest mask per pair.
-_FAST_MASKS = (
-    weekly_availability_mask,
-    free_mask,
-    exception_day_mask,
-    skills_mask,
-    certifications_mask,
-    gender_mask,
-    age_mask,
-    background_mask,
-)
 
 
 def feasible_subset(
@@ -845,19 +807,22 @@ def feasible_subset(
 ) -> tuple[IntArray, IntArray, FloatArray]:
     """(positions of the feasible pairs, their relation codes, their km).
 
-    Same rules as rule_masks (a pair is feasible iff every mask holds), applied
-    one at a time on the shrinking set of survivors.
+    Same rules as rule_masks (a pair is feasible iff every mask holds), applied one at a
+    time on the shrinking set of survivors, in the rules' filter_rank order (the most
+    selective first); the distance rule comes last: the kd-tree already bounds it, and
+    the haversine is the costliest mask per pair.
     """
-    idx = np.flatnonzero(vols.active[vi])
-    s, v = si[idx], vi[idx]
-    for mask in _FAST_MASKS:
+    idx, s, v = np.arange(len(si)), si, vi
+    for rule in FAST_FILTER:
         if len(idx) == 0:
             break
-        keep = mask(slots, vols, s, v)
+        keep = rule.mask(slots, vols, s, v)
         idx, s, v = idx[keep], s[keep], v[keep]
     rel = relation_codes(slots, vols, s, v)
     km = pair_distances_km(slots, vols, s, v, rel)
-    keep = within_distance_mask(slots, vols, s, v, rel, km)
+    keep = np.ones(len(idx), dtype=bool)
+    for rule in LAST_FILTER:
+        keep &= rule.mask(slots, vols, s, v, rel, km)
     return idx[keep], rel[keep], km[keep]
 
 
@@ -1104,6 +1069,9 @@ def reason_name(code: int) -> UnfilledReason:
         return "candidates_taken"
     return REASONS[code]
 
+
+# The registry declares each rule with the masks above, so it is imported last.
+from .rules import FAST_FILTER, LAST_FILTER, REASONS, RULES, STATIC_PREFILTERS  # noqa: E402
 
 __all__ = [
     "CandidateGraph",

@@ -7,7 +7,7 @@ station; the engine never converts time zones.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import MappingProxyType
@@ -398,24 +398,19 @@ def within_distance(slot: Slot, volunteer: Volunteer) -> bool:
     return False
 
 
-# Order matters: it is the order used to name why a slot stayed empty, from the
-# most structural reason (nobody near) to the most circumstantial (all busy).
-FEASIBILITY_RULES: tuple[tuple[UnfilledReason, Callable[[Slot, Volunteer], bool]], ...] = (
-    ("none_within_distance", within_distance),
-    ("none_active", is_active),
-    ("missing_skill", has_required_skills),
-    ("missing_certification", has_valid_certifications),
-    ("gender_mismatch", matches_gender),
-    ("adults_only", meets_age),
-    ("background_check", meets_background_check),
-    ("not_available_weekly", weekly_availability_covers),
-    ("unavailable_that_day", not_excepted_that_day),
-    ("busy", is_free),
-)
+def __getattr__(name: str) -> object:
+    # The rules are declared once, with their vectorised masks, in rules.py.
+    if name == "FEASIBILITY_RULES":
+        from .rules import FEASIBILITY_RULES
+
+        return FEASIBILITY_RULES
+    raise AttributeError(name)
 
 
 def is_feasible(slot: Slot, volunteer: Volunteer) -> bool:
-    return all(rule(slot, volunteer) for _, rule in FEASIBILITY_RULES)
+    from .rules import RULES
+
+    return all(rule.check(slot, volunteer) for rule in RULES)
 
 
 def skill_surplus(slot: Slot, volunteer: Volunteer) -> int:

@@ -87,7 +87,7 @@ def slot_from_row(row) -> engine.Slot:
 
 
 def load_slot_rows(path_filter, first: datetime, stop: datetime) -> tuple[list[engine.Slot], list[str]]:
-    rows = db.session.execute(matchable_slots_query(path_filter, first, stop)).all()
+    rows = _rows(matchable_slots_query(path_filter, first, stop))
     return [slot_from_row(r) for r in rows], [r[-1] for r in rows]
 
 
@@ -101,8 +101,9 @@ def _index(ids: np.ndarray, volunteer_ids: np.ndarray) -> np.ndarray:
     return np.searchsorted(ids, volunteer_ids)
 
 
-def _minutes(moments: list[datetime], *, ceil: bool) -> np.ndarray:
-    """Minutes since TIME_EPOCH (rounded outward like domain.minutes_floor/ceil)."""
+def _minutes(moments: list, *, ceil: bool) -> np.ndarray:
+    """Minutes since TIME_EPOCH of datetimes or ISO text (rounded outward like
+    domain.minutes_floor/ceil)."""
     if not moments:
         return np.empty(0, np.int64)
     micros = (np.array(moments, dtype="datetime64[us]") - _EPOCH.astype("datetime64[us]")).astype(np.int64)
@@ -245,20 +246,52 @@ def _columns(rows, n_fields: int) -> list[list]:
     return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(n_fields)]
 
 
+def _rows(statement) -> list[tuple]:
+    """Rows through Core: column rows need none of the ORM's loading layer."""
+    return db.session.connection().execute(statement).all()
+
+
+def _raw(statement) -> list[tuple]:
+    """The driver's own tuples, without SQLAlchemy's per-row processing (tens of
+    thousands of rows): dates and times may come as ISO text (SQLite) or as objects
+    (PostgreSQL); _days and _minutes read both."""
+    result = db.session.connection().execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+_ORDINAL_OF_1970 = date(1970, 1, 1).toordinal()
+
+
+def _days(values: list, missing: int) -> np.ndarray:
+    """Date ordinals of dates or ISO date text; missing where None."""
+    days = np.array(values, dtype="datetime64[D]")
+    ordinals = days.astype(np.int64) + _ORDINAL_OF_1970
+    ordinals[np.isnat(days)] = missing
+    return ordinals
+
+
 def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -> Pool:
     """Every volunteer id selected by `pool` with all matching data (one query per table)."""
     members = pool.subquery()
     joined = members.c.id
     community, parent = aliased(Org), aliased(Org)
-    base = db.session.execute(
+    base = _raw(
         select(Volunteer.id, Volunteer.lat, Volunteer.lon, Volunteer.grid_id, Volunteer.community_id,
                _street_of(community, parent), Volunteer.gender, Volunteer.birth_date, Volunteer.org_path)
         .join(members, Volunteer.id == joined)
         .outerjoin(community, Volunteer.community_id == community.id)
         .outerjoin(parent, community.parent_id == parent.id)
-        .order_by(Volunteer.id)).all()
+        .order_by(Volunteer.id))
     ids, lat, lon, grid, comm, street, gender, birth, paths = _columns(base, 9)
     today_key = today.year * 10_000 + today.month * 100 + today.day
+    births = np.array(birth, dtype="datetime64[D]")
+    months = births.astype("datetime64[M]")
+    birth_keys = ((births.astype("datetime64[Y]").astype(np.int64) + 1970) * 10_000
+                  + (months.astype(np.int64) % 12 + 1) * 100
+                  + (births - months).astype(np.int64) + 1)
 
     def opt(values) -> np.ndarray:
         return _ints((MISSING_ID if v is None else v for v in values), np.int64)
@@ -272,63 +305,63 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
     columns = {
         "lat": lat_a, "lon": lon_a, "grid": opt(grid), "community": opt(comm), "street": opt(street),
         "gender": np.array(gender, dtype=object),
-        "age": (today_key - _ints(b.year * 10_000 + b.month * 100 + b.day for b in birth)) // 10_000,
+        "age": (today_key - birth_keys) // 10_000,
     }
 
     def of_pool(model_id):
         return model_id.in_(select(joined))
 
-    skills = db.session.execute(
+    skills = _raw(
         select(VolunteerSkill.volunteer_id, VolunteerSkill.skill_code,
                func.coalesce(VolunteerSkill.confirmed_level, VolunteerSkill.level))
-        .where(of_pool(VolunteerSkill.volunteer_id))).all()
+        .where(of_pool(VolunteerSkill.volunteer_id)))
     s_id, s_code, s_level = _columns(skills, 3)
-    certs = db.session.execute(
+    certs = _raw(
         select(Certification.volunteer_id, Certification.kind, Certification.expires_on)
-        .where(of_pool(Certification.volunteer_id), Certification.issued_on <= today)).all()
+        .where(of_pool(Certification.volunteer_id), Certification.issued_on <= today))
     c_id, c_kind, c_expiry = _columns(certs, 3)
-    windows = db.session.execute(
+    windows = _raw(
         select(AvailabilityWindow.volunteer_id, AvailabilityWindow.weekday,
                AvailabilityWindow.start_minute, AvailabilityWindow.end_minute)
-        .where(of_pool(AvailabilityWindow.volunteer_id))).all()
+        .where(of_pool(AvailabilityWindow.volunteer_id)))
     w_cols = _columns(windows, 4)
-    exceptions = db.session.execute(
+    exceptions = _raw(
         select(AvailabilityException.volunteer_id, AvailabilityException.day)
         .where(of_pool(AvailabilityException.volunteer_id),
-               AvailabilityException.available.is_(False))).all()
+               AvailabilityException.available.is_(False)))
     e_id, e_day = _columns(exceptions, 2)
-    busy = db.session.execute(
+    busy = _raw(
         select(Assignment.volunteer_id, NeedSlot.start, NeedSlot.end)
         .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
         .where(of_pool(Assignment.volunteer_id), Assignment.state.in_(ACTIVE_STATES),
                NeedSlot.status.in_(("open", "filled")),
-               NeedSlot.id.not_in(list(except_slot_ids) or [-1]))).all()
+               NeedSlot.id.not_in(list(except_slot_ids) or [-1])))
     b_id, b_start, b_end = _columns(busy, 3)
-    load = db.session.execute(
+    load = _raw(
         select(Assignment.volunteer_id, func.count(Assignment.id))
         .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
         .where(of_pool(Assignment.volunteer_id), Assignment.state.in_(COMMITTED_STATES),
                NeedSlot.start >= now - timedelta(days=RECENT_LOAD_DAYS))
-        .group_by(Assignment.volunteer_id)).all()
+        .group_by(Assignment.volunteer_id))
     l_id, l_count = _columns(load, 2)
-    served = db.session.execute(
+    served = _raw(
         select(Assignment.volunteer_id, Need.beneficiary_id).distinct()
         .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
         .join(Need, NeedSlot.need_id == Need.id)
         .where(of_pool(Assignment.volunteer_id), Assignment.state == "accepted",
-               Need.beneficiary_id.isnot(None))).all()
+               Need.beneficiary_id.isnot(None)))
     v_id, v_benef = _columns(served, 2)
-    preferences = [tuple(r) for r in db.session.execute(
+    preferences = list(_rows(
         select(MatchingPreference.volunteer_id, MatchingPreference.need_types,
                MatchingPreference.max_travel_km, MatchingPreference.weekdays,
                MatchingPreference.day_parts, MatchingPreference.categories)
-        .where(of_pool(MatchingPreference.volunteer_id))).all()]
+        .where(of_pool(MatchingPreference.volunteer_id))))
     return Pool(
         ids=_ints(ids), paths=np.array(paths, dtype=object), columns=columns,
         skills=(_ints(s_id), s_code, _ints(s_level)),
-        certs=(_ints(c_id), c_kind, _ints(NO_EXPIRY if d is None else d.toordinal() for d in c_expiry)),
+        certs=(_ints(c_id), c_kind, _days(c_expiry, NO_EXPIRY)),
         windows=tuple(_ints(c) for c in w_cols),
-        exceptions=(_ints(e_id), _ints(d.toordinal() for d in e_day)),
+        exceptions=(_ints(e_id), _days(e_day, 0)),
         busy=(_ints(b_id), _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
         load=(_ints(l_id), _ints(l_count)), served=(_ints(v_id), _ints(v_benef)),
         preferences=preferences, today=today)

@@ -18,8 +18,6 @@ from flask_babel import lazy_gettext as _l
 import numpy as np
 from sqlalchemy import exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, is_postgresql, utcnow
@@ -29,7 +27,7 @@ from volunteer_hub.matching.models import (
     ASSIGNMENT_STATE_LABELS,
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
-from volunteer_hub.matching import candidates, loading, solver
+from volunteer_hub.matching import candidates, loading, rules, solver
 from volunteer_hub.matching.candidates import SlotTable
 from volunteer_hub.matching.domain import DAY_PARTS, PREFERENCE_KINDS
 from volunteer_hub.matching import distance_bands
@@ -45,30 +43,6 @@ MAX_ROUNDS = 4  # the engine gives a volunteer one slot per solve: later rounds 
 RECENT_LOAD_DAYS = 28
 OPEN_NEEDS_HORIZON_DAYS = 60
 HIERARCHY_KM = {"same_grid": 0.5, "same_community": 1.5, "same_street": 3.0}
-
-# Why a volunteer cannot take a slot (engine reason) -> (error code, message, status).
-REFUSALS = {
-    "none_within_distance": ("TOO_FAR", _l("This need is farther from your home than it "
-                                           "allows volunteers to travel."), 422),
-    "none_active": ("VOLUNTEER_NOT_ACTIVE", _l("Only active volunteers can sign up: your "
-                                               "registration is not active."), 422),
-    "missing_skill": ("SKILL_MISSING", _l("This need asks for a skill or level you have not "
-                                          "declared."), 422),
-    "missing_certification": ("CERTIFICATION_MISSING", _l("This need asks for a "
-                                                          "certification valid on the day."),
-                              422),
-    "gender_mismatch": ("GENDER_MISMATCH", _l("This personal care is given by a volunteer of "
-                                              "the same gender."), 422),
-    "adults_only": ("ADULTS_ONLY", _l("This need is for adult volunteers only."), 422),
-    "background_check": ("BACKGROUND_CHECK_REQUIRED", _l("Work with children needs a valid "
-                                                         "background check."), 422),
-    "not_available_weekly": ("NOT_AVAILABLE", _l("The time is outside the hours you said you "
-                                                 "can help."), 422),
-    "unavailable_that_day": ("UNAVAILABLE_THAT_DAY", _l("You marked yourself unavailable on "
-                                                        "that day."), 422),
-    "busy": ("ALREADY_BUSY", _l("You already have a task at that time."), 409),
-}
-
 
 # --- from rows to the engine's dataclasses -----------------------------------------------
 
@@ -403,19 +377,27 @@ def _persist(run: MatchingRun, proposals: list[dict]) -> None:
         {"slot_id": p["slot_id"], "volunteer_id": p["volunteer_id"], "run_id": run.id,
          "source": "matching", "state": "proposed", "cost": p["cost"],
          "explanation": p["explanation"], "created_at": now} for p in proposals])
-    with_proposals(run)
+    db.session.expire(run, ["assignments"])
 
 
-def with_proposals(run: MatchingRun) -> MatchingRun:
-    """The run's proposals with their slot, need and volunteer, in one query (the API
-    returns them all; lazy loading would cost statements per proposal)."""
-    rows = db.session.execute(
-        select(Assignment).where(Assignment.run_id == run.id)
-        .options(joinedload(Assignment.slot).joinedload(NeedSlot.need),
-                 joinedload(Assignment.volunteer))
-        .order_by(Assignment.id)).unique().scalars().all()
-    set_committed_value(run, "assignments", list(rows))
-    return run
+def run_view(run: MatchingRun) -> dict:
+    """The run as the API returns it, its proposals read in one Core query (thousands of
+    ORM objects with their eager joins would cost more than the matching)."""
+    rows = db.session.connection().execute(
+        select(Assignment.id, Assignment.slot_id, NeedSlot.need_id, Need.title, NeedSlot.start,
+               NeedSlot.end, Assignment.volunteer_id, Volunteer.real_name, Assignment.run_id,
+               Assignment.source, Assignment.state, Assignment.cost, Assignment.explanation,
+               Assignment.reason, Assignment.created_at, Assignment.confirmed_at,
+               Assignment.responded_at)
+        .join(NeedSlot, Assignment.slot_id == NeedSlot.id).join(Need, NeedSlot.need_id == Need.id)
+        .join(Volunteer, Assignment.volunteer_id == Volunteer.id)
+        .where(Assignment.run_id == run.id).order_by(Assignment.id)).mappings().all()
+    proposals = [dict(row) | {"slot": {"need_id": row["need_id"], "need": {"title": row["title"]},
+                                       "start": row["start"], "end": row["end"]},
+                              "volunteer": {"real_name": row["real_name"]}} for row in rows]
+    fields_ = ("id", "org_id", "kind", "start_date", "end_date", "created_by_id", "created_at",
+               "stats")
+    return {name: getattr(run, name) for name in fields_} | {"assignments": proposals}
 
 
 def get_run(run_id: int, *, by) -> MatchingRun:
@@ -660,15 +642,14 @@ def rematch_slot(slot: NeedSlot, *, previous: Assignment | None = None,
     return proposal
 
 
+def refusal(rule: rules.Rule) -> DomainError:
+    """The rule's refusal, in the reader's language (its text is declared in rules.py)."""
+    return DomainError(_l(rule.refusal), code=rule.refusal_code, status=rule.status)
+
+
 def _feasibility_error(slot: engine.Slot, volunteer: engine.Volunteer) -> DomainError | None:
-    if engine.is_feasible(slot, volunteer):
-        return None
-    # Solving the 1 x 1 instance names the first rule that fails, in the engine's order.
-    unfilled = engine.solve([slot], [volunteer]).unfilled
-    reason = unfilled[0].reason if unfilled else "busy"
-    code, message, status = REFUSALS.get(reason, ("NOT_FEASIBLE",
-                                                  _l("You cannot take this task."), 422))
-    return DomainError(message, code=code, status=status)
+    broken = rules.failed_rules(slot, volunteer)
+    return refusal(broken[0]) if broken else None
 
 
 def replace_volunteer(assignment: Assignment, volunteer_id: int, *, by) -> Assignment:
