@@ -65,7 +65,7 @@ class ContractPlugin(BasePlugin):
             if method not in ("get", *WRITE_METHODS):
                 continue
             key = (getattr(rule, "endpoint", None), method)
-            security = PUBLIC_OPERATIONS.get(key)
+            security = PUBLIC_OPERATIONS.get(key, operation.get("security"))  # or @blp.doc's
             if security is not None:
                 operation["security"] = security
             _document_errors(operation, method, path,
