@@ -1,4 +1,5 @@
 import logging
+from contextlib import contextmanager
 from logging.config import fileConfig
 
 from flask import current_app
@@ -92,14 +93,46 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == 'sqlite'
+        if sqlite:
+            conf_args = {**conf_args, 'on_version_apply': [
+                *conf_args.get('on_version_apply', ()), check_sqlite_foreign_keys]}
+        with sqlite_foreign_keys_off(connection, sqlite):
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection, sqlite):
+    """SQLite's own procedure for schema changes: a batch operation rebuilds a table (drop,
+    copy, rename), which with foreign keys on counts every row that references it as a
+    violation that nothing clears, so the step fails at commit. Off for the migration (only
+    outside a transaction: on the DBAPI connection, before SQLAlchemy begins one), each step
+    checked by check_sqlite_foreign_keys before it commits, and on again for the pool."""
+    if not sqlite:
+        yield
+        return
+    dbapi_connection = connection.connection.dbapi_connection
+    dbapi_connection.execute('PRAGMA foreign_keys=OFF')
+    try:
+        yield
+    finally:
+        connection.rollback()
+        dbapi_connection.execute('PRAGMA foreign_keys=ON')
+
+
+def check_sqlite_foreign_keys(ctx, step, heads, run_args):
+    """Inside the step's transaction: refuse a step that left a dangling reference."""
+    dangling = ctx.connection.exec_driver_sql('PRAGMA foreign_key_check').all()
+    if dangling:
+        raise RuntimeError(f'{step}: rows reference missing rows (table, rowid, parent): '
+                           f'{[tuple(row[:3]) for row in dangling[:10]]}')
 
 
 if context.is_offline_mode():

@@ -47,7 +47,7 @@ def refuse_data_loss(revision: str, tables: Iterable[str] = (),
     losses = counted_losses(tables, columns, queries)
     if not losses:
         return
-    described = ", ".join(f"{count} {what}" for what, count in losses)
+    described = ", ".join(f"{what}: {count}" for what, count in losses)
     if forced():
         logger.warning("Downgrading %s drops data (forced): %s", revision, described)
         return

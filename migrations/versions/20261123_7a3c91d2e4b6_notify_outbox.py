@@ -10,6 +10,8 @@ sibling features ship their own migrations).
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = '7a3c91d2e4b6'
@@ -87,6 +89,7 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('outbox_messages', 'notification_preferences', 'inbound_sms'))
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_messages_status_due')
         batch_op.drop_index(batch_op.f('ix_outbox_messages_recipient_id'))

@@ -7,6 +7,8 @@ Create Date: 2026-11-23 11:40:00
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = '8b1f0e2a9c01'
@@ -205,6 +207,10 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('emergency_wellbeing_checks', 'emergency_response_changes',
+                                     'emergency_responders', 'emergency_activation_roles',
+                                     'emergency_activation_events', 'emergency_activations',
+                                     'emergency_settings', 'emergency_plans'))
     with op.batch_alter_table('emergency_wellbeing_checks', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_emergency_wellbeing_checks_responder_id'))
         batch_op.drop_index(batch_op.f('ix_emergency_wellbeing_checks_beneficiary_id'))

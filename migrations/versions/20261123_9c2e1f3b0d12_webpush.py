@@ -7,6 +7,8 @@ Create Date: 2026-11-23 11:40:00
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = '9c2e1f3b0d12'
@@ -40,6 +42,7 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('push_subscriptions',), columns=[('outbox_messages', 'link')])
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_column('link')
 

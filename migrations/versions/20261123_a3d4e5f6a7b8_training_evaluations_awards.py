@@ -7,6 +7,8 @@ Create Date: 2026-11-23 11:40:00
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = 'a3d4e5f6a7b8'
@@ -101,6 +103,7 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('awards', 'evaluations', 'training_records'))
     for table in ("awards", "evaluations", "training_records"):
         with op.batch_alter_table(table, schema=None) as batch_op:
             for index in _INDEXES[table]:

@@ -20,6 +20,8 @@ Create Date: 2026-11-23 19:00:00
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = 'a9b0c1d2e3f4'
@@ -73,6 +75,8 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('outbox_contents',),
+                     columns=[('outbox_messages', 'ref_id'), ('outbox_messages', 'segments')])
     with op.batch_alter_table('emergency_responders', schema=None) as batch_op:
         batch_op.drop_index('ix_emergency_responders_role_id')
         batch_op.create_index('ix_emergency_responders_role_id', ['role_id'], unique=False)

@@ -7,6 +7,8 @@ Create Date: 2026-11-23 11:40:00
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = 'd6a7b8c9d0e1'
@@ -38,6 +40,7 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('matching_preferences',))
     op.create_table('notifications',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),

@@ -9,6 +9,8 @@ Create Date: 2026-11-23 09:30:20.052717
 from alembic import op
 import sqlalchemy as sa
 
+from volunteer_hub.migration_guard import refuse_data_loss
+
 
 # revision identifiers, used by Alembic.
 revision = 'e4eb486ac9a6'
@@ -220,7 +222,13 @@ def upgrade():
 
 
 def downgrade():
+    refuse_data_loss(revision, tables=('check_events', 'service_records', 'ledger_postings',
+                                     'ledger_kinships', 'record_settings', 'ledger_transactions',
+                                     'activities', 'ledger_head', 'ledger_accounts',
+                                     'ledger_format_versions_kept'))
     _drop_triggers()
+    # Kept by e7f8a9b0c1d2's downgrade for its upgrade; it goes with the ledger.
+    op.execute('DROP TABLE IF EXISTS ledger_format_versions_kept')
     with op.batch_alter_table('check_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_check_events_volunteer_id'))
         batch_op.drop_index(batch_op.f('ix_check_events_activity_id'))
