@@ -132,3 +132,17 @@ def test_two_processes_share_one_account_limit_through_redis(app, two_servers, r
     assert statuses.count(429) == 30 - limit
     keys = [key.decode() for key in redis_client.scan_iter(f"*{prefix}*")]
     assert keys and not any(phone in key for key in keys)  # the account is hashed in the key
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 5000 + "]" * 5000,                        # deeper than the JSON parser goes
+    '{"login": "\\ud800", "password": "x"}',        # a lone surrogate
+    '{"login": ["13800138000"], "password": "x"}',  # not a string
+])
+def test_the_account_limit_reads_any_body_without_failing(app, body):
+    from volunteer_hub.accounts.auth import login_account_key, typed_login
+
+    with app.test_request_context("/api/v1/tokens", method="POST", data=body,
+                                  content_type="application/json"):
+        assert typed_login() == ""
+        assert login_account_key().startswith("login-account:")

@@ -77,13 +77,31 @@ def touch_token(response):
 # storage is RATELIMIT_STORAGE_URI (redis:// when several processes serve, see README).
 
 def typed_login() -> str:
-    """The login the request tries (form field or JSON body), '' when there is none."""
+    """The login the request tries (form field or JSON body), '' when there is none or none
+    that could name an account. The limits read it before the view validates anything, so
+    JSON nested past the parser's depth or a lone surrogate must not fail here."""
+    try:
+        value = _login_field()
+    except RecursionError:
+        return ""
+    if not isinstance(value, str) or not _is_utf8(value):
+        return ""
+    return value.strip()
+
+
+def _login_field():
     if request.is_json:
         body = request.get_json(silent=True)
-        value = body.get("login") if isinstance(body, dict) else None
-    else:
-        value = request.form.get("login")
-    return value.strip() if isinstance(value, str) else ""
+        return body.get("login") if isinstance(body, dict) else None
+    return request.form.get("login")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def canonical_login(login: str) -> str:
