@@ -349,12 +349,27 @@ def continuity(db, run_id: int) -> dict:
         people.setdefault(need_id, set()).add(volunteer_id)
         occurrences[need_id] = occurrences.get(need_id, 0) + 1
     series = {n for n, c in occurrences.items() if c > 1}
-    one_possible = set(run.stats.get("series_one_feasible", series))
+    one_possible = set(run.stats.get("series_whole_feasible", series))
     kept = [n for n in series & one_possible if len(people[n]) == 1]
     return {"series": len(series), "one_feasible": len(series & one_possible), "one_volunteer": len(kept),
             "share": len(kept) / max(1, len(series & one_possible)),
-            "travel_km": run.stats.get("total_distance_km"),
-            "travel_km_unconstrained": run.stats.get("unconstrained_distance_km")}
+            "filled": run.stats.get("filled"), "travel_km": run.stats.get("total_distance_km")}
+
+
+def unconstrained(app, db, scene: dict) -> dict:
+    """The same run with series continuity off: the travel it costs."""
+    from volunteer_hub.db import transaction
+    from volunteer_hub.matching import services
+    from volunteer_hub.orgs.models import Org
+
+    app.config["MATCHING_SERIES_CONTINUITY"] = False
+    try:
+        with transaction():
+            run = services.run_matching(db.session.get(Org, scene["city_id"]), scene["start"], scene["end"], by=None)
+            stats = dict(run.stats)
+    finally:
+        app.config["MATCHING_SERIES_CONTINUITY"] = True
+    return {"filled": stats["filled"], "travel_km": stats["total_distance_km"]}
 
 
 def peak_memory(app, db, scene: dict) -> float:
@@ -379,6 +394,7 @@ def main() -> None:
     parser.add_argument("--url", default="")
     parser.add_argument("--skip-nightly", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-unconstrained", action="store_true", help="no second run without series continuity")
     args = parser.parse_args()
     url = args.url or "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="vh-match-"), "bench.db")
     app = make_app(url)
@@ -394,12 +410,15 @@ def main() -> None:
         result: dict = {"engine": db.engine.dialect.name, "python": platform.python_version(),
                         "volunteers": args.volunteers, "slots": args.slots,
                         "load_average": os.getloadavg()[0]}
+        result["engine_alone"] = engine_alone(app, db, scene)
+        log(f"engine alone: {result['engine_alone']}")
         result["api"] = api_run(app, db, scene, counter)
         log(f"api: {result['api']}")
         if "run_id" in result["api"]:
             result["continuity"] = continuity(db, result["api"]["run_id"])
-        result["engine_alone"] = engine_alone(app, db, scene)
-        log(f"engine alone: {result['engine_alone']}")
+            if not args.skip_unconstrained:
+                result["continuity"]["unconstrained"] = unconstrained(app, db, scene)
+            log(f"continuity: {result['continuity']}")
         if not args.skip_nightly:
             result["nightly"] = nightly_run(app, db, counter)
             log(f"nightly: {result['nightly']}")

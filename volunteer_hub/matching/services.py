@@ -28,6 +28,7 @@ from volunteer_hub.matching.models import (
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
 from volunteer_hub.matching import candidates, loading, rules, solver
+from volunteer_hub.matching import series as series_module
 from volunteer_hub.matching.candidates import SlotTable
 from volunteer_hub.matching.domain import DAY_PARTS, PREFERENCE_KINDS
 from volunteer_hub.matching import distance_bands
@@ -295,6 +296,7 @@ def match_into(run: MatchingRun, slots: list[engine.Slot], vols, weights: engine
         "seconds": round(outcome.engine_seconds, 4),
         "total_distance_km": round(sum(p["distance"] for p in outcome.proposals), 2),
         "unfilled": outcome.unfilled,
+        "series_whole_feasible": outcome.series_whole_feasible,
         "phase_seconds": {"loading": round(loading_seconds, 4), "engine": round(t1 - t0, 4),
                           "persisting": round(time.perf_counter() - t1, 4)},
     }
@@ -308,10 +310,18 @@ class _Outcome:
     rounds: int = 0
     edges: int = 0
     engine_seconds: float = 0.0
+    # Needs whose series (in round 1) had a volunteer feasible for every occurrence.
+    series_whole_feasible: list[int] = field(default_factory=list)
+
+    def note_series(self, slots, series, solved) -> None:
+        whole = np.isin(series, solved.whole_feasible)
+        self.series_whole_feasible = sorted({slots[row].need_id for row in np.flatnonzero(whole)})
 
 
 def _solve_rounds(slots: list[engine.Slot], vols, weights: engine.Weights, *,
                   max_rounds: int = MAX_ROUNDS) -> _Outcome:
+    """Round 1 gives each series to one volunteer where one can take every occurrence;
+    later rounds fill what is left slot by slot (a volunteer takes one row per solve)."""
     outcome = _Outcome()
     if vols is None or len(vols) == 0:
         outcome.unfilled = [{"slot_id": s.id, "reason": "no_volunteers", "detail": ""}
@@ -321,23 +331,58 @@ def _solve_rounds(slots: list[engine.Slot], vols, weights: engine.Weights, *,
     while remaining and outcome.rounds < max_rounds:
         outcome.rounds += 1
         table = SlotTable.from_slots(remaining, vols.vocabulary)
-        phase = solver.solve_tables(table, vols, weights)
-        outcome.engine_seconds += phase.candidate_seconds + phase.solve_seconds
-        outcome.edges += phase.graph.n_edges
-        edges = solver.assignment_edges(phase.graph, phase.assignment)
-        filled = np.flatnonzero(edges != solver.UNASSIGNED)
-        outcome.proposals.extend(
-            _proposal(remaining[row], vols, phase.graph, int(edges[row]), outcome.rounds)
-            for row in filled)
-        outcome.unfilled = [_unfilled(remaining[row], phase.graph, row)
-                            for row in np.flatnonzero(edges == solver.UNASSIGNED)]
+        t0 = time.perf_counter()
+        series = series_module.series_of(remaining) if outcome.rounds == 1 and _continuity_on() else None
+        if series is not None and (series != series_module.NO_SERIES).any():
+            solved = series_module.solve_with_series(table, vols, weights, series)
+            graph, assignment, edges = solved.graph, solved.assignment, solved.single_edges
+            outcome.note_series(remaining, series, solved)
+        else:
+            phase = solver.solve_tables(table, vols, weights)
+            graph, assignment = phase.graph, phase.assignment
+            edges = solver.assignment_edges(graph, assignment)
+            solved = None
+        outcome.engine_seconds += time.perf_counter() - t0
+        outcome.edges += graph.n_edges
+        filled = np.flatnonzero(assignment != solver.UNASSIGNED)
+        for row in filled:
+            if solved is not None and (int(row), int(assignment[row])) in solved.bundled:
+                facts = solved.bundled[(int(row), int(assignment[row]))]
+                outcome.proposals.append(_series_proposal(remaining[row], vols, int(assignment[row]),
+                                                          facts, outcome.rounds))
+            else:
+                outcome.proposals.append(_proposal(remaining[row], vols, graph, int(edges[row]),
+                                                   outcome.rounds))
+        outcome.unfilled = [_unfilled(remaining[row], graph, row)
+                            for row in np.flatnonzero(assignment == solver.UNASSIGNED)]
         if len(filled) == 0:
             break
-        vols = loading.with_assignments(vols, phase.assignment[filled],
+        vols = loading.with_assignments(vols, assignment[filled],
                                         table.start_minute[filled], table.end_minute[filled])
         taken = set(filled.tolist())
         remaining = [s for row, s in enumerate(remaining) if row not in taken]
     return outcome
+
+
+def _continuity_on() -> bool:
+    return bool(current_app.config.get("MATCHING_SERIES_CONTINUITY", True))
+
+
+def _series_proposal(slot: engine.Slot, vols, vi: int, facts, round_no: int) -> dict:
+    skills = vols.vocabulary.skills
+    explanation = {
+        "relation": candidates.RELATIONS[facts.relation], "distance_km": round(facts.km, 2),
+        "skills_matched": {
+            code: {"level": int(vols.skill_levels[vi, skills[code]]) if code in skills else 0,
+                   "required": level}
+            for code, level in sorted(slot.required_skills.items())},
+        "recent_load": int(vols.recent_load[vi]), "continuity": facts.continuity,
+        "preference_hit": facts.preference,
+        "preference_misses": [k for i, k in enumerate(PREFERENCE_KINDS) if facts.misses >> i & 1],
+        "series": True, "round": round_no,
+    }
+    return {"slot_id": slot.id, "volunteer_id": int(vols.ids[vi]), "cost": facts.cost,
+            "explanation": explanation, "distance": facts.km}
 
 
 def _unfilled(slot: engine.Slot, graph, row: int) -> dict:
