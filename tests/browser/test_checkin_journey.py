@@ -101,6 +101,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     org.wait_for_selector("img.qr")
     code = org.inner_text("[data-code]").strip()
     assert len(code) == 6 and code.isdigit()
+    org.wait_for_load_state("load")  # images included
     assert org.evaluate("document.querySelector('img.qr').naturalWidth") > 0
     shot(org, "1-organizer-door")
     org.click("a.button:has-text('门口全屏显示')")
