@@ -176,3 +176,42 @@ def test_tasks_and_alerts_stay_readable_offline(phone, demo):
     assert volunteer.locator("h1").inner_text() == "没有网络连接"
     shot(volunteer, "volunteer-offline")
     volunteer.context.set_offline(False)
+
+
+def test_the_matching_page_date_inputs_fit_a_phone(phone, demo):
+    organizer = phone()
+    log_in(organizer, demo["organizer"])
+    organizer.goto("/org/matching")
+    assert scroll_width(organizer) <= WIDTH
+    dates = organizer.locator("main input[type=date]")
+    assert dates.count() == 2
+    for index in range(2):
+        box = dates.nth(index).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH
+        # the whole date and its picker button are shown, not cut off inside the box
+        assert dates.nth(index).evaluate("el => el.scrollWidth <= el.clientWidth")
+    shot(organizer, "organizer-matching")
+
+
+def test_signup_checks_the_id_when_the_field_is_left_and_finds_skills(phone, demo):
+    visitor = phone()
+    visitor.goto("/signup")
+    assert scroll_width(visitor) <= WIDTH
+    assert visitor.locator("#birth_date").is_hidden()  # a mainland ID carries the birth date
+    assert visitor.locator(".skill-row").first.is_hidden()  # optional part folded away
+    visitor.fill("#id_number", "110105194912310021")  # the check character should be X
+    visitor.locator("#phone").focus()
+    message = visitor.locator("#id-number-check")
+    assert message.is_visible() and "校验码" in message.inner_text()
+    visitor.fill("#id_number", "11010519491231002X")
+    visitor.locator("#phone").focus()
+    assert message.is_hidden()
+    visitor.select_option("#id_type", "passport")
+    assert visitor.locator("#birth_date").is_visible()
+    visitor.click("#signup-more > summary")
+    visitor.fill("#skill-search", "急救")
+    shown = visitor.locator(".skill-row:visible label")
+    assert shown.count() >= 1 and all("急救" in shown.nth(i).inner_text()
+                                      for i in range(shown.count()))
+    assert scroll_width(visitor) <= WIDTH
+    shot(visitor, "signup-skill-search")

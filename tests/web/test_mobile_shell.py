@@ -93,3 +93,21 @@ def test_the_offline_page_needs_no_login_and_holds_no_personal_data(client):
     page = client.get("/offline")
     assert page.status_code == 200 and "没有网络连接" in text(page)
     assert "csrf" not in text(page)
+
+
+def test_signup_takes_availability_and_explains_a_too_long_name(client, tree, db):
+    from tests.web.helpers import signup_data
+    from volunteer_hub.volunteers.models import Volunteer
+
+    form = text(client.get("/signup"))
+    assert 'name="real_name"' in form and 'maxlength="50"' not in form.split(
+        'name="real_name"', 1)[1].split(">", 1)[0]
+    too_long = post_form(client, "/signup", signup_data(tree["b"], real_name="张" * 51),
+                         form_url="/signup")
+    assert too_long.status_code == 422 and "At most 50 characters." in text(too_long)
+    data = signup_data(tree["b"], available_days=["1", "5"], available_parts=["morning", "evening"])
+    response = post_form(client, "/signup", data, form_url="/signup")
+    assert response.status_code == 302, text(response)[:3000]
+    volunteer = db.session.execute(db.select(Volunteer)).scalar_one()
+    assert sorted((w.weekday, w.start_minute, w.end_minute) for w in volunteer.availability) == [
+        (1, 540, 720), (1, 1080, 1260), (5, 540, 720), (5, 1080, 1260)]

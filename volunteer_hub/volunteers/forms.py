@@ -54,6 +54,22 @@ def _add_skill_fields(cls):
     return cls
 
 
+class LengthWithMessage(Length):
+    """A length limit that says so: without the `maxlength` attribute that `Length` adds, the
+    browser would cut a longer name silently instead of letting the message explain."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.field_flags = {}
+
+
+# The parts of a day a volunteer can offer while signing up (minutes after local midnight);
+# the availability page takes any window later.
+DAY_PARTS = {"morning": (_l("Mornings (9:00-12:00)"), 9 * 60, 12 * 60),
+             "afternoon": (_l("Afternoons (14:00-17:00)"), 14 * 60, 17 * 60),
+             "evening": (_l("Evenings (18:00-21:00)"), 18 * 60, 21 * 60)}
+
+
 class PlaceMixin:
     def set_place_choices(self, orgs, locale):
         community_choices, grids = place_choices(orgs, locale)
@@ -66,7 +82,8 @@ class PlaceMixin:
 @_add_skill_fields
 class SignupForm(SkillsMixin, PlaceMixin, FlaskForm):
     real_name = StringField(_l("Real name (as on your ID)"),
-                            validators=[DataRequired(), Length(max=50)],
+                            validators=[DataRequired(), LengthWithMessage(
+                                max=50, message=_l("At most %(max)d characters."))],
                             render_kw={"autocomplete": "name"})
     id_type = SelectField(_l("ID type"), choices=opts(list(ID_TYPE_LABELS.items())),
                           default="mainland_id")
@@ -91,6 +108,11 @@ class SignupForm(SkillsMixin, PlaceMixin, FlaskForm):
                               render_kw={"inputmode": "tel"})
     guardian_relationship = StringField(_l("Relationship (for example mother)"),
                                         validators=[Optional(), Length(max=30)])
+    available_days = MultiCheckboxField(
+        _l("Days you can usually help"),
+        choices=opts([(str(day), label) for day, label in enumerate(WEEKDAYS)]))
+    available_parts = MultiCheckboxField(
+        _l("Times of day"), choices=opts([(key, part[0]) for key, part in DAY_PARTS.items()]))
     agree_terms = BooleanField(_l("I agree to the volunteer service terms."))
     agree_sensitive_data = BooleanField(
         _l("I separately agree that my ID number, a piece of sensitive personal information, "
@@ -118,6 +140,14 @@ class SignupForm(SkillsMixin, PlaceMixin, FlaskForm):
             "guardian": guardian if guardian["name"] or guardian["phone"] else None,
             "locale": locale,
         }
+
+    def availability_windows(self) -> list[dict]:
+        """Each chosen day at each chosen time of day (a day alone means the whole daytime)."""
+        parts = [DAY_PARTS[key] for key in self.available_parts.data or [] if key in DAY_PARTS]
+        spans = [(start, end) for _label, start, end in parts] or [(9 * 60, 17 * 60)]
+        return [{"weekday": int(day), "start_minute": start, "end_minute": end}
+                for day in self.available_days.data or [] if day.isdecimal()
+                for start, end in spans]
 
 
 SIGNUP_ERROR_ALIASES = {"guardian": "guardian_name"}

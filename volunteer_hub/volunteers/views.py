@@ -66,6 +66,8 @@ def signup():
         try:
             with transaction():
                 volunteer = services.register_volunteer(form.registration_data(_locale()))
+                services.set_availability(volunteer, form.availability_windows(), [],
+                                          by=volunteer.user)
         except DomainError as error:
             attach_errors(form, error, SIGNUP_ERROR_ALIASES)
         else:
