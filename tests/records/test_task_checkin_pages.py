@@ -243,3 +243,30 @@ def test_the_door_qr_encodes_the_check_in_link(client, people, tree, monkeypatch
     buffer = io.BytesIO()
     expected.make_image().save(buffer)
     assert svg == buffer.getvalue()
+
+
+def test_a_scan_before_logging_in_comes_back_to_the_check_in(client, people, tree):
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    activity = tasks.occurrence_activity(assignment.slot)
+    token = services.issue_qr_token(activity, by=organizer)
+    db.session.commit()
+    link = f"/check-in/{activity.id}?t={token}"
+    to_login = client.get(link).headers["Location"]
+    response = post_form(client, to_login, {"login": volunteer.user.phone,
+                                            "password": "secret123"}, form_url="/login")
+    assert response.status_code == 302
+    assert response.headers["Location"] == link
+
+
+def test_task_list_offers_check_in_for_the_task_happening_now(client, people, tree):
+    organizer, volunteer = people
+    from volunteer_hub.needs.services import local_now
+
+    now_task = task(tree["b"], volunteer)
+    later = task(tree["b"], volunteer, start=local_now().replace(microsecond=0)
+                 + timedelta(days=2))
+    login(client, volunteer.user)
+    page = text(client.get("/me/tasks"))
+    assert f'href="/me/tasks/{now_task.id}#checkin"' in page
+    assert f'href="/me/tasks/{later.id}#checkin"' not in page

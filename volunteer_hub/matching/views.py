@@ -152,8 +152,11 @@ def _me():
 @blp.route("/me/tasks")
 @login_required
 def my_tasks():
+    from volunteer_hub.records.tasks import current_stages
+
     tasks = db.session.execute(services.my_assignments(_me()).limit(100)).scalars().all()
-    return render_template("matching/my_tasks.html", tasks=tasks)
+    return render_template("matching/my_tasks.html", tasks=tasks,
+                           stages=current_stages(tasks))
 
 
 @blp.route("/me/tasks/<int:assignment_id>")

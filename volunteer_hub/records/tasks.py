@@ -186,6 +186,20 @@ def task_day(assignment: Assignment, now: datetime | None = None) -> TaskDay:
                    ends_at=ends, has_geofence=need.lat is not None and need.lon is not None)
 
 
+def current_stages(assignments, now: datetime | None = None) -> dict[int, str]:
+    """The stage of each accepted task happening now (for the task list's 签到 buttons)."""
+    now = now or utcnow()
+    stages = {}
+    for assignment in assignments:
+        slot = assignment.slot
+        if assignment.state != CHECKABLE_STATE or not (
+                local_to_utc(slot.start) - services.CHECK_IN_EARLY <= now
+                <= local_to_utc(slot.end) + services.CHECK_OUT_LATE):
+            continue
+        stages[assignment.id] = task_day(assignment, now).stage
+    return stages
+
+
 def _claim_times(assignment: Assignment, data: dict) -> dict:
     """Aware times from the claim: API callers send timestamps, the page sends HH:MM."""
     day = assignment.slot.start.date()
