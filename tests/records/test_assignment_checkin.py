@@ -116,7 +116,10 @@ def test_task_stages_from_before_opening_to_claims(db, tree, people):
     activity = tasks.occurrence_activity(assignment.slot)
     tasks.check_in_task(assignment, "code", {"code": activity.checkin_code},
                         by=volunteer.user, now=start)
-    assert tasks.task_day(assignment, start + timedelta(minutes=5)).stage == "on_duty"
+    on_duty = tasks.task_day(assignment, start + timedelta(minutes=5))
+    assert on_duty.stage == "on_duty" and not on_duty.may_claim
+    after_the_end = tasks.task_day(assignment, end + timedelta(minutes=30))
+    assert after_the_end.stage == "on_duty" and after_the_end.may_claim  # forgot to check out
     assert tasks.task_day(assignment, end + timedelta(hours=7)).stage == "claim_check_out"
 
 
@@ -249,3 +252,17 @@ def test_standalone_activities_still_check_in(db, tree, people):
     activity = builders.activity(tree["b"], organizer)
     record = builders.checked_out(activity, volunteer, minutes=60)
     assert record.assignment_id is None and record.need is None and record.minutes == 60
+
+
+def test_a_claim_past_midnight_ends_on_the_next_day(db, tree, people):
+    from datetime import datetime, time
+
+    from volunteer_hub.needs.services import local_now
+
+    organizer, volunteer = people
+    yesterday = local_now().date() - timedelta(days=1)
+    assignment = task(tree["b"], volunteer, start=datetime.combine(yesterday, time(23, 0)))
+    claim = tasks.claim_hours(assignment, {"check_in_at": time(23, 0),
+                                           "check_out_at": time(0, 30), "reason": "夜班"},
+                              by=volunteer.user)
+    assert claim.raw_minutes == 90

@@ -270,3 +270,24 @@ def test_task_list_offers_check_in_for_the_task_happening_now(client, people, tr
     page = text(client.get("/me/tasks"))
     assert f'href="/me/tasks/{now_task.id}#checkin"' in page
     assert f'href="/me/tasks/{later.id}#checkin"' not in page
+
+
+def test_forgot_to_check_out_claims_it_from_the_task_page(client, people, tree):
+    organizer, volunteer = people
+    from volunteer_hub.needs.services import local_now
+
+    start = local_now().replace(second=0, microsecond=0) - timedelta(hours=3)
+    assignment = task(tree["b"], volunteer, start=start, hours=2)
+    opened = tasks.check_in_task(assignment, "code", {"code": _code(assignment)},
+                                 by=volunteer.user, now=tasks.local_to_utc(start))
+    db.session.commit()
+    login(client, volunteer.user)
+    url = f"/me/tasks/{assignment.id}"
+    page = text(client.get(url))
+    assert "忘记签退" in page and 'name="check_in_at"' not in page
+    response = post_form(client, f"{url}/claim", {
+        "check_out_at": (start + timedelta(minutes=100)).strftime("%H:%M"),
+        "reason": "走的时候忘了签退"}, form_url=url)
+    assert response.status_code == 302
+    claim = db.session.query(ServiceRecord).filter_by(corrects_id=opened.id).one()
+    assert claim.minutes == 90 and claim.assignment_id == assignment.id

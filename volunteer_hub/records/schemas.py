@@ -1,22 +1,22 @@
 """Records API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Id, Instant, Latitude, Longitude, PageArgsSchema, page_of
 from volunteer_hub.records.models import METHODS, SERVICE_TYPES
 
 
 class ActivityCreateSchema(Schema):
-    org_id = fields.Integer(required=True)
+    org_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     service_type = fields.String(load_default="community",
                                  validate=validate.OneOf(tuple(SERVICE_TYPES)))
     place = fields.String(load_default="", validate=validate.Length(max=200))
     content = fields.String(load_default="")
-    lead_user_id = fields.Integer(allow_none=True)
+    lead_user_id = Id(allow_none=True)
     starts_at = fields.AwareDateTime(required=True)
     ends_at = fields.AwareDateTime(required=True)
-    geofence_lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    geofence_lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    geofence_lat = Latitude(allow_none=True)
+    geofence_lon = Longitude(allow_none=True)
     geofence_radius_m = fields.Integer(allow_none=True, validate=validate.Range(min=10,
                                                                                max=5000))
     group_service = fields.Boolean(load_default=False)
@@ -50,7 +50,7 @@ ActivityPageSchema = page_of(ActivitySchema)
 
 
 class ActivityQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     upcoming = fields.Boolean(load_default=False)
 
 
@@ -64,12 +64,12 @@ class CheckSchema(Schema):
     token = fields.String(load_only=True)
     code = fields.String(load_only=True, validate=validate.Length(max=6))
     # Used once to compute pass/fail, never stored.
-    lat = fields.Float(load_only=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(load_only=True, validate=validate.Range(min=-180, max=180))
+    lat = Latitude(load_only=True)
+    lon = Longitude(load_only=True)
 
 
 class HandRecordSchema(Schema):
-    volunteer_id = fields.Integer()
+    volunteer_id = Id()
     check_in_at = fields.AwareDateTime()
     check_out_at = fields.AwareDateTime()
     minutes = fields.Integer(validate=validate.Range(min=1, max=24 * 60))
@@ -131,6 +131,7 @@ class TaskDaySchema(Schema):
     opens_at = Instant()
     ends_at = Instant()
     has_geofence = fields.Boolean()
+    may_claim = fields.Boolean(metadata={"description": "after the end: claim hours instead"})
     record = fields.Nested(RecordSchema, allow_none=True)
 
 
@@ -161,7 +162,7 @@ class GridSchema(Schema):
 
 
 class VerificationSchema(Schema):
-    record_ids = fields.List(fields.Integer(), required=True,
+    record_ids = fields.List(Id(), required=True,
                              validate=validate.Length(min=1, max=200))
 
 

@@ -9,7 +9,7 @@ assignment, which leads to the slot, the need and the person served.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -158,10 +158,7 @@ class TaskDay:
     opens_at: datetime
     ends_at: datetime
     has_geofence: bool
-
-    @property
-    def may_claim(self) -> bool:
-        return self.stage in ("claim_hours", "claim_check_out")
+    may_claim: bool  # after the end, hours not checked in or out are claimed instead
 
 
 def task_day(assignment: Assignment, now: datetime | None = None) -> TaskDay:
@@ -183,7 +180,9 @@ def task_day(assignment: Assignment, now: datetime | None = None) -> TaskDay:
     else:
         stage = "claim_hours"
     return TaskDay(stage=stage, record=record, opens_at=starts - services.CHECK_IN_EARLY,
-                   ends_at=ends, has_geofence=need.lat is not None and need.lon is not None)
+                   ends_at=ends, has_geofence=need.lat is not None and need.lon is not None,
+                   may_claim=stage in ("claim_hours", "claim_check_out")
+                   or (stage == "on_duty" and now > ends))
 
 
 def current_stages(assignments, now: datetime | None = None) -> dict[int, str]:
@@ -202,14 +201,16 @@ def current_stages(assignments, now: datetime | None = None) -> dict[int, str]:
 
 def _claim_times(assignment: Assignment, data: dict) -> dict:
     """Aware times from the claim: API callers send timestamps, the page sends HH:MM."""
-    day = assignment.slot.start.date()
-    times = {}
-    for field in ("check_in_at", "check_out_at"):
-        value = data.get(field)
-        if isinstance(value, time):
-            value = local_to_utc(datetime.combine(day, value))
-        times[field] = value
-    return times
+    return {field: local_to_utc(_on_slot_day(assignment.slot.start, data[field]))
+            if isinstance(data.get(field), time) else data.get(field)
+            for field in ("check_in_at", "check_out_at")}
+
+
+def _on_slot_day(start: datetime, clock: time) -> datetime:
+    """A wall-clock time of the occurrence starting at `start`: the next day when it is
+    earlier than the start (a task that runs past midnight)."""
+    moment = datetime.combine(start.date(), clock)
+    return moment + timedelta(days=1) if moment < start - timedelta(hours=1) else moment
 
 
 def claim_hours(assignment: Assignment, data: dict, *, by,
@@ -281,12 +282,11 @@ def record_for_volunteer(activity: Activity, who: str, data: dict, *, by,
                          now: datetime | None = None) -> ServiceRecord:
     """The organizer enters hours for a volunteer named by name or code, with a reason."""
     volunteer = find_volunteer(who, activity, by=by)
-    if any(isinstance(data.get(f), time) for f in ("check_in_at", "check_out_at")):
-        day = activity.occurrence_start.date() if activity.occurrence_start else \
-            services.local_day(activity.starts_at)
-        data = {**data, **{f: local_to_utc(datetime.combine(day, data[f]))
-                           for f in ("check_in_at", "check_out_at")
-                           if isinstance(data.get(f), time)}}
+    start = activity.occurrence_start or activity.starts_at.astimezone(_zone()).replace(
+        tzinfo=None)
+    data = {**data, **{field: local_to_utc(_on_slot_day(start, data[field]))
+                       for field in ("check_in_at", "check_out_at")
+                       if isinstance(data.get(field), time)}}
     record = services.record_manually(activity, volunteer, data, by=by, now=now)
     assignment = next((row["assignment"] for row in occurrence_roster(activity)
                        if row["assignment"].volunteer_id == volunteer.id), None)
