@@ -34,11 +34,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     _register_features(app)
     from volunteer_hub.cli import register_cli
     from volunteer_hub.errors import register_error_handlers
+    from volunteer_hub.request_guards import init_request_guards
 
     from volunteer_hub.pagination import add_pagination_header
 
     app.after_request(add_pagination_header)
     register_error_handlers(app)
+    init_request_guards(app)
     register_cli(app)
     from volunteer_hub.emergency.fast_answer import FastAnswer
 

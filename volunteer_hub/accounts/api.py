@@ -102,11 +102,16 @@ class Grants(MethodView):
     @blp.response(201, GrantSchema)
     def post(self, data, org_id):
         """Grant a role on this node and its subtree."""
+        org = get_org(org_id)
+        from volunteer_hub.accounts.permissions import require
+
+        # Permission first: a caller who may not grant learns nothing about which users exist.
+        require(api_user(), "roles.manage", org)
         target = db.session.get(User, data["user_id"])
         if target is None:
             raise NotFound()
         with transaction():
-            return services.grant_role(target, get_org(org_id), data["role"], by=api_user())
+            return services.grant_role(target, org, data["role"], by=api_user())
 
 
 @blp.route("/role-grants/<int:grant_id>")
@@ -115,7 +120,10 @@ class GrantItem(MethodView):
     def delete(self, grant_id):
         """Revoke a role grant."""
         grant = db.session.get(RoleGrant, grant_id)
-        if grant is None:
+        from volunteer_hub.accounts.permissions import can
+
+        # One answer for a grant that does not exist and one the caller may not see.
+        if grant is None or not can(api_user(), "roles.manage", grant.org):
             raise NotFound()
         with transaction():
             services.revoke_role(grant, by=api_user())

@@ -1,13 +1,20 @@
 """Authentication: session login for pages, bearer tokens for the API."""
 from __future__ import annotations
 
+import logging
+from contextlib import contextmanager
+
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import OperationalError
 
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import DomainError, ValidationFailed
 from volunteer_hub.extensions import limiter, login_manager
 from volunteer_hub.security import keyed_hash, token_digest
+
+log = logging.getLogger(__name__)
+TOUCH_LOCK_WAIT_MS = 100
 
 
 class Unauthenticated(DomainError):
@@ -59,16 +66,45 @@ def api_user():
 
 
 def touch_token(response):
-    """Record when a token was last used, at most once a minute, after a good response."""
+    """Record when a token was last used, at most once a minute, after a good response.
+
+    Best effort, on its own connection: the request's answer is decided (and its writes
+    committed) by now, so a busy database must neither turn it into a 500 (a client retry
+    would repeat the write) nor hold the answer back; a later request records the use."""
     record = request.environ.get("vh.api_token")
-    if record is not None and response.status_code < 400:
-        now = utcnow()
-        last = record.last_used_at
-        if last is None or (now - last.replace(tzinfo=now.tzinfo)).total_seconds() > 60:
-            db.session.execute(db.update(type(record)).where(type(record).id == record.id)
-                               .values(last_used_at=now))
-            db.session.commit()
+    if record is None or response.status_code >= 400:
+        return response
+    now = utcnow()
+    last = record.last_used_at
+    if last is None or (now - last.replace(tzinfo=now.tzinfo)).total_seconds() > 60:
+        with db.engine.connect() as connection, _brief_lock_wait(connection):
+            try:
+                connection.execute(db.update(type(record)).where(type(record).id == record.id)
+                                   .values(last_used_at=now))
+                connection.commit()
+            except OperationalError as error:  # database is locked / lock timeout
+                connection.rollback()
+                log.info("Token %s: last use not recorded (%s)", record.id, error.orig)
     return response
+
+
+@contextmanager
+def _brief_lock_wait(connection):
+    """Wait at most TOUCH_LOCK_WAIT_MS for a lock, on this connection only."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET lock_timeout = {TOUCH_LOCK_WAIT_MS}")
+        try:
+            yield
+        finally:
+            connection.exec_driver_sql("RESET lock_timeout")
+        return
+    usual = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout = {TOUCH_LOCK_WAIT_MS}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(usual)}")
+        connection.rollback()
 
 
 # --- login limits ------------------------------------------------------------------------------

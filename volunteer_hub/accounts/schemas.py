@@ -2,7 +2,7 @@
 from marshmallow import Schema, fields, validate
 
 from volunteer_hub.accounts.models import ROLES
-from volunteer_hub.common_schemas import Instant
+from volunteer_hub.common_schemas import Id, Instant
 
 
 class LoginSchema(Schema):
@@ -26,7 +26,7 @@ class NewTokenSchema(TokenSchema):
 
 class GrantSchema(Schema):
     id = fields.Integer(dump_only=True)
-    user_id = fields.Integer(required=True)
+    user_id = Id(required=True)
     org_id = fields.Integer(dump_only=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
 

@@ -42,6 +42,7 @@ ROLE_CODE = re.compile(r"^[a-z0-9_-]{1,40}$")
 MAX_RADIUS_KM = 500.0
 MAX_ROLE_COUNT = 1000
 MAX_AFTER_MINUTES = 24 * 60
+MAX_LIST_ITEMS = 50  # roles, teams, escalation steps, assembly points: far above a real plan
 
 
 class _Errors:
@@ -96,6 +97,9 @@ def _number(errors: _Errors, field: str, value, low: float, high: float) -> floa
 def _is_list(errors: _Errors, field: str, value) -> bool:
     if not isinstance(value, list):
         errors.add(field, _l("Give a list."))
+        return False
+    if len(value) > MAX_LIST_ITEMS:
+        errors.add(field, _l("At most %(count)d items.", count=MAX_LIST_ITEMS))
         return False
     return True
 

@@ -5,8 +5,11 @@ names each problem's field ("levels.3.roles.0.count").
 """
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import (
+    Id, Instant, Latitude, Longitude, PageArgsSchema, bounded_list, page_of,
+)
 from volunteer_hub.emergency.models import ACTIVATION_STATUSES, CATEGORIES, ESCALATION_ACTIONS
+from volunteer_hub.emergency.plans import MAX_LIST_ITEMS as MAX_PLAN_LIST_ITEMS
 
 
 class PlanRoleSchema(Schema):
@@ -27,21 +30,22 @@ class PlanEscalationStepSchema(Schema):
 
 
 class PlanLevelSchema(Schema):
-    roles = fields.List(fields.Nested(PlanRoleSchema), required=True)
-    team_ids = fields.List(fields.Integer(), required=True,
+    roles = bounded_list(fields.Nested(PlanRoleSchema), max_items=MAX_PLAN_LIST_ITEMS, required=True)
+    team_ids = bounded_list(Id(), max_items=MAX_PLAN_LIST_ITEMS, required=True,
                            metadata={"description": "emergency teams, in call order"})
     radius_km = fields.Float(allow_none=True)
-    area_org_id = fields.Integer(allow_none=True)
+    area_org_id = Id(allow_none=True)
     initial_teams = fields.Integer(allow_none=True,
                                    metadata={"description": "how many teams to call at once"})
-    escalation = fields.List(fields.Nested(PlanEscalationStepSchema), load_default=list)
+    escalation = bounded_list(fields.Nested(PlanEscalationStepSchema),
+                              max_items=MAX_PLAN_LIST_ITEMS, load_default=list)
 
 
 class PlanAssemblyPointSchema(Schema):
     name = fields.String(required=True)
     address = fields.String(load_default="")
-    lat = fields.Float(required=True)
-    lon = fields.Float(required=True)
+    lat = Latitude(required=True)
+    lon = Longitude(required=True)
 
 
 class PlanTemplateSetSchema(Schema):
@@ -59,19 +63,21 @@ class PlanWriteSchema(Schema):
     description = fields.String()
     levels = fields.Dict(keys=fields.String(), values=fields.Nested(PlanLevelSchema),
                          metadata={"description": LEVELS_DESCRIPTION})
-    assembly_points = fields.List(fields.Nested(PlanAssemblyPointSchema))
+    assembly_points = bounded_list(fields.Nested(PlanAssemblyPointSchema),
+                                   max_items=MAX_PLAN_LIST_ITEMS)
     templates = fields.Dict(keys=fields.String(), values=fields.Nested(PlanTemplateSetSchema),
                             metadata={"description": "zh_Hans and en: alert, assigned, "
                                                      "stand_down with {placeholders}"})
 
 
 class PlanCreateSchema(PlanWriteSchema):
-    org_id = fields.Integer(required=True)
+    org_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     category = fields.String(required=True, validate=validate.OneOf(tuple(CATEGORIES)))
     levels = fields.Dict(keys=fields.String(), values=fields.Nested(PlanLevelSchema), required=True,
                          metadata={"description": LEVELS_DESCRIPTION})
-    assembly_points = fields.List(fields.Nested(PlanAssemblyPointSchema), required=True)
+    assembly_points = bounded_list(fields.Nested(PlanAssemblyPointSchema),
+                                   max_items=MAX_PLAN_LIST_ITEMS, required=True)
 
 
 class PlanSchema(Schema):
@@ -92,15 +98,15 @@ PlanPageSchema = page_of(PlanSchema)
 
 
 class PlanQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     include_archived = fields.Boolean(load_default=False)
 
 
 class ActivateSchema(Schema):
     level = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
     is_drill = fields.Boolean(required=True)
-    lat = fields.Float(allow_none=True, load_default=None)
-    lon = fields.Float(allow_none=True, load_default=None)
+    lat = Latitude(allow_none=True, load_default=None)
+    lon = Longitude(allow_none=True, load_default=None)
     address = fields.String(load_default="", validate=validate.Length(max=200))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -164,7 +170,7 @@ class ActivationDetailSchema(ActivationSchema):
 class ActivationQueryArgsSchema(PageArgsSchema):
     status = fields.String(validate=validate.OneOf(tuple(ACTIVATION_STATUSES)))
     include_drills = fields.Boolean(load_default=True)
-    plan_id = fields.Integer()
+    plan_id = Id()
 
 
 class StandDownSchema(Schema):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, page_of
+from volunteer_hub.common_schemas import Id, Instant, page_of
 from volunteer_hub.emergency.responses import ANSWER_CODES, MAX_ETA_MINUTES
 from volunteer_hub.emergency.wellbeing import MAX_NOTE_LENGTH, OUTCOMES
 
@@ -99,7 +99,7 @@ class ReplanResultSchema(Schema):
 
 
 class HandAssignSchema(Schema):
-    role_id = fields.Integer(required=True)
+    role_id = Id(required=True)
     assembly_point = fields.Integer(load_default=None, allow_none=True)
 
 
@@ -154,7 +154,7 @@ class WellbeingOutcomeSchema(Schema):
 
 
 class WellbeingAssignSchema(Schema):
-    responder_id = fields.Integer(required=True, allow_none=True)
+    responder_id = Id(required=True, allow_none=True)
 
 
 # --- views: dicts built before the commit ---------------------------------------------------

@@ -1,13 +1,13 @@
 """Matching API schemas: runs, assignments (with explanations), sign-ups, open needs."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Id, Instant, PageArgsSchema, bounded_list, page_of
 from volunteer_hub.matching.models import ASSIGNMENT_STATES
 from volunteer_hub.needs.schemas import LocalDateTime, PublicNeedSchema, SlotSchema
 
 
 class MatchingRunCreateSchema(Schema):
-    org_id = fields.Integer(required=True)
+    org_id = Id(required=True)
     start = fields.Date(required=True)
     end = fields.Date(required=True)
 
@@ -61,14 +61,14 @@ MatchingRunPageSchema = page_of(MatchingRunSummarySchema)
 
 
 class AssignmentQueryArgsSchema(PageArgsSchema):
-    run_id = fields.Integer()
-    need_id = fields.Integer()
+    run_id = Id()
+    need_id = Id()
     state = fields.String(validate=validate.OneOf(ASSIGNMENT_STATES))
-    volunteer_id = fields.Integer()
+    volunteer_id = Id()
 
 
 class AssignmentEditSchema(Schema):
-    volunteer_id = fields.Integer(required=True)
+    volunteer_id = Id(required=True)
 
 
 class ReasonSchema(Schema):
@@ -77,7 +77,7 @@ class ReasonSchema(Schema):
 
 
 class SignupSchema(Schema):
-    slot_id = fields.Integer(allow_none=True, load_default=None)
+    slot_id = Id(allow_none=True, load_default=None)
     accept_risk = fields.Boolean(load_default=False)
 
 
@@ -100,9 +100,9 @@ class OpenNeedArgsSchema(Schema):
 class MatchingPreferenceSchema(Schema):
     """A volunteer's matching preferences: max_travel_km is a hard limit, the rest are soft."""
 
-    need_types = fields.List(fields.String())
+    need_types = bounded_list(fields.String())
     max_travel_km = fields.Float(allow_none=True)
-    weekdays = fields.List(fields.Integer(), metadata={"description": "0 = Monday"})
-    day_parts = fields.List(fields.String(), metadata={"description": "morning/afternoon/evening"})
-    categories = fields.List(fields.String(), metadata={"description": "beneficiary categories"})
+    weekdays = bounded_list(fields.Integer(), metadata={"description": "0 = Monday"})
+    day_parts = bounded_list(fields.String(), metadata={"description": "morning/afternoon/evening"})
+    categories = bounded_list(fields.String(), metadata={"description": "beneficiary categories"})
     updated_at = Instant(dump_only=True, allow_none=True)

@@ -4,7 +4,9 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import (
+    Id, Instant, Latitude, Longitude, PageArgsSchema, bounded_list, page_of,
+)
 from volunteer_hub.needs.catalogue import (
     BENEFICIARY_CATEGORIES, NEED_STATES, NEED_TYPES, PRIORITIES,
 )
@@ -31,16 +33,16 @@ class BeneficiaryCreateSchema(Schema):
     category = fields.String(required=True, validate=validate.OneOf(BENEFICIARY_CATEGORIES))
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     gender = fields.String(allow_none=True, validate=validate.OneOf(("male", "female")))
-    community_id = fields.Integer(required=True)
-    grid_id = fields.Integer(allow_none=True)
+    community_id = Id(required=True)
+    grid_id = Id(allow_none=True)
     birth_date = fields.Date(allow_none=True)
     address = fields.String(allow_none=True, validate=validate.Length(max=200))
     phone = fields.String(allow_none=True)
     care_notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
     guardian = fields.Nested(BeneficiaryGuardianSchema, allow_none=True)
     guardian_consent = fields.Boolean(load_default=False)
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
 
 
 class BeneficiaryUpdateSchema(Schema):
@@ -52,8 +54,8 @@ class BeneficiaryUpdateSchema(Schema):
     care_notes = fields.String(allow_none=True, validate=validate.Length(max=2000))
     guardian = fields.Nested(BeneficiaryGuardianSchema, allow_none=True)
     guardian_consent = fields.Boolean()
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
     active = fields.Boolean()
 
 
@@ -103,7 +105,7 @@ class BeneficiaryViewSchema(Schema):
 
 
 class BeneficiaryQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     category = fields.String(validate=validate.OneOf(BENEFICIARY_CATEGORIES))
 
 
@@ -126,26 +128,26 @@ class RequiredSkillSchema(Schema):
 
 
 class NeedCreateSchema(Schema):
-    org_id = fields.Integer()
-    beneficiary_id = fields.Integer(allow_none=True)
+    org_id = Id()
+    beneficiary_id = Id(allow_none=True)
     type = fields.String(required=True, validate=validate.OneOf(NEED_TYPES))
     custom_type = fields.String(allow_none=True, validate=validate.Length(max=100))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, validate=validate.Length(max=4000))
-    required_skills = fields.List(fields.Nested(RequiredSkillSchema), load_default=list)
-    required_certifications = fields.List(fields.String(), load_default=list)
+    required_skills = bounded_list(fields.Nested(RequiredSkillSchema), load_default=list)
+    required_certifications = bounded_list(fields.String(), load_default=list)
     volunteers_per_occurrence = fields.Integer(load_default=1,
                                                validate=validate.Range(min=1, max=50))
     first_date = fields.Date(required=True)
     start_minute = fields.Integer(required=True, validate=validate.Range(min=0, max=1440))
     end_minute = fields.Integer(required=True, validate=validate.Range(min=0, max=1440))
     recurrence = fields.String(load_default="none", validate=validate.OneOf(("none", "weekly")))
-    weekdays = fields.List(fields.Integer(validate=validate.Range(min=0, max=6)),
+    weekdays = bounded_list(fields.Integer(validate=validate.Range(min=0, max=6)),
                            load_default=list)
     until = fields.Date(allow_none=True)
     location_note = fields.String(allow_none=True, validate=validate.Length(max=200))
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
     max_distance_km = fields.Float(allow_none=True, validate=validate.Range(min=0, max=200))
     priority = fields.String(load_default="normal", validate=validate.OneOf(PRIORITIES))
     same_gender = fields.Boolean(load_default=False)
@@ -254,10 +256,10 @@ class PublicNeedSchema(Schema):
 
 
 class NeedQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     state = fields.String(validate=validate.OneOf(NEED_STATES))
     type = fields.String(validate=validate.OneOf(NEED_TYPES))
-    beneficiary_id = fields.Integer()
+    beneficiary_id = Id()
 
 
 class NotificationSchema(Schema):

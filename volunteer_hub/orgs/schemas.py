@@ -1,21 +1,21 @@
 """Organization and team API schemas."""
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Id, Instant, Latitude, Longitude, PageArgsSchema, page_of
 from volunteer_hub.orgs.models import ORG_LEVELS, TEAM_ROLES, TEAM_TYPES
 
 
 class OrgSchema(Schema):
     id = fields.Integer(dump_only=True)
-    parent_id = fields.Integer(allow_none=True)
+    parent_id = Id(allow_none=True)
     level = fields.String(required=True, validate=validate.OneOf(ORG_LEVELS))
     code = fields.String(required=True, validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,32}$"))
     name_zh = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
     requires_approval = fields.Boolean()
     resident_population = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
 
 
 class OrgUpdateSchema(Schema):
@@ -23,8 +23,8 @@ class OrgUpdateSchema(Schema):
     name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
     requires_approval = fields.Boolean()
     resident_population = fields.Integer(allow_none=True, validate=validate.Range(min=0))
-    lat = fields.Float(allow_none=True)
-    lon = fields.Float(allow_none=True)
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
 
 
 OrgPageSchema = page_of(OrgSchema)
@@ -32,7 +32,7 @@ OrgPageSchema = page_of(OrgSchema)
 
 class OrgQueryArgsSchema(PageArgsSchema):
     level = fields.String(validate=validate.OneOf(ORG_LEVELS))
-    within = fields.Integer(metadata={"description": "only this node's subtree"})
+    within = Id(metadata={"description": "only this node's subtree"})
 
 
 class TeamMemberSchema(Schema):

@@ -1,7 +1,7 @@
 """Recognition API schemas: trainings, evaluations, awards."""
 from marshmallow import Schema, ValidationError, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Id, Instant, PageArgsSchema, page_of
 from volunteer_hub.recognition.models import (
     AWARD_LEVELS, SCORE_MAX, SCORE_MIN, TRAINING_KINDS, TRAINING_STATUSES,
 )
@@ -16,7 +16,7 @@ def _validate_score(value: int) -> None:
 
 
 class TrainingCreateSchema(Schema):
-    org_id = fields.Integer(required=True)
+    org_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
     kind = fields.String(required=True, validate=validate.OneOf(tuple(TRAINING_KINDS)))
     content = fields.String(load_default="", validate=validate.Length(max=2000))
@@ -24,13 +24,13 @@ class TrainingCreateSchema(Schema):
     minutes = fields.Integer(required=True,
                              validate=validate.Range(min=1, max=MAX_TRAINING_MINUTES))
     trainer = fields.String(load_default="", validate=validate.Length(max=120))
-    certification_id = fields.Integer(allow_none=True, load_default=None)
+    certification_id = Id(allow_none=True, load_default=None)
 
 
 class GroupTrainingSchema(TrainingCreateSchema):
     """One course held for a group: the same training recorded for each volunteer."""
 
-    volunteer_ids = fields.List(fields.Integer(), required=True,
+    volunteer_ids = fields.List(Id(), required=True,
                                 validate=validate.Length(min=1, max=MAX_GROUP_SIZE))
 
 
@@ -55,10 +55,10 @@ TrainingPageSchema = page_of(TrainingSchema)
 
 
 class TrainingQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     kind = fields.String(validate=validate.OneOf(tuple(TRAINING_KINDS)))
     status = fields.String(validate=validate.OneOf(TRAINING_STATUSES))
-    volunteer_id = fields.Integer()
+    volunteer_id = Id()
 
 
 class TrainingRefusalSchema(Schema):
@@ -98,7 +98,7 @@ EvaluationPageSchema = page_of(EvaluationSchema)
 
 
 class AwardCreateSchema(Schema):
-    org_id = fields.Integer(required=True)
+    org_id = Id(required=True)
     title = fields.String(required=True, validate=validate.Length(min=1, max=120))
     level = fields.String(required=True, validate=validate.OneOf(tuple(AWARD_LEVELS)))
     awarded_on = fields.Date(required=True)

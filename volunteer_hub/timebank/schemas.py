@@ -3,7 +3,7 @@ import json
 
 from marshmallow import Schema, fields, validate
 
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import Id, Instant, PageArgsSchema, page_of
 from volunteer_hub.timebank.ledger import Relationship
 
 
@@ -51,7 +51,7 @@ class TransactionSchema(Schema):
 
 
 class GiftSchema(Schema):
-    recipient_id = fields.Integer(required=True)
+    recipient_id = Id(required=True)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=1500 * 60))
 
 
@@ -60,15 +60,15 @@ class DonationSchema(Schema):
 
 
 class RedemptionSchema(Schema):
-    provider_id = fields.Integer(required=True)
+    provider_id = Id(required=True)
     minutes = fields.Integer(required=True, validate=validate.Range(min=1, max=24 * 60))
     service = fields.String(load_default="", validate=validate.Length(max=100))
-    pool_org_id = fields.Integer(allow_none=True)  # the pool pays on a beneficiary's behalf
+    pool_org_id = Id(allow_none=True)  # the pool pays on a beneficiary's behalf
 
 
 class RelativeSchema(Schema):
     id = fields.Integer(dump_only=True)
-    relative_id = fields.Integer(required=True)
+    relative_id = Id(required=True)
     relationship = fields.String(required=True,
                                  validate=validate.OneOf([r.value for r in Relationship]))
     confirmed_at = Instant(dump_only=True, allow_none=True)

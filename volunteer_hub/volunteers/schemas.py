@@ -2,7 +2,9 @@
 from marshmallow import Schema, fields, validate
 
 from volunteer_hub.accounts.auth import bearer_user
-from volunteer_hub.common_schemas import Instant, PageArgsSchema, page_of
+from volunteer_hub.common_schemas import (
+    Id, Instant, Latitude, Longitude, PageArgsSchema, bounded_list, page_of,
+)
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.catalogue import STATUSES
 from volunteer_hub.volunteers.idnumbers import ID_TYPES
@@ -28,12 +30,12 @@ class RegistrationSchema(Schema):
     phone = fields.String(required=True)
     email = fields.String(validate=validate.Length(max=254))
     password = fields.String(required=True, load_only=True)
-    community_id = fields.Integer(required=True)
-    grid_id = fields.Integer(allow_none=True)
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
-    languages = fields.List(fields.String())
-    skills = fields.List(fields.Nested(SkillInSchema))
+    community_id = Id(required=True)
+    grid_id = Id(allow_none=True)
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
+    languages = bounded_list(fields.String())
+    skills = bounded_list(fields.Nested(SkillInSchema))
     guardian = fields.Nested(GuardianSchema, allow_none=True)
     agree_terms = fields.Boolean(required=True)
     agree_sensitive_data = fields.Boolean(required=True)
@@ -43,11 +45,11 @@ class RegistrationSchema(Schema):
 class ProfileUpdateSchema(Schema):
     real_name = fields.String(validate=validate.Length(min=1, max=50))
     phone = fields.String()
-    community_id = fields.Integer()
-    grid_id = fields.Integer(allow_none=True)
-    lat = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
-    lon = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
-    languages = fields.List(fields.String())
+    community_id = Id()
+    grid_id = Id(allow_none=True)
+    lat = Latitude(allow_none=True)
+    lon = Longitude(allow_none=True)
+    languages = bounded_list(fields.String())
 
 
 class SkillSchema(Schema):
@@ -59,7 +61,7 @@ class SkillSchema(Schema):
 
 
 class SkillsSchema(Schema):
-    skills = fields.List(fields.Nested(SkillInSchema), required=True)
+    skills = bounded_list(fields.Nested(SkillInSchema), required=True)
 
 
 class SkillConfirmationSchema(Schema):
@@ -89,8 +91,8 @@ class ExceptionSchema(Schema):
 
 
 class AvailabilitySchema(Schema):
-    windows = fields.List(fields.Nested(WindowSchema), required=True)
-    exceptions = fields.List(fields.Nested(ExceptionSchema), load_default=list)
+    windows = bounded_list(fields.Nested(WindowSchema), required=True)
+    exceptions = bounded_list(fields.Nested(ExceptionSchema), load_default=list)
 
 
 class ConsentSchema(Schema):
@@ -161,11 +163,11 @@ VolunteerPageSchema = page_of(VolunteerSummarySchema)
 
 
 class VolunteerQueryArgsSchema(PageArgsSchema):
-    org_id = fields.Integer()
+    org_id = Id()
     status = fields.String(validate=validate.OneOf(STATUSES))
     skill = fields.String()
     min_level = fields.Integer(validate=validate.Range(min=1, max=3))
-    team_id = fields.Integer()
+    team_id = Id()
     certification = fields.String()
     certification_expiring_before = fields.Date()
     q = fields.String(validate=validate.Length(max=50))

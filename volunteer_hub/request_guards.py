@@ -1,0 +1,96 @@
+"""Input no part of the application can handle is refused at the edge (issue 11, item 5).
+
+Before any view or schema reads the request:
+- a JSON body nested deeper than MAX_JSON_DEPTH answers 400 JSON_TOO_DEEP (Python's parser
+  recurses per level: 5,000 levels end in RecursionError, a 500);
+- a lone surrogate (JSON's "\\ud800" escape decodes to one) in any JSON string, query or form
+  value or key answers 400 INVALID_CHARACTER naming the field: such text cannot be encoded,
+  so it would fail later in the database, a template or a log.
+Both answers come in the request's language, like every other error (errors.py).
+"""
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask_babel import lazy_gettext as _l
+
+from volunteer_hub.errors import DomainError
+
+MAX_JSON_DEPTH = 64
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[]{}"))
+_OPENING = frozenset(b"[{")
+
+
+class BadInput(DomainError):
+    status = 400
+    code = "BAD_REQUEST"
+
+
+def init_request_guards(app) -> None:
+    app.before_request(refuse_bad_input)
+
+
+def refuse_bad_input() -> None:
+    for location, values in (("query", request.args), ("form", request.form)):
+        for key, value in values.items(multi=True):
+            if _has_lone_surrogate(key) or _has_lone_surrogate(value):
+                raise _invalid_character(location, key)
+    if request.is_json:
+        _refuse_bad_json()
+
+
+def _refuse_bad_json() -> None:
+    if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+        raise BadInput(_l("The JSON body is nested more than %(depth)d levels deep.",
+                          depth=MAX_JSON_DEPTH), code="JSON_TOO_DEEP")
+    body = request.get_json(silent=True)  # malformed JSON is the schemas' 400 to give
+    field = first_lone_surrogate(body)
+    if field is not None:
+        raise _invalid_character("json", field)
+
+
+def _invalid_character(location: str, field: str) -> BadInput:
+    printable = _LONE_SURROGATE.sub("\ufffd", field) or "_body"  # a key may hold one too
+    return BadInput(_l("This text holds an invalid character (a lone UTF-16 surrogate)."),
+                    code="INVALID_CHARACTER", field=printable, location=location)
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text, brackets inside strings aside."""
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in _OPENING:
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def first_lone_surrogate(value, path: str = "") -> str | None:
+    """The dotted path ("roles.0.code") of the first string or key holding a lone surrogate,
+    or None. Nesting is already bounded by MAX_JSON_DEPTH."""
+    if isinstance(value, str):
+        return path if _has_lone_surrogate(value) else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and _has_lone_surrogate(key):
+            return where
+        found = first_lone_surrogate(item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return _LONE_SURROGATE.search(text) is not None
