@@ -215,3 +215,47 @@ def test_signup_checks_the_id_when_the_field_is_left_and_finds_skills(phone, dem
                                       for i in range(shown.count()))
     assert scroll_width(visitor) <= WIDTH
     shot(visitor, "signup-skill-search")
+
+
+def test_organizer_replaces_a_proposed_volunteer_by_name(phone, demo, db):
+    from volunteer_hub.matching.models import Assignment
+    from volunteer_hub.orgs.models import Org
+    from volunteer_hub.volunteers.models import Volunteer
+
+    from volunteer_hub.volunteers.models import AvailabilityWindow, VolunteerSkill
+
+    community = db.session.execute(select(Org).where(Org.code == "CY-JX-01")).scalar_one()
+    helpers = db.session.execute(select(Volunteer).where(
+        Volunteer.community_id == community.id).order_by(Volunteer.id).limit(4)).scalars().all()
+    for helper in helpers:  # four people who could do any of the demo's three tasks
+        helper.status = "active"
+        have = {skill.skill_code for skill in helper.skills}
+        for code in {"companionship", "driving", "first_aid"} - have:
+            helper.skills.append(VolunteerSkill(skill_code=code, level=2))
+        helper.availability.clear()
+        db.session.flush()
+        helper.availability.extend(AvailabilityWindow(weekday=day, start_minute=7 * 60,
+                                                      end_minute=14 * 60) for day in range(7))
+    db.session.commit()
+    organizer = phone()
+    log_in(organizer, demo["organizer"])
+    organizer.goto("/org/matching")
+    organizer.click("main form button[type=submit]")
+    organizer.wait_for_selector("main form[action$='/replace'] input[type=search]")
+    db.session.rollback()
+    proposed = db.session.execute(select(Assignment).where(
+        Assignment.state == "proposed").order_by(Assignment.id)).scalars().first()
+    other = db.session.execute(select(Volunteer).where(
+        Volunteer.id.in_([h.id for h in helpers]),
+        Volunteer.id != proposed.volunteer_id).order_by(Volunteer.id)).scalars().first()
+    form = organizer.locator(f"form[action$='/{proposed.id}/replace']")
+    form.locator("input[type=search]").fill(other.volunteer_number)
+    form.locator(f"button[data-person='{other.id}']").click()
+    assert other.real_name in form.locator(".person-chosen").inner_text()
+    assert scroll_width(organizer) <= WIDTH
+    shot(organizer, "organizer-replace-picker")
+    form.locator("button.secondary").last.click()
+    organizer.wait_for_selector(".flash")
+    db.session.rollback()
+    replaced = db.session.get(Assignment, proposed.id)
+    assert replaced.volunteer_id == other.id, organizer.locator(".flash").inner_text()

@@ -111,3 +111,22 @@ def test_signup_takes_availability_and_explains_a_too_long_name(client, tree, db
     volunteer = db.session.execute(db.select(Volunteer)).scalar_one()
     assert sorted((w.weekday, w.start_minute, w.end_minute) for w in volunteer.availability) == [
         (1, 540, 720), (1, 1080, 1260), (5, 540, 720), (5, 1080, 1260)]
+
+
+def test_people_are_found_by_name_code_or_phone_within_scope(client, tree, make_staff,
+                                                             make_volunteer):
+    mine = make_volunteer(tree["a"], real_name="王小明")
+    other = make_volunteer(tree["b"], real_name="王小红")
+    login(client, make_staff(tree["a"], "organizer"))
+    for query in ("小明", mine.volunteer_number, mine.phone, mine.phone[-4:]):
+        items = client.get("/people/search", query_string={"q": query}).get_json()["items"]
+        assert [item["id"] for item in items] == [mine.id], query
+    item = client.get("/people/search", query_string={"q": "王小"}).get_json()["items"][0]
+    assert item["code"] == mine.volunteer_number and mine.phone not in str(item)  # masked
+    assert other.id not in [i["id"] for i in client.get(
+        "/people/search", query_string={"q": other.volunteer_number}).get_json()["items"]]
+
+
+def test_people_search_needs_a_login(client):
+    response = client.get("/people/search?q=王")
+    assert response.status_code in (302, 401)

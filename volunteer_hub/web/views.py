@@ -1,6 +1,6 @@
 """Site-wide pages: home, language switch, health."""
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 
 from volunteer_hub.accounts.permissions import has_any_role
 from volunteer_hub.db import db, transaction
@@ -35,6 +35,17 @@ def switch_language(locale):
     from volunteer_hub.accounts.views import safe_next
 
     return redirect(safe_next(request.form.get("next")) or url_for("web.index"))
+
+
+@blp.route("/people/search")
+@login_required
+def people_search():
+    """The person picker's suggestions, as JSON (the caller's scope only)."""
+    from flask_babel import get_locale
+
+    from volunteer_hub.web.people import find_people
+
+    return {"items": find_people(current_user, request.args.get("q", ""), str(get_locale()))}
 
 
 @blp.route("/offline")
