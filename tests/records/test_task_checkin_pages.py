@@ -291,3 +291,22 @@ def test_forgot_to_check_out_claims_it_from_the_task_page(client, people, tree):
     assert response.status_code == 302
     claim = db.session.query(ServiceRecord).filter_by(corrects_id=opened.id).one()
     assert claim.minutes == 90 and claim.assignment_id == assignment.id
+
+
+def test_location_check_in_from_the_task_page_keeps_pass_or_fail(client, people, tree):
+    organizer, volunteer = people
+    from volunteer_hub.records.models import CheckEvent
+
+    assignment = task(tree["b"], volunteer)
+    need = assignment.need
+    login(client, volunteer.user)
+    url = f"/me/tasks/{assignment.id}"
+    assert "data-locate" in text(client.get(url))
+    far = post_form(client, f"{url}/check-in/geofence",
+                    {"lat": str(need.lat + 0.05), "lon": str(need.lon)}, form_url=url)
+    assert far.status_code == 422 and "不在" in text(far)
+    near = post_form(client, f"{url}/check-in/geofence",
+                     {"lat": str(need.lat), "lon": str(need.lon)}, form_url=url)
+    assert near.status_code == 302
+    event = db.session.query(CheckEvent).one()
+    assert event.method == "geofence" and event.geofence_passed is True
