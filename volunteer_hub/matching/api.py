@@ -1,13 +1,14 @@
 """Matching API: /api/v1/matching-runs, /assignments, sign-ups and the volunteer's views."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
 
 from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.accounts.permissions import require
 from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import NotFound
 from volunteer_hub.idempotency import idempotent
-from volunteer_hub.matching import services
+from volunteer_hub.matching import services, why_not
 from volunteer_hub.matching.schemas import (
     AssignmentEditSchema, AssignmentPageSchema, AssignmentQueryArgsSchema, AssignmentSchema,
     MatchingPreferenceSchema, MatchingRunCreateSchema, MatchingRunPageSchema, MatchingRunSchema,
@@ -117,6 +118,36 @@ class AssignmentItem(MethodView):
         with transaction():
             return services.replace_volunteer(services.get_assignment(assignment_id, by=user),
                                               data["volunteer_id"], by=user)
+
+
+class WhyNotArgsSchema(Schema):
+    person = fields.String(required=True, validate=validate.Length(min=1, max=60),
+                           metadata={"description": "Volunteer code, phone or full name"})
+
+
+class WhyNotReasonSchema(Schema):
+    code = fields.String(metadata={"description": "The rule (an unfilled reason), or outside_area"})
+    text = fields.String()
+
+
+class WhyNotSchema(Schema):
+    slot_id = fields.Integer()
+    volunteer = fields.Dict(metadata={"description": "code and name"})
+    feasible = fields.Boolean()
+    in_pool = fields.Boolean(metadata={"description": "Matching of the need's org considers them"})
+    reasons = fields.List(fields.Nested(WhyNotReasonSchema))
+    comparison = fields.Dict(allow_none=True, metadata={
+        "description": "When feasible: cost terms of this volunteer and of the proposed one"})
+
+
+@blp.route("/need-slots/<int:slot_id>/why-not")
+class WhyNot(MethodView):
+    @blp.arguments(WhyNotArgsSchema, location="query")
+    @blp.response(200, WhyNotSchema)
+    def get(self, args, slot_id):
+        """Why a volunteer (by code, phone or name) was not proposed for this slot: the rules
+        they break in words, or how their cost compares with the proposed volunteer's."""
+        return why_not.why_not(slot_id, args["person"], by=api_user())
 
 
 @blp.route("/assignments/<int:assignment_id>/confirm")

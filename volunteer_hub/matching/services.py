@@ -697,20 +697,28 @@ def _feasibility_error(slot: engine.Slot, volunteer: engine.Volunteer) -> Domain
     return refusal(broken[0]) if broken else None
 
 
-def replace_volunteer(assignment: Assignment, volunteer_id: int, *, by) -> Assignment:
-    """The organizer puts someone else on a proposal (the same feasibility rules apply)."""
+def replace_volunteer(assignment: Assignment, volunteer_id: int | None = None, *,
+                      person: str | None = None, by) -> Assignment:
+    """The organizer puts someone else on a proposal (the same feasibility rules apply):
+    by id (API), or by volunteer code, phone or name (pages: people never see ids)."""
     _require_manager(assignment, by)
     _expect(assignment, "proposed")
-    volunteer = db.session.get(Volunteer, volunteer_id)
+    field_name = "volunteer_id" if person is None else "person"
+    if person is not None:
+        from volunteer_hub.matching.why_not import find_person
+
+        volunteer = find_person(person, by=by)
+    else:
+        volunteer = db.session.get(Volunteer, volunteer_id)
     if volunteer is None or (by is not None and not can(by, "volunteers.read",
                                                         volunteer.community)):
         raise ValidationFailed(_l("Unknown volunteer."), code="VOLUNTEER_UNKNOWN",
-                               field="volunteer_id")
+                               field=field_name)
     slot = engine_slot(assignment.slot)
     candidate = engine_volunteers([volunteer], except_slot_ids=[assignment.slot_id])[0]
     error = _feasibility_error(slot, candidate)
     if error is not None:
-        raise ValidationFailed(error.message, code=error.code, field="volunteer_id")
+        raise ValidationFailed(error.message, code=error.code, field=field_name)
     assignment.volunteer_id = volunteer.id
     assignment.volunteer = volunteer
     assignment.source = "manual"

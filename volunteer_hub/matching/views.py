@@ -78,8 +78,9 @@ def run_form():
     form = MatchingRunForm()
     form.org_id.choices = org_choices()
     if request.method == "GET":
-        today = needs.local_today()
-        form.start.data, form.end.data = today, today + timedelta(days=6)
+        from volunteer_hub.matching.why_not import default_window
+
+        form.start.data, form.end.data = default_window(current_user, today=needs.local_today())
     if form.validate_on_submit():
         org = db.session.get(Org, int(form.org_id.data))
         try:
@@ -139,6 +140,33 @@ def org_replace(assignment_id):
     return _act(services.replace_volunteer, assignment_id,
                 gettext("The proposal now names another volunteer."),
                 request.referrer or "/", volunteer_id=form.volunteer_id.data)
+
+
+@blp.route("/org/matching/slots/<int:slot_id>/why-not")
+@role_required
+def why_not_page(slot_id):
+    """Why was this person not proposed for this place? (name, volunteer code or phone)"""
+    from volunteer_hub.accounts.permissions import can
+    from volunteer_hub.matching import why_not
+    from volunteer_hub.needs.models import NeedSlot
+
+    slot = db.session.get(NeedSlot, slot_id)
+    if slot is None:
+        abort(404)
+    person = (request.args.get("person") or "").strip()
+    answer, error = None, None
+    if person:
+        try:
+            answer = why_not.why_not(slot_id, person, by=current_user)
+        except DomainError as failure:
+            if failure.status in (403, 404):
+                raise
+            error = failure.message
+    elif not can(current_user, "needs.read", slot.need.org):
+        abort(404)
+    status = 422 if error else 200
+    return render_template("matching/why_not.html", slot=slot, person=person, answer=answer,
+                           error=error), status
 
 
 # --- volunteers -----------------------------------------------------------------------------
