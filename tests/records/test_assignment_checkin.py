@@ -266,3 +266,17 @@ def test_a_claim_past_midnight_ends_on_the_next_day(db, tree, people):
                                            "check_out_at": time(0, 30), "reason": "夜班"},
                               by=volunteer.user)
     assert claim.raw_minutes == 90
+
+
+def test_a_second_check_in_after_the_check_out_is_refused(db, tree, people):
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    code = tasks.occurrence_activity(assignment.slot).checkin_code
+    start = _local_to_utc(assignment.slot.start)
+    tasks.check_in_task(assignment, "code", {"code": code}, by=volunteer.user, now=start)
+    tasks.check_out_task(assignment, "code", {"code": code}, by=volunteer.user,
+                         now=start + timedelta(minutes=60))
+    with pytest.raises(DomainError) as caught:
+        tasks.check_in_task(assignment, "code", {"code": code}, by=volunteer.user,
+                            now=start + timedelta(minutes=61))
+    assert caught.value.code == "ALREADY_CHECKED_OUT"

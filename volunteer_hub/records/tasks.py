@@ -113,8 +113,13 @@ def _task_volunteer(assignment: Assignment, by):
 
 def check_in_task(assignment: Assignment, method: str, proof: dict, *, by,
                   now: datetime | None = None) -> ServiceRecord:
-    """Check in to an accepted task by its QR token, code or geofence."""
+    """Check in to an accepted task by its QR token, code or geofence (once: a second scan
+    after the check-out must not open a new record that would then lack a check-out)."""
     volunteer = _task_volunteer(assignment, by)
+    done = latest_record(assignment)
+    if done is not None and done.check_out_at is not None and done.status != "rejected":
+        raise Conflict(_l("You have already checked out of this task."),
+                       code="ALREADY_CHECKED_OUT")
     record = services.check_in(occurrence_activity(assignment.slot), volunteer, method, proof,
                                by=by, now=now)
     record.assignment_id = assignment.id
