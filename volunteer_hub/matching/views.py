@@ -1,8 +1,6 @@
 """Pages: run matching and review proposals (organizers); tasks and open needs (volunteers)."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext
