@@ -108,6 +108,12 @@ class DefaultConfig:
     API_PAGE_SIZE_DEFAULT = 50
     API_PAGE_SIZE_MAX = 200
 
+    # Notification circuit breaker, per channel and worker (notify/channels.CircuitBreaker):
+    # after this many transient failures in a row the channel pauses, its messages wait in
+    # the outbox, and after the cool-down one probe request decides whether it resumes.
+    NOTIFY_BREAKER_FAILURES = 5
+    NOTIFY_BREAKER_COOL_DOWN_SECONDS = 30.0
+
 
 def _coerce(raw: str, current: object) -> object:
     """Interpret an env var in the type of its default (bool, int, tuple, dict, str)."""

@@ -45,6 +45,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import logging
 import math
 import re
 import smtplib
@@ -54,7 +55,10 @@ import time
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Callable
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,11 @@ class Result:
     delivered: bool = False  # final on acceptance (no receipt will follow)
     awaits_receipt: bool = False
     push_outcomes: tuple[PushOutcome, ...] = ()
+    deferred: bool = False  # not sent, the channel's circuit is open: not an attempt
+    unanswered: bool = False  # no answer came (timeout, connection refused or dropped)
+
+
+DEFERRED = Result(ok=False, deferred=True, error="channel paused: its circuit is open")
 
 
 class TokenBucket:
@@ -132,6 +141,63 @@ class TokenBucket:
                     return
                 wait = (count - self.tokens) / self.rate
             time.sleep(wait)
+
+
+class CircuitBreaker:
+    """One channel's circuit in one worker process, so that a provider that stops answering
+    (a gateway that accepts and never replies) holds no more than a few sending threads.
+
+    Closed: every request goes. After `failures` requests in a row got no answer at all
+    (a timeout, a refused or dropped connection; an error answer is quick and handled by each
+    message's backoff) it opens: for `cool_down` seconds no request goes and the messages
+    wait in the outbox. Then one probe request goes (half-open): any answer closes
+    the circuit, another failure opens it for a new cool-down.
+    """
+
+    def __init__(self, name: str, failures: int, cool_down: float,
+                 clock: Callable[[], float] = time.monotonic):
+        self.name = name
+        self.threshold = max(1, int(failures))
+        self.cool_down = float(cool_down)
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.failures = 0
+        self.opened_at: float | None = None
+        self.probing = False
+
+    def accepting(self) -> bool:
+        """Whether a request could go now (the dispatcher claims no message otherwise)."""
+        with self.lock:
+            return self.opened_at is None or (not self.probing and self._cooled_down())
+
+    def allow(self) -> bool:
+        """Permission for one request: always while closed; after it opened, once per
+        cool-down (the probe)."""
+        with self.lock:
+            if self.opened_at is None:
+                return True
+            if self.probing or not self._cooled_down():
+                return False
+            self.probing = True
+            return True
+
+    def record(self, answered: bool) -> None:
+        """The outcome of an allowed request: whether the provider answered at all."""
+        with self.lock:
+            if answered:
+                if self.opened_at is not None:
+                    log.info("notify: channel %s answers again: circuit closed", self.name)
+                self.failures, self.opened_at, self.probing = 0, None, False
+                return
+            self.failures += 1
+            if self.probing or self.failures >= self.threshold:
+                if self.opened_at is None or self.probing:
+                    log.warning("notify: channel %s failed %d times in a row: paused for "
+                                "%g s", self.name, self.failures, self.cool_down)
+                self.opened_at, self.probing = self.clock(), False
+
+    def _cooled_down(self) -> bool:
+        return self.clock() - self.opened_at >= self.cool_down
 
 
 class Channel:
@@ -204,7 +270,8 @@ class EmailChannel(Channel):
             except smtplib.SMTPServerDisconnected as error:
                 self._drop()
                 if attempt == 2:
-                    return Result(ok=False, error=f"SMTP disconnected: {error}")
+                    return Result(ok=False, error=f"SMTP disconnected: {error}",
+                                  unanswered=True)
             except smtplib.SMTPRecipientsRefused as error:
                 codes = [code for code, _text in error.recipients.values()]
                 return Result(ok=False, permanent=all(c >= 500 for c in codes),
@@ -215,7 +282,8 @@ class EmailChannel(Channel):
                               error=f"SMTP {error.smtp_code}: {error.smtp_error!r}")
             except (OSError, smtplib.SMTPException) as error:
                 self._drop()
-                return Result(ok=False, error=f"SMTP: {error}")
+                return Result(ok=False, error=f"SMTP: {error}",
+                              unanswered=isinstance(error, OSError))
         return Result(ok=False, error="SMTP: unreachable")  # pragma: no cover
 
     def close(self) -> None:
@@ -276,7 +344,7 @@ class SmsGatewayChannel(Channel):
             return NO_PHONE
         status, body = self._post(self._request_of(message))
         if status is None:
-            return Result(ok=False, error=body)
+            return Result(ok=False, error=body, unanswered=True)
         if 200 <= status < 300:
             try:
                 return _accepted(json.loads(body)["message_id"])
@@ -298,7 +366,7 @@ class SmsGatewayChannel(Channel):
         keys = [m.idempotency_key for m in messages]
         status, body = self._post({"messages": [self._request_of(m) for m in messages]})
         if status is None:
-            return dict.fromkeys(keys, Result(ok=False, error=body))
+            return dict.fromkeys(keys, Result(ok=False, error=body, unanswered=True))
         if not 200 <= status < 300:
             return dict.fromkeys(keys, self._refused(status, body))
         try:

@@ -16,6 +16,11 @@ Retries: a transient failure waits base * 2^(attempts-1) seconds (30 s, 60 s, ..
 1 h); after `max_attempts` claims the row is 'dead' (admins can list and retry it) and the
 next channel is tried. A permanent failure ('failed') falls back at once.
 
+Circuit breakers (channels.CircuitBreaker, one per channel): a provider that stops answering
+pauses its channel after a few requests in a row got no answer. Its messages are then neither claimed nor
+sent, and those already claimed go back to 'pending' without counting an attempt, so the
+other channels keep the send threads; after a cool-down one probe request tries again.
+
 Web Push: the claim also reads the recipients' live subscriptions, so the channel sends
 without the database; what each push service answered is recorded with the results
 (404/410: the subscription is gone and is not used again).
@@ -35,8 +40,8 @@ from sqlalchemy import bindparam, select, update
 from volunteer_hub.db import db, is_postgresql, transaction
 from volunteer_hub.notify import fanout, services
 from volunteer_hub.notify.channels import (
-    Channel, EmailChannel, Outgoing, PushTarget, Result, SmsGatewayChannel, TokenBucket,
-    WebPushChannel, sms_segments,
+    DEFERRED, Channel, CircuitBreaker, EmailChannel, Outgoing, PushTarget, Result,
+    SmsGatewayChannel, TokenBucket, WebPushChannel, sms_segments,
 )
 from volunteer_hub.notify.models import OutboxMessage, PushSubscription, claimable, now
 
@@ -74,6 +79,9 @@ class Dispatcher:
         self.buckets = {"sms": TokenBucket(self.config.sms_rate),
                         "email": TokenBucket(self.config.email_rate),
                         "webpush": TokenBucket(self.config.webpush_rate)}
+        self.breakers = {name: CircuitBreaker(
+            name, app.config["NOTIFY_BREAKER_FAILURES"],
+            float(app.config["NOTIFY_BREAKER_COOL_DOWN_SECONDS"])) for name in self.channels}
         self.pool = ThreadPoolExecutor(max_workers=threads or self.config.send_threads,
                                        thread_name_prefix="notify-send")
         self.worker_id = uuid.uuid4().hex[:12]
@@ -91,6 +99,9 @@ class Dispatcher:
                         table.c.urgent, table.c.link, table.c.ref_id)
                  .where(claimable(), table.c.next_attempt_at <= moment)
                  .order_by(table.c.next_attempt_at, table.c.id).limit(self.batch))
+        paused = self.paused_channels()
+        if paused:  # their messages wait in the outbox, the batch goes to the others
+            query = query.where(table.c.channel.not_in(paused))
         if is_postgresql():  # the one place the engines differ: workers skip each other's rows
             query = query.with_for_update(skip_locked=True)
         with transaction():  # short: on SQLite it holds the write lock (BEGIN IMMEDIATE)
@@ -112,6 +123,10 @@ class Dispatcher:
                                 link=shown.link,
                                 push_targets=tuple(targets.get(r.recipient_id, ())))
                        for r, shown in zip(rows, texts)]
+
+    def paused_channels(self) -> list[str]:
+        return sorted(name for name, breaker in self.breakers.items()
+                      if not breaker.accepting())
 
     def _push_targets(self, user_ids: list[int]) -> dict[int, list[PushTarget]]:
         if not user_ids:
@@ -136,26 +151,37 @@ class Dispatcher:
         if channel is None:
             return Result(ok=False, permanent=True,
                           error=f"channel {message.channel} is not configured")
+        breaker = self.breakers[message.channel]
+        if not breaker.allow():
+            return DEFERRED
         bucket = self.buckets.get(message.channel)
         if bucket is not None:
             bucket.take()
         try:
-            return channel.send(message)
+            result = channel.send(message)
         except Exception as error:  # a channel bug must not kill the batch
             log.exception("notify: sending %s failed", message.id)
-            return Result(ok=False, error=f"{type(error).__name__}: {error}")
+            result = Result(ok=False, error=f"{type(error).__name__}: {error}")
+        breaker.record(answered=not result.unanswered)
+        return result
 
     def _send_batch(self, messages: list[Outgoing]) -> list[Result]:
         """Messages of one batching channel in one request."""
         channel = self.channels[messages[0].channel]
+        breaker = self.breakers[channel.name]
+        if not breaker.allow():
+            return [DEFERRED] * len(messages)
         bucket = self.buckets.get(channel.name)
         if bucket is not None:
             bucket.take(len(messages))
         try:
-            return channel.send_many(messages)
+            results = channel.send_many(messages)
         except Exception as error:  # a channel bug must not kill the batch
             log.exception("notify: sending %s messages failed", len(messages))
-            return [Result(ok=False, error=f"{type(error).__name__}: {error}")] * len(messages)
+            results = [Result(ok=False, error=f"{type(error).__name__}: {error}")] * len(
+                messages)
+        breaker.record(answered=not all(result.unanswered for result in results))
+        return results
 
     def _requests(self, messages: list[Outgoing]) -> list[list[Outgoing]]:
         """The claimed messages as the requests that send them: one message each, except
@@ -192,12 +218,14 @@ class Dispatcher:
         moment = now()
         deadlines = {"webpush": moment + timedelta(seconds=self.config.webpush_ack_timeout)}
         deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
-        sent, delivered, others = [], [], []
+        sent, delivered, deferred, others = [], [], [], []
         for message, result in results:
             segments = sms_segments(message.body) if message.channel == "sms" else None
             if result.ok and result.delivered:
                 delivered.append({"b_id": message.id, "b_provider": result.provider_message_id,
                                   "b_segments": segments})
+            elif result.deferred:
+                deferred.append({"b_id": message.id})
             elif result.ok:
                 sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
                              "b_segments": segments,
@@ -224,6 +252,12 @@ class Dispatcher:
                         segments=bindparam("b_segments"), claimed_until=None,
                         next_attempt_at=None),
                     delivered, execution_options={"synchronize_session": False})
+            if deferred:  # due again at once; claims skip the channel while it is paused
+                db.session.execute(
+                    update(table).where(claimed).values(
+                        status="pending", attempts=table.c.attempts - 1, claimed_until=None,
+                        next_attempt_at=moment, last_error=DEFERRED.error),
+                    deferred, execution_options={"synchronize_session": False})
             for message, result in others:
                 self._record_failure(token, message, result, moment)
             # What the push services said is true whoever owns the row now: always kept.
