@@ -107,3 +107,15 @@ def test_communities_are_listed_without_login(client, tree):
     assert set(names) == {"甲社区", "乙社区"}
     assert [g["name_zh"] for g in names["甲社区"]["grids"]] == ["甲一网格"]
     assert not {"path", "resident_population"} & set(names["甲社区"])
+
+
+def test_occurrences_stay_out_of_the_public_activity_list(client, tree, people, auth_header):
+    organizer, volunteer = people
+    other = helpers.volunteer(tree["b"])
+    assignment = task(tree["b"], volunteer, description="陪王奶奶聊天，她住幸福路 8 号")
+    tasks.occurrence_activity(assignment.slot)
+    db.session.commit()
+    listed = client.get("/api/v1/activities", headers=auth_header(other.user)).get_json()
+    assert listed["items"] == []
+    activity = db.session.execute(db.select(tasks.Activity)).scalar_one()
+    assert "幸福路" not in activity.content

@@ -168,8 +168,10 @@ def get_activity(activity_id: int) -> Activity:
 
 
 def activities_query(user, *, org_id: int | None = None, upcoming_only: bool = False):
-    """Activities of the caller's organizations (organizers) or all (a volunteer's list)."""
-    query = select(Activity)
+    """Activities of the caller's organizations (organizers) or all (a volunteer's list).
+
+    A need's occurrences are left out: their volunteers reach them through their tasks."""
+    query = select(Activity).where(Activity.need_id.is_(None))
     if org_id:
         org = db.session.get(Org, org_id)
         if org is None:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from volunteer_hub.accounts.permissions import can, require
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
-from volunteer_hub.matching.models import Assignment
+from volunteer_hub.matching.models import COMMITTED_STATES, Assignment
 from volunteer_hub.needs.models import NeedSlot
 from volunteer_hub.records import services
 from volunteer_hub.records.models import Activity, ServiceRecord
@@ -63,9 +63,10 @@ def occurrence_activity(slot: NeedSlot) -> Activity:
     if found is not None:
         return found
     fence = need.lat is not None and need.lon is not None
+    # Only the public meeting place: the description stays with the need, for its volunteers.
     activity = services.new_activity(
         need.org, name=need.title, service_type=NEED_SERVICE_TYPES.get(need.type, "community"),
-        place=need.location_note or "", content=need.description or "",
+        place=need.location_note or "",
         starts_at=local_to_utc(slot.start), ends_at=local_to_utc(slot.end),
         geofence_lat=need.lat if fence else None, geofence_lon=need.lon if fence else None,
         geofence_radius_m=geofence_radius_m() if fence else None)
@@ -81,7 +82,8 @@ def occurrence_activity(slot: NeedSlot) -> Activity:
 def occurrence_for_organizer(slot: NeedSlot, *, by) -> Activity:
     """The occurrence's activity for the organizer's door screen (code and QR)."""
     if by is not None:
-        require(by, "records.manage", slot.need.org, hide=not can(by, "needs.read", slot.need.org))
+        org = slot.need.org
+        require(by, "records.manage", org, hide=not can(by, "needs.read", org))
     return occurrence_activity(slot)
 
 
@@ -95,8 +97,8 @@ def occurrence_roster(activity: Activity) -> list[dict]:
     """Who is on each place of the occurrence and how far their day went."""
     slot_ids = [slot.id for slot in occurrence_slots(activity)]
     assignments = db.session.execute(select(Assignment).where(
-        Assignment.slot_id.in_(slot_ids or [-1]), Assignment.state.in_(
-            ("confirmed", "accepted"))).order_by(Assignment.slot_id)).scalars().all()
+        Assignment.slot_id.in_(slot_ids or [-1]), Assignment.state.in_(COMMITTED_STATES))
+        .order_by(Assignment.slot_id)).scalars().all()
     return [{"assignment": a, "record": latest_record(a)} for a in assignments]
 
 
