@@ -89,49 +89,69 @@ def redis_client():
 
 
 @pytest.fixture
-def two_servers(app, tmp_path, redis_client):
-    """Two processes serving the app with limits in Redis, under a key prefix of their own.
-    The per-address limit is lifted so that only the per-account one is measured."""
-    prefix = f"vh-test-{uuid.uuid4().hex}"
-    env = {**os.environ,
-           "VOLUNTEER_HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'limits.db'}",
-           "VOLUNTEER_HUB_SECRET_KEY": "test-secret", "VOLUNTEER_HUB_ID_HASH_KEY": "test",
-           "VOLUNTEER_HUB_DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
-           "VOLUNTEER_HUB_VAPID_PRIVATE_KEY": "unused",
-           "VOLUNTEER_HUB_RATELIMIT_STORAGE_URI": REDIS_URL,
-           "VOLUNTEER_HUB_RATELIMIT_KEY_PREFIX": prefix,
-           "VOLUNTEER_HUB_LOGIN_RATE_LIMIT": "1000 per minute"}
-    processes, ports = [], []
-    try:
-        for _ in range(2):  # one after the other: the first creates the tables
+def serve(app, tmp_path):
+    """Start processes serving the app on one SQLite file with the given limit storage; the
+    per-address limit is lifted so that only the per-account one is measured."""
+    processes = []
+
+    def start(storage_uri: str, prefix: str, count: int = 1) -> list[str]:
+        env = {**os.environ,
+               "VOLUNTEER_HUB_DATABASE_URL": f"sqlite:///{tmp_path / 'limits.db'}",
+               "VOLUNTEER_HUB_SECRET_KEY": "test-secret", "VOLUNTEER_HUB_ID_HASH_KEY": "test",
+               "VOLUNTEER_HUB_DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
+               "VOLUNTEER_HUB_VAPID_PRIVATE_KEY": "unused",
+               "VOLUNTEER_HUB_RATELIMIT_STORAGE_URI": storage_uri,
+               "VOLUNTEER_HUB_RATELIMIT_KEY_PREFIX": prefix,
+               "VOLUNTEER_HUB_LOGIN_RATE_LIMIT": "1000 per minute"}
+        urls = []
+        for _ in range(count):  # one after the other: the first creates the tables
             process = subprocess.Popen([sys.executable, "-c", SERVER], env=env,
                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                        text=True)
             processes.append(process)
-            ports.append(int(process.stdout.readline()))
-        yield [f"http://127.0.0.1:{port}" for port in ports], prefix
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
-        for key in redis_client.scan_iter(f"*{prefix}*"):
-            redis_client.delete(key)
+            urls.append(f"http://127.0.0.1:{int(process.stdout.readline())}")
+        return urls
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def two_servers(serve, redis_client):
+    """Two processes with limits in Redis, under a key prefix of their own."""
+    prefix = f"vh-test-{uuid.uuid4().hex}"
+    yield serve(REDIS_URL, prefix, count=2), prefix
+    for key in redis_client.scan_iter(f"*{prefix}*"):
+        redis_client.delete(key)
+
+
+def guess_statuses(servers: list[str], phone: str, count: int) -> list[int]:
+    import requests
+
+    return [requests.post(f"{servers[n % len(servers)]}/api/v1/tokens", timeout=30,
+                          json={"login": phone, "password": f"guess-{n}"}).status_code
+            for n in range(count)]
 
 
 def test_two_processes_share_one_account_limit_through_redis(app, two_servers, redis_client):
-    import requests
-
     servers, prefix = two_servers
     phone = "13912345678"
     limit = int(app.config["LOGIN_ACCOUNT_RATE_LIMIT"].split()[0])
-    statuses = [requests.post(f"{servers[n % 2]}/api/v1/tokens", timeout=10,
-                              json={"login": phone, "password": f"guess-{n}"}).status_code
-                for n in range(30)]
+    statuses = guess_statuses(servers, phone, 30)
     # Per-process memory let 20 of 30 through here; one shared bucket lets `limit` through.
     assert statuses.count(401) == limit
     assert statuses.count(429) == 30 - limit
     keys = [key.decode() for key in redis_client.scan_iter(f"*{prefix}*")]
     assert keys and not any(phone in key for key in keys)  # the account is hashed in the key
+
+
+def test_with_redis_unreachable_logins_are_still_limited_not_failed(app, serve):
+    limit = int(app.config["LOGIN_ACCOUNT_RATE_LIMIT"].split()[0])
+    servers = serve("redis://127.0.0.1:1", "vh-test-down")  # nothing listens on port 1
+    statuses = guess_statuses(servers, "13912345678", limit + 2)
+    assert statuses == [401] * limit + [429, 429]  # the process's own memory counts
 
 
 @pytest.mark.parametrize("body", [
