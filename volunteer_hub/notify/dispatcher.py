@@ -17,9 +17,9 @@ Retries: a transient failure waits base * 2^(attempts-1) seconds (30 s, 60 s, ..
 next channel is tried. A permanent failure ('failed') falls back at once.
 
 Circuit breakers (channels.CircuitBreaker, one per channel): a provider that stops answering
-pauses its channel after a few requests in a row got no answer. Its messages are then neither claimed nor
-sent, and those already claimed go back to 'pending' without counting an attempt, so the
-other channels keep the send threads; after a cool-down one probe request tries again.
+pauses its channel after a few requests in a row got no answer. Its messages are then neither
+claimed nor sent, and those already claimed go back to 'pending' without counting an attempt,
+so the other channels keep the send threads; after a cool-down one probe request tries again.
 
 Web Push: the claim also reads the recipients' live subscriptions, so the channel sends
 without the database; what each push service answered is recorded with the results
