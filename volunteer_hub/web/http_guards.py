@@ -1,9 +1,10 @@
 """HTTP guards on every response: security headers, `no-store`, the session cookie's
 Secure flag, trusted proxies.
 
-The headers are added by a WSGI middleware rather than a Flask `after_request` hook so that
-the one-tap answer's fast lane (emergency/fast_answer.py), which answers before Flask, gets
-them too: one place for every response. docs/ARCHITECTURE.md "Guards (issue 11)" says why
+The headers are added by a WSGI layer around the whole app (GuardedFlask.__call__) rather
+than a Flask `after_request` hook so that the one-tap answer's fast lane
+(emergency/fast_answer.py), which answers before Flask, gets them too: one place for every
+response. docs/ARCHITECTURE.md "Guards (issue 11)" says why
 this is not flask-talisman.
 """
 from __future__ import annotations
