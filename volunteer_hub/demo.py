@@ -161,7 +161,7 @@ def _teams(rng, district, communities, volunteers):
     return teams
 
 
-def _demo_plan(district, station: Org, teams) -> None:
+def _demo_plan(district, station: Org, teams):
     """A flood plan of the district that the demo coordinator can call out as a drill."""
     from volunteer_hub.emergency import plans
 
@@ -176,7 +176,7 @@ def _demo_plan(district, station: Org, teams) -> None:
              "escalation": [{"after_minutes": 10, "action": "renotify", "value": None},
                             {"after_minutes": 20, "action": "widen_radius", "value": 25.0},
                             {"after_minutes": 30, "action": "page_coordinator", "value": None}]}
-    plans.create_plan(district, {
+    return plans.create_plan(district, {
         "name": "朝阳区防汛应急预案", "category": "natural_disaster",
         "description": "暴雨内涝时的人员转移、救援与独居老人安全确认",
         "levels": {"3": level, "4": {**level, "initial_teams": 1}},
@@ -215,6 +215,131 @@ def _demo_needs(community, rng: random.Random, today: date) -> None:
         needs.set_need_state(need, "open", by=None)
 
 
+# --- a past: six months of service, a few starred volunteers, an earlier drill ----------------
+
+HISTORY_WEEKS = 26
+STARRED = 4  # regulars of 劲松一区 who came every week: over 100 hours, one star
+WEEKLY_HOURS = 4
+
+
+def _served(activity, volunteer) -> None:
+    """Checked in and out with the activity's code at its start and end (the volunteer's own
+    taps, as on their phone); verified later in one batch."""
+    from volunteer_hub.records import services as records
+
+    code = {"code": activity.checkin_code}
+    records.check_in(activity, volunteer, "code", code, by=None, now=activity.starts_at)
+    records.check_out(activity, volunteer, "code", code, by=None, now=activity.ends_at)
+
+
+def _demo_history(rng: random.Random, communities, volunteers, organizer, today: date) -> None:
+    """A weekly service morning in 劲松一区 and a monthly one in three other communities over
+    the last six months, checked in by code and verified through the records service, so
+    the hours, the ledger (a valid chain) and the star levels are those of real use."""
+    from datetime import UTC, datetime
+
+    from volunteer_hub.records import services as records
+
+    def morning(day: date, hours: int) -> tuple[datetime, datetime]:
+        start = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)  # 09:00 Beijing
+        return start, start + timedelta(hours=hours)
+
+    home = communities[0]
+    regulars = [v for v in volunteers if v.community is home and v.status == "active"
+                and (today - v.birth_date).days >= 18 * 366]
+    stars, occasional = regulars[:STARRED], regulars[STARRED:]
+    pending = []
+    for week in range(HISTORY_WEEKS, 0, -1):
+        day = today - timedelta(days=7 * week + (today.weekday() - 5) % 7)  # a Saturday
+        start, end = morning(day, WEEKLY_HOURS)
+        activity = records.create_activity(home, {
+            "name": "周末社区服务：环境整治与助老", "service_type": "community",
+            "place": "劲松一区居委会", "starts_at": start, "ends_at": end}, by=None)
+        for volunteer in stars + rng.sample(occasional, min(len(occasional), 3)):
+            _served(activity, volunteer)
+        pending.append(activity)
+    for community in communities[1:4]:
+        members = [v for v in volunteers if v.community is community and v.status == "active"]
+        for month in range(6, 0, -1):
+            start, end = morning(today - timedelta(days=30 * month + 2), 3)
+            activity = records.create_activity(community, {
+                "name": f"{community.name_zh}月度义诊与宣传", "service_type": "community",
+                "starts_at": start, "ends_at": end}, by=None)
+            for volunteer in rng.sample(members, min(len(members), 4)):
+                _served(activity, volunteer)
+            pending.append(activity)
+    db.session.flush()
+    from volunteer_hub.records.models import ServiceRecord
+
+    record_ids = list(db.session.execute(db.select(ServiceRecord.id).where(
+        ServiceRecord.activity_id.in_([a.id for a in pending]),
+        ServiceRecord.status == "pending").order_by(ServiceRecord.id)).scalars())
+    records.verify_records(record_ids, by=organizer)
+
+
+def _past_drill(plan, coordinator, rng: random.Random) -> None:
+    """The flood plan's drill of earlier today: called out two hours ago, answered through
+    the links, roll-called and stood down, so its after-action report has a story."""
+    from volunteer_hub.emergency import activation as activations
+    from volunteer_hub.emergency import responses, rollcall
+    from volunteer_hub.emergency.models import ActivationEvent, ActivationRole, Responder
+    from volunteer_hub.notify.models import OutboxContent, OutboxMessage
+
+    activation = activations.activate(plan, level=3, is_drill=True, address="劲松街道应急站",
+                                      note="夜间内涝转移演练", by=coordinator)
+    start = activation.activated_at - timedelta(hours=2)
+    _move_call_out_to(activation, start, ActivationEvent, OutboxMessage, OutboxContent)
+    people = list(db.session.execute(db.select(Responder).where(
+        Responder.activation_id == activation.id).order_by(Responder.id)).scalars())
+    for index, responder in enumerate(people):
+        if index % 5 == 4:
+            continue  # a fifth never answered
+        answered = start + timedelta(minutes=2 + rng.random() * 20)
+        if index % 5 == 3:
+            responses.answer(responder, "cannot", channel="sms", now=answered)
+            continue
+        eta = rng.choice((10, 20, 30))
+        responses.answer(responder, "coming", eta, channel="link", now=answered)
+        responder.assigned_at = responder.assigned_at and answered
+        if index % 7 != 6:  # one in seven of those coming did not turn up
+            arrived = answered + timedelta(minutes=eta + rng.randint(-5, 10))
+            rollcall.mark_arrived(activation, responder.id, by=coordinator, now=arrived)
+            rollcall.confirm_safe(responder, by=coordinator, now=arrived + timedelta(minutes=80))
+            rollcall.check_out(responder, by=coordinator, now=arrived + timedelta(minutes=85))
+    for role in activation.roles:
+        role.filled_at = role.filled_at and start + timedelta(minutes=25)
+    for event in db.session.execute(db.select(ActivationEvent).where(
+            ActivationEvent.activation_id == activation.id,
+            ActivationEvent.kind == "assigned")).scalars():
+        event.at = start + timedelta(minutes=5)
+    activations.stand_down(activation, note="演练结束，全员安全。", by=coordinator)
+
+
+def _move_call_out_to(activation, start, ActivationEvent, OutboxMessage, OutboxContent):
+    """Date a call-out written just now as having started at `start` (the demo's past)."""
+    from volunteer_hub.emergency.models import Responder
+
+    shift = activation.activated_at - start
+    naive_shift = shift  # the outbox stores naive UTC, the same shift applies
+    activation.activated_at = start
+    for event in db.session.execute(db.select(ActivationEvent).where(
+            ActivationEvent.activation_id == activation.id)).scalars():
+        event.at = event.at - shift
+    for responder in db.session.execute(db.select(Responder).where(
+            Responder.activation_id == activation.id)).scalars():
+        responder.notified_at = responder.notified_at - shift
+    prefix = f"emergency:{activation.id}:"
+    for message in db.session.execute(db.select(OutboxMessage).where(
+            OutboxMessage.event_key.startswith(prefix))).scalars():
+        for column in ("created_at", "sent_at", "delivered_at", "next_attempt_at"):
+            if getattr(message, column) is not None:
+                setattr(message, column, getattr(message, column) - naive_shift)
+    for content in db.session.execute(db.select(OutboxContent).where(
+            OutboxContent.event_key.startswith(prefix))).scalars():
+        content.created_at = content.created_at - naive_shift
+    db.session.flush()
+
+
 def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = False) -> dict:
     """Create the demo and return the logins to print."""
     rng = random.Random(seed)
@@ -243,7 +368,9 @@ def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = Fal
         first.status = "active"
         teams = _teams(rng, district, communities, created)
         db.session.flush()
-        _demo_plan(district, communities[0], teams)
+        plan = _demo_plan(district, communities[0], teams)
         _demo_needs(communities[0], rng, today)
+        _demo_history(rng, communities, created, organizer, today)
+        _past_drill(plan, coordinator, rng)
     return {"password": DEMO_PASSWORD, "admin": admin.phone, "organizer": organizer.phone,
             "coordinator": coordinator.phone, "volunteer": first.phone}
