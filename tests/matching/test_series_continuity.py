@@ -47,9 +47,10 @@ def _instance(seed: int):
     return slots, vols
 
 
-def _brute_force(slots, vols) -> tuple[int, int]:
-    """(priority-weighted fills, cost) of the best assignment of rows to volunteers."""
-    series = series_of(slots)
+def _brute_force(slots, vols, series) -> tuple[int, int]:
+    """(priority-weighted fills, cost) of the best assignment of rows to volunteers, a
+    series (as solved: split where nobody can take it whole) being one row when some
+    volunteer can take all its occurrences."""
     rows: list[list[int]] = []  # each row: the slot indices it fills together
     for s in sorted(set(series.tolist()) - {NO_SERIES}):
         members = list(np.flatnonzero(series == s))
@@ -86,10 +87,12 @@ def test_series_solve_matches_brute_force(seed: int) -> None:
     filled = np.flatnonzero(solved.assignment != UNASSIGNED)
     weight = sum(PRIORITY_RANK[slots[i].priority] for i in filled)
     cost = sum(pair_cost(slots[i], vols[int(solved.assignment[i])], WEIGHTS) for i in filled)
-    assert (weight, cost) == _brute_force(slots, vols)
+    assert (weight, cost) == _brute_force(slots, vols, solved.series)
     for s in solved.whole_feasible:
         people = {int(solved.assignment[i]) for i in np.flatnonzero(series == s)}
         assert len(people) == 1  # one face, or (UNASSIGNED) left whole to the next round
+    for s in set(solved.series.tolist()) - {NO_SERIES}:
+        assert len({int(solved.assignment[i]) for i in np.flatnonzero(solved.series == s)}) == 1
 
 
 def test_a_series_someone_can_take_whole_goes_to_one_person() -> None:
@@ -103,3 +106,20 @@ def test_a_series_someone_can_take_whole_goes_to_one_person() -> None:
     solved = solve_with_series(SlotTable.from_slots(slots, vocab),
                                VolunteerTable.from_volunteers([near, farther], vocab), WEIGHTS, series_of(slots))
     assert solved.assignment.tolist() == [1, 1, 1]  # index of `farther` in the id-sorted table
+
+
+def test_a_series_nobody_can_take_whole_goes_to_as_few_people_as_the_split_allows() -> None:
+    """A can come in weeks 1 and 2, B in weeks 2 and 3 and 4: two faces, not four."""
+    slots = [easy_slot(i + 1, need_id=1, start=BASE_DAY + timedelta(days=7 * i, hours=9),
+                       end=BASE_DAY + timedelta(days=7 * i, hours=11), beneficiary_id=1) for i in range(4)]
+
+    def away(*weeks: int) -> frozenset:
+        return frozenset((BASE_DAY + timedelta(days=7 * w)).date() for w in weeks)
+
+    a = easy_volunteer(1, unavailable_dates=away(2, 3))
+    b = easy_volunteer(2, lat=31.231, unavailable_dates=away(0))
+    vocab = vocabulary_for(slots, [a, b])
+    solved = solve_with_series(SlotTable.from_slots(slots, vocab),
+                               VolunteerTable.from_volunteers([a, b], vocab), WEIGHTS, series_of(slots))
+    assert len(solved.whole_feasible) == 0
+    assert solved.assignment.tolist() == [0, 1, 1, 1]

@@ -371,8 +371,11 @@ def in_subtree(paths: np.ndarray, prefix: str) -> np.ndarray:
     return np.array([p.startswith(prefix) for p in paths], dtype=bool) if len(paths) else np.zeros(0, bool)
 
 
-def with_assignments(table: VolunteerTable, vi: np.ndarray, start: np.ndarray, end: np.ndarray) -> VolunteerTable:
-    """The table after a round: the assigned slots become busy time and recent load."""
+def with_assignments(table: VolunteerTable, vi: np.ndarray, start: np.ndarray, end: np.ndarray,
+                     beneficiary: np.ndarray) -> VolunteerTable:
+    """The table after a round: the assigned slots become busy time and recent load, and
+    their beneficiaries count as served, so that later rounds prefer, among near-equal
+    candidates, whoever already visits that person (fewer faces for a split series)."""
     if len(vi) == 0:
         return table
     keys, ends = merge_intervals(
@@ -380,8 +383,9 @@ def with_assignments(table: VolunteerTable, vi: np.ndarray, start: np.ndarray, e
         lambda k: k // KEY_SHIFT, int(KEY_SHIFT))
     load = table.recent_load.copy()
     np.add.at(load, vi, 1)
-    fresh = replace(table, busy_keys=keys, busy_ends=ends, recent_load=load)
-    return fresh
+    known = beneficiary != MISSING_ID
+    served = np.unique(np.concatenate((table.served_keys, vi[known] * KEY_SHIFT + beneficiary[known])))
+    return replace(table, busy_keys=keys, busy_ends=ends, recent_load=load, served_keys=served)
 
 
 __all__ = ["Pool", "SlotSet", "active_pool_query", "in_subtree", "load_pool", "load_slot_rows",

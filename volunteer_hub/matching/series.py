@@ -1,18 +1,19 @@
 """Continuity of a series: the occurrences of a recurring need, matched as one.
 
-Elderly people and children should see the same face every week. A series (the slots of
-one need and position in this solve) becomes one row of the assignment problem, its
-edges the volunteers feasible for every occurrence, costing the sum of the occurrences'
-costs, and its weight the sum of their priority ranks. Everything else is as in
-solver.solve_assignment, so the solve is exact for this objective, in order:
+Elderly people and children should see the same face every week. A series (the j-th place
+of each occurrence of one need in this solve) becomes one row of the assignment problem:
+its edges are the volunteers feasible for every occurrence, each costing the sum of the
+occurrences' costs, and its weight is the sum of their priority ranks. A series nobody can
+take whole is first split (split_series): the candidate feasible for the most remaining
+occurrences takes a part, while two or more remain; leftovers are single slots. Given those
+rows the solve is solver.solve_assignment's, so it is exact for this objective, in order:
 
-1. the most priority-weighted fills, a series counting each of its occurrences;
+1. the most priority-weighted fills, a series (or part) counting each of its occurrences;
 2. the least total cost;
 
-with every series that has a volunteer feasible for all its occurrences either given to
-one such volunteer or left to the next round, where its occurrences go one by one (the
-service's later rounds). A series nobody can take whole is matched occurrence by
-occurrence from the start.
+subject to every (part of a) series going to one volunteer or, if it stays empty, to the
+service's next round, where its occurrences go one by one. The split is greedy: it is not
+proven to need the fewest people (a set cover), only never more than one per part.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class SeriesSolve:
     bundled: dict[tuple[int, int], PairFacts]  # (slot row, volunteer) of rows filled as a series
     whole_feasible: IntArray  # series ids with a volunteer feasible for every occurrence
     series_left: IntArray  # slot rows of series that had such a volunteer but stayed empty
+    series: IntArray  # per slot row, the series as solved (split where nobody takes one whole)
 
 
 def series_of(slots: Sequence[Slot]) -> IntArray:
@@ -91,20 +93,35 @@ def _demand_units(weights: Weights, graph: CandidateGraph, vi: IntArray) -> IntA
     return np.rint(weights.demand * np.sqrt(demand[vi] / mean) * COST_POINTS_SCALE).astype(np.int64)
 
 
-def _whole_series_pairs(
-    slots: SlotTable, vols: VolunteerTable, weights: Weights, graph: CandidateGraph, series: IntArray
-) -> tuple[IntArray, IntArray, IntArray, _Facts | None]:
-    """(series id, volunteer, summed cost) of every volunteer who is a candidate of some
-    occurrence and feasible for all of them, with the facts of each occurrence's pair."""
+@dataclass(frozen=True)
+class _Occurrences:
+    """Every (occurrence, candidate) pair of the series, evaluated under all the rules:
+    pairs are grouped by (series, volunteer) candidate, counts[k] occurrences each."""
+
+    cand: IntArray  # (k, 2): series id, volunteer index
+    counts: IntArray
+    row: IntArray
+    ok: np.ndarray
+    relation: IntArray
+    km: np.ndarray
+
+    @property
+    def starts(self) -> IntArray:
+        return np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.int64)
+
+    def whole(self) -> np.ndarray:
+        """Per candidate: feasible for every occurrence of its series."""
+        return np.logical_and.reduceat(self.ok, self.starts) if len(self.cand) else np.zeros(0, bool)
+
+
+def _occurrences(slots: SlotTable, vols: VolunteerTable, graph: CandidateGraph, series: IntArray) -> _Occurrences:
     in_series = series[graph.slot_idx] != NO_SERIES
     cand = np.unique(np.column_stack((series[graph.slot_idx[in_series]], graph.vol_idx[in_series])), axis=0)
     if len(cand) == 0:
         empty = np.empty(0, np.int64)
-        return empty, empty, empty, None
+        return _Occurrences(cand.reshape(0, 2), empty, empty, np.zeros(0, bool), empty, np.zeros(0))
     rows_of = {int(s): np.flatnonzero(series == s) for s in np.unique(cand[:, 0])}
-    # Every (occurrence, candidate) pair of the series, evaluated under all the rules.
-    counts = np.array([len(rows_of[int(s)]) for s in cand[:, 0]])
-    pair_series = np.repeat(cand[:, 0], counts)
+    counts = np.array([len(rows_of[int(s)]) for s in cand[:, 0]], dtype=np.int64)
     pair_vol = np.repeat(cand[:, 1], counts)
     pair_row = np.concatenate([rows_of[int(s)] for s in cand[:, 0]])
     idx, rel, km = feasible_subset(slots, vols, pair_row, pair_vol)
@@ -113,16 +130,55 @@ def _whole_series_pairs(
     rel_all = np.zeros(len(pair_row), dtype=np.int64)
     km_all = np.zeros(len(pair_row))
     rel_all[idx], km_all[idx] = rel, km
-    start = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    whole = np.logical_and.reduceat(ok, start)
-    keep_pair = np.repeat(whole, counts)
-    r, v, s = pair_row[keep_pair], pair_vol[keep_pair], pair_series[keep_pair]
-    km_kept, rel_kept = km_all[keep_pair], rel_all[keep_pair]
+    return _Occurrences(cand, counts, pair_row, ok, rel_all, km_all)
+
+
+def split_series(series: IntArray, occurrences: _Occurrences) -> IntArray:
+    """Series nobody can take whole are split into parts one volunteer can take: the
+    candidate feasible for most of the remaining occurrences takes a part (ties: the
+    lowest index), while two or more remain; what is left goes occurrence by occurrence."""
+    whole = occurrences.whole()
+    split = series.copy()
+    next_id = int(series.max()) + 1 if len(series) else 0
+    cands_of: dict[int, list[int]] = defaultdict(list)
+    for k, (series_id, _) in enumerate(occurrences.cand):
+        cands_of[int(series_id)].append(k)
+    for series_id, ks in cands_of.items():
+        if whole[ks].any():
+            continue
+        rows = occurrences.row[occurrences.starts[ks[0]]: occurrences.starts[ks[0]] + occurrences.counts[ks[0]]]
+        masks = [occurrences.ok[occurrences.starts[k]: occurrences.starts[k] + occurrences.counts[k]] for k in ks]
+        split[rows] = NO_SERIES
+        remaining = np.ones(len(rows), dtype=bool)
+        while remaining.sum() >= 2:
+            sizes = [int((m & remaining).sum()) for m in masks]
+            best = int(np.argmax(sizes))  # candidates are sorted by volunteer index
+            if sizes[best] < 2:
+                break
+            part = masks[best] & remaining
+            split[rows[part]] = next_id
+            next_id += 1
+            remaining &= ~part
+    return split
+
+
+def _whole_series_pairs(
+    slots: SlotTable, vols: VolunteerTable, weights: Weights, graph: CandidateGraph, occ: _Occurrences
+) -> tuple[IntArray, IntArray, IntArray, _Facts | None]:
+    """(series id, volunteer, summed cost) of every candidate feasible for every occurrence
+    of its series, with the facts of each occurrence's pair."""
+    if len(occ.cand) == 0:
+        empty = np.empty(0, np.int64)
+        return empty, empty, empty, None
+    whole = occ.whole()
+    keep_pair = np.repeat(whole, occ.counts)
+    r, v = occ.row[keep_pair], np.repeat(occ.cand[:, 1], occ.counts)[keep_pair]
+    km_kept, rel_kept = occ.km[keep_pair], occ.relation[keep_pair]
     cost, continuity, preference, misses = pair_costs(slots, vols, weights, r, v, km_kept)
     cost = cost + _demand_units(weights, graph, v)
     facts = _Facts(r * len(vols) + v, cost, km_kept, rel_kept, continuity, preference, misses)
-    summed = np.add.reduceat(cost, np.concatenate(([0], np.cumsum(counts[whole])[:-1]))) if whole.any() else cost[:0]
-    return cand[whole, 0], cand[whole, 1], summed.astype(np.int64), facts
+    summed = np.add.reduceat(cost, np.concatenate(([0], np.cumsum(occ.counts[whole])[:-1]))) if whole.any() else cost[:0]
+    return occ.cand[whole, 0], occ.cand[whole, 1], summed.astype(np.int64), facts
 
 
 @dataclass(frozen=True)
@@ -148,8 +204,13 @@ def solve_with_series(
 ) -> SeriesSolve:
     """Exact solve where each series with a volunteer feasible for every occurrence is one
     row (see the module docstring). series: per slot row, a series id or NO_SERIES."""
+    original = series
     graph = build_candidate_graph(slots, vols, weights, max_candidates=max_candidates)
-    b_series, b_vol, b_cost, facts = _whole_series_pairs(slots, vols, weights, graph, series)
+    first = _occurrences(slots, vols, graph, series)
+    whole_feasible = np.unique(first.cand[first.whole(), 0])
+    series = split_series(series, first)
+    occurrences = first if (series == original).all() else _occurrences(slots, vols, graph, series)
+    b_series, b_vol, b_cost, facts = _whole_series_pairs(slots, vols, weights, graph, occurrences)
     bundle_ids = np.unique(b_series)
     bundled_rows = np.isin(series, bundle_ids)
     single_rows = np.flatnonzero(~bundled_rows)
@@ -185,4 +246,4 @@ def solve_with_series(
         bundled.update({(int(r), volunteer): facts.of(int(r), volunteer, len(vols)) for r in rows})
     single_assignment = np.where(bundled_rows, UNASSIGNED, assignment)
     return SeriesSolve(graph, assignment, assignment_edges(graph, single_assignment), bundled,
-                       bundle_ids, np.array(left, dtype=np.int64))
+                       whole_feasible, np.array(left, dtype=np.int64), series)

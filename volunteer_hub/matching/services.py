@@ -357,8 +357,8 @@ def _solve_rounds(slots: list[engine.Slot], vols, weights: engine.Weights, *,
                             for row in np.flatnonzero(assignment == solver.UNASSIGNED)]
         if len(filled) == 0:
             break
-        vols = loading.with_assignments(vols, assignment[filled],
-                                        table.start_minute[filled], table.end_minute[filled])
+        vols = loading.with_assignments(vols, assignment[filled], table.start_minute[filled],
+                                        table.end_minute[filled], table.beneficiary[filled])
         taken = set(filled.tolist())
         remaining = [s for row, s in enumerate(remaining) if row not in taken]
     return outcome
