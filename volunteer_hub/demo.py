@@ -232,7 +232,8 @@ def _served(activity, volunteer) -> None:
     records.check_out(activity, volunteer, "code", code, by=None, now=activity.ends_at)
 
 
-def _demo_history(rng: random.Random, communities, volunteers, organizer, today: date) -> None:
+def _demo_history(rng: random.Random, communities, volunteers, organizer, today: date, *,
+                  regular) -> None:
     """A weekly service morning in 劲松一区 and a monthly one in three other communities over
     the last six months, checked in by code and verified through the records service, so
     the hours, the ledger (a valid chain) and the star levels are those of real use."""
@@ -245,8 +246,8 @@ def _demo_history(rng: random.Random, communities, volunteers, organizer, today:
         return start, start + timedelta(hours=hours)
 
     home = communities[0]
-    regulars = [v for v in volunteers if v.community is home and v.status == "active"
-                and (today - v.birth_date).days >= 18 * 366]
+    regulars = [regular] + [v for v in volunteers if v.community is home and v is not regular
+                            and v.status == "active" and (today - v.birth_date).days >= 18 * 366]
     stars, occasional = regulars[:STARRED], regulars[STARRED:]
     pending = []
     for week in range(HISTORY_WEEKS, 0, -1):
@@ -364,13 +365,16 @@ def build_demo(*, volunteers: int = 2000, seed: int = 2026, progress: bool = Fal
                 db.session.flush()
         if bar:
             bar.__exit__(None, None, None)
-        first = next(v for v in created if v.community is communities[0])
+        # The volunteer login printed by `make run`: an adult, and one of the regulars whose
+        # hours, star and certificate the first visit shows.
+        first = next(v for v in created if v.community is communities[0]
+                     and (today - v.birth_date).days >= 18 * 366)
         first.status = "active"
         teams = _teams(rng, district, communities, created)
         db.session.flush()
         plan = _demo_plan(district, communities[0], teams)
         _demo_needs(communities[0], rng, today)
-        _demo_history(rng, communities, created, organizer, today)
+        _demo_history(rng, communities, created, organizer, today, regular=first)
         _past_drill(plan, coordinator, rng)
     return {"password": DEMO_PASSWORD, "admin": admin.phone, "organizer": organizer.phone,
             "coordinator": coordinator.phone, "volunteer": first.phone}

@@ -47,3 +47,10 @@ def test_no_community_is_called_community_twice(db):
     assert not [name for name in names if name.endswith("社区社区")]
     assert db.session.execute(select(func.count()).select_from(Org).where(
         Org.name_zh == "九龙社区")).scalar_one() == 1
+
+
+def test_the_printed_volunteer_login_has_hours_and_a_star(db):
+    logins = build_demo(volunteers=150, seed=11)
+    volunteer = db.session.execute(select(Volunteer).where(
+        Volunteer.phone == logins["volunteer"])).scalar_one()
+    assert timebank.star_level(timebank.service_minutes(volunteer)) >= 1
