@@ -357,7 +357,7 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
                MatchingPreference.day_parts, MatchingPreference.categories)
         .where(of_pool(MatchingPreference.volunteer_id))))
     return Pool(
-        ids=_ints(ids), paths=np.array(paths, dtype=object), columns=columns,
+        ids=_ints(ids), paths=np.array(paths, dtype=str), columns=columns,
         skills=(_ints(s_id), s_code, _ints(s_level)),
         certs=(_ints(c_id), c_kind, _days(c_expiry, NO_EXPIRY)),
         windows=tuple(_ints(c) for c in w_cols),
@@ -368,7 +368,8 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
 
 
 def in_subtree(paths: np.ndarray, prefix: str) -> np.ndarray:
-    return np.array([p.startswith(prefix) for p in paths], dtype=bool) if len(paths) else np.zeros(0, bool)
+    """Per pool row: homed in the subtree at prefix (org paths end with '/')."""
+    return np.char.startswith(paths, prefix) if len(paths) else np.zeros(0, bool)
 
 
 def with_assignments(table: VolunteerTable, vi: np.ndarray, start: np.ndarray, end: np.ndarray,
