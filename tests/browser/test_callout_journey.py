@@ -260,3 +260,37 @@ def test_organizer_replaces_a_proposed_volunteer_by_name(phone, demo, db):
     db.session.rollback()
     replaced = db.session.get(Assignment, proposed.id)
     assert replaced.volunteer_id == other.id, organizer.locator(".flash").inner_text()
+
+
+def test_a_one_tap_answer_given_offline_is_sent_when_back_online(phone, demo, db, live_server):
+    import time
+
+    from volunteer_hub.emergency import activation as activations
+    from volunteer_hub.emergency.models import Responder
+
+    plan = db.session.execute(select(EmergencyPlan)).scalar_one()
+    activation = activations.activate(plan, level=3, is_drill=True, by=None)
+    db.session.commit()
+    link = alert_links(db, activation.id, 1)[0]
+    responder = db.session.execute(select(Responder).where(
+        Responder.activation_id == activation.id).order_by(Responder.id)).scalars().first()
+    volunteer = phone()
+    log_in(volunteer, responder.volunteer.phone)
+    volunteer.goto(link.replace("http://localhost", live_server))
+    volunteer.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    volunteer.reload()  # under the worker's control
+    volunteer.context.set_offline(True)
+    volunteer.click("button[name=coming_eta][value='20']")
+    volunteer.wait_for_selector("#answer-queued")
+    shot(volunteer, "respond-offline-queued")
+    db.session.rollback()
+    assert db.session.get(Responder, responder.id).answer == "none"
+    volunteer.context.set_offline(False)
+    volunteer.goto("/me/tasks")
+    for _ in range(50):
+        db.session.rollback()
+        if db.session.get(Responder, responder.id).answer == "coming":
+            break
+        time.sleep(0.2)
+    answered = db.session.get(Responder, responder.id)
+    assert (answered.answer, answered.eta_minutes) == ("coming", 20)

@@ -44,11 +44,82 @@ function fromNetwork(event, shouldKeep) {
   });
 }
 
+// A one-tap answer given without a connection is kept and sent when the phone is back
+// online (the next page it loads, or Background Sync where the browser has it).
+var ANSWER = /^\/emergency\/respond\/[^/]+$/;
+var QUEUE_DB = "vh-answers", QUEUE = "outbox";
+var QUEUED_PAGE = '<!doctype html><meta charset="utf-8"><meta name="viewport" ' +
+  'content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/static/css/app.css">' +
+  '<main class="page"><section class="card" id="answer-queued"><h1>已保存您的回复</h1>' +
+  '<p>现在没有网络连接：恢复连接后会自动发送。</p><p lang="en">Your answer is saved: it will ' +
+  'be sent as soon as this phone is back online.</p></section></main>';
+
+function queueStore(mode, work) {
+  return new Promise(function (resolve, reject) {
+    var opening = indexedDB.open(QUEUE_DB, 1);
+    opening.onupgradeneeded = function () {
+      opening.result.createObjectStore(QUEUE, {autoIncrement: true});
+    };
+    opening.onerror = function () { reject(opening.error); };
+    opening.onsuccess = function () {
+      var tx = opening.result.transaction(QUEUE, mode);
+      var result = work(tx.objectStore(QUEUE));
+      tx.oncomplete = function () { resolve(result && result.result); };
+      tx.onerror = function () { reject(tx.error); };
+    };
+  });
+}
+
+function keepAnswer(request) {
+  return request.text().then(function (body) {
+    return queueStore("readwrite", function (store) {
+      return store.add({url: request.url, body: body,
+                        type: request.headers.get("Content-Type") || ""});
+    });
+  }).then(function () {
+    if (self.registration.sync) return self.registration.sync.register("answers").catch(function () {});
+  });
+}
+
+function sendKeptAnswers() {
+  return queueStore("readonly", function (store) {
+    var all = {}, cursor = store.openCursor();
+    cursor.onsuccess = function () {
+      var at = cursor.result;
+      if (at) { all[at.key] = at.value; at.continue(); }
+    };
+    return {get result() { return all; }};
+  }).then(function (kept) {
+    return Promise.all(Object.keys(kept || {}).map(function (key) {
+      var answer = kept[key];
+      return fetch(answer.url, {method: "POST", body: answer.body, credentials: "same-origin",
+                                headers: {"Content-Type": answer.type}, redirect: "manual"})
+        .then(function () {
+          return queueStore("readwrite", function (store) { store.delete(Number(key)); });
+        }).catch(function () {});  // still offline: kept for the next try
+    }));
+  }).catch(function () {});
+}
+
+self.addEventListener("sync", function (event) {
+  if (event.tag === "answers") event.waitUntil(sendKeptAnswers());
+});
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
-  if (request.method !== "GET") return;
   var url = new URL(request.url);
   if (url.origin !== self.location.origin) return;
+  if (request.method === "POST" && ANSWER.test(url.pathname)) {
+    var copy = request.clone();
+    event.respondWith(fetch(request).catch(function () {
+      return keepAnswer(copy).then(function () {
+        return new Response(QUEUED_PAGE, {headers: {"Content-Type": "text/html; charset=utf-8"}});
+      });
+    }));
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (request.mode === "navigate") event.waitUntil(sendKeptAnswers());
   if (request.mode === "navigate") {
     event.respondWith(fromNetwork(event, kept(url.pathname)).catch(function () {
       return caches.match(request).then(function (page) {
