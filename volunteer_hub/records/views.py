@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from volunteer_hub.accounts.forms import attach_errors
 from volunteer_hub.accounts.views import role_required
-from volunteer_hub.db import db, transaction, utcnow
+from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.extensions import limiter
 from volunteer_hub.records import services, tasks
@@ -203,6 +203,6 @@ def scan_check(activity_id):
 def _check_by_qr(activity, assignment, volunteer, proof: dict, checking_out: bool):
     if assignment is not None:
         verb = tasks.check_out_task if checking_out else tasks.check_in_task
-        return verb(assignment, "qr", proof, by=current_user, now=utcnow())
+        return verb(assignment, "qr", proof, by=current_user)
     verb = services.check_out if checking_out else services.check_in
     return verb(activity, volunteer, "qr", proof, by=current_user)
