@@ -280,3 +280,21 @@ def test_a_second_check_in_after_the_check_out_is_refused(db, tree, people):
         tasks.check_in_task(assignment, "code", {"code": code}, by=volunteer.user,
                             now=start + timedelta(minutes=61))
     assert caught.value.code == "ALREADY_CHECKED_OUT"
+
+
+def test_hours_entered_for_a_missing_check_out_replace_the_open_record(db, tree, people):
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    activity = tasks.occurrence_for_organizer(assignment.slot, by=organizer)
+    start = _local_to_utc(assignment.slot.start)
+    opened = tasks.check_in_task(assignment, "code", {"code": activity.checkin_code},
+                                 by=volunteer.user, now=start)
+    record = tasks.record_for_volunteer(activity, volunteer.real_name, {
+        "check_in_at": start, "check_out_at": start + timedelta(minutes=60),
+        "reason": "忘记签退"}, by=organizer)
+    assert record.corrects_id == opened.id and record.method == "manual"
+    services.verify_record(record, by=organizer)
+    db.session.commit()
+    assert opened.status == "corrected"
+    queue = db.session.execute(services.verification_queue(organizer)).scalars().all()
+    assert queue == []

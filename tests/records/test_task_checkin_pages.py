@@ -310,3 +310,18 @@ def test_location_check_in_from_the_task_page_keeps_pass_or_fail(client, people,
     assert near.status_code == 302
     event = db.session.query(CheckEvent).one()
     assert event.method == "geofence" and event.geofence_passed is True
+
+
+def test_a_missing_check_out_links_to_the_hand_record_form(client, people, tree):
+    organizer, volunteer = people
+    from volunteer_hub.needs.services import local_now
+
+    start = local_now().replace(second=0, microsecond=0) - timedelta(hours=5)
+    assignment = task(tree["b"], volunteer, start=start, hours=2)
+    tasks.check_in_task(assignment, "code", {"code": _code(assignment)}, by=volunteer.user,
+                        now=tasks.local_to_utc(start))
+    db.session.commit()
+    login(client, organizer)
+    page = text(client.get("/org/verification"))
+    assert "flag-missing_checkout" in page and "flag-on_duty" not in page
+    assert f"/org/slots/{assignment.slot_id}/check-in#hand-title" in page

@@ -287,14 +287,21 @@ def find_volunteer(who: str, activity: Activity, *, by):
 
 def record_for_volunteer(activity: Activity, who: str, data: dict, *, by,
                          now: datetime | None = None) -> ServiceRecord:
-    """The organizer enters hours for a volunteer named by name or code, with a reason."""
+    """The organizer enters hours for a volunteer named by name or code, with a reason.
+
+    When the volunteer checked in and never out, the hours correct that open record (which
+    could never be verified), so the queue does not keep a record without a check-out."""
     volunteer = find_volunteer(who, activity, by=by)
     start = activity.occurrence_start or activity.starts_at.astimezone(_zone()).replace(
         tzinfo=None)
     data = {**data, **{field: local_to_utc(_on_slot_day(start, data[field]))
                        for field in ("check_in_at", "check_out_at")
                        if isinstance(data.get(field), time)}}
-    record = services.record_manually(activity, volunteer, data, by=by, now=now)
+    opened = services.open_record_of(activity, volunteer)
+    if opened is not None:
+        record = services.request_correction(opened, data, by=by)
+    else:
+        record = services.record_manually(activity, volunteer, data, by=by, now=now)
     assignment = next((row["assignment"] for row in occurrence_roster(activity)
                        if row["assignment"].volunteer_id == volunteer.id), None)
     record.assignment_id = assignment.id if assignment else None
