@@ -9,6 +9,7 @@ transactional requests on every connection the app's pool may hand out.
 from __future__ import annotations
 
 import gc
+import os
 import threading
 
 import pytest
@@ -96,3 +97,33 @@ def test_a_savepoint_write_works_and_its_transaction_stays_whole(
         assert db.session.execute(
             select(func.count(User.id)).where(User.phone == phone)).scalar_one() == 0
 
+
+
+def test_a_forked_worker_never_shares_the_parents_lane_connection(
+        answered_in_a_thread_that_ended, db):
+    """A server that forks its workers after the lane answered (a preloading server) must
+    not let parent and child talk over one database socket."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("on SQLite the lane has no connection of its own")
+    lane = answered_in_a_thread_that_ended
+
+    def backend_pid() -> int:
+        connection = fast_answer._lane_connection(lane.engine())
+        return connection.execute("SELECT pg_backend_pid()").fetchone()[0]
+
+    parents = backend_pid()  # this thread now keeps a lane connection too
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            os.write(writing, str(backend_pid()).encode())
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writing)
+    childs = int(os.read(reading, 32) or 0)
+    os.close(reading)
+    assert os.waitstatus_to_exitcode(os.waitpid(child, 0)[1]) == 0
+    assert childs not in (0, parents)
+    assert backend_pid() == parents  # the parent's connection still answers
