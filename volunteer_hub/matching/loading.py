@@ -242,8 +242,15 @@ def active_pool_query(path: str) -> Select:
                                       Volunteer.org_path.startswith(path, autoescape=True))
 
 
-def _columns(rows, n_fields: int) -> list[list]:
-    return [list(col) for col in zip(*rows)] if rows else [[] for _ in range(n_fields)]
+def _columns(rows: list[tuple], n_fields: int) -> list[list]:
+    # One pass per column: zip(*rows) would make an iterator per row (hundreds of thousands).
+    return [[row[i] for row in rows] for i in range(n_fields)]
+
+
+def _int_columns(rows: list[tuple], n_fields: int) -> list[np.ndarray]:
+    """Columns of an all-integer result, converted in one numpy call."""
+    table = np.array(rows, dtype=np.int64).reshape(len(rows), n_fields)
+    return [table[:, i] for i in range(n_fields)]
 
 
 def _rows(statement) -> list[tuple]:
@@ -320,11 +327,15 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
         select(Certification.volunteer_id, Certification.kind, Certification.expires_on)
         .where(of_pool(Certification.volunteer_id), Certification.issued_on <= today))
     c_id, c_kind, c_expiry = _columns(certs, 3)
+    # Weekday, start and end packed into one integer: half the values to fetch.
     windows = _raw(
-        select(AvailabilityWindow.volunteer_id, AvailabilityWindow.weekday,
-               AvailabilityWindow.start_minute, AvailabilityWindow.end_minute)
+        select(AvailabilityWindow.volunteer_id,
+               (AvailabilityWindow.weekday * WINDOW_STRIDE + AvailabilityWindow.start_minute)
+               * WINDOW_STRIDE + AvailabilityWindow.end_minute)
         .where(of_pool(AvailabilityWindow.volunteer_id)))
-    w_cols = _columns(windows, 4)
+    w_id, w_packed = _int_columns(windows, 2)
+    w_cols = (w_id, w_packed // WINDOW_STRIDE**2, w_packed // WINDOW_STRIDE % WINDOW_STRIDE,
+              w_packed % WINDOW_STRIDE)
     exceptions = _raw(
         select(AvailabilityException.volunteer_id, AvailabilityException.day)
         .where(of_pool(AvailabilityException.volunteer_id),
@@ -343,14 +354,14 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
         .where(of_pool(Assignment.volunteer_id), Assignment.state.in_(COMMITTED_STATES),
                NeedSlot.start >= now - timedelta(days=RECENT_LOAD_DAYS))
         .group_by(Assignment.volunteer_id))
-    l_id, l_count = _columns(load, 2)
+    l_id, l_count = _int_columns(load, 2)
     served = _raw(
         select(Assignment.volunteer_id, Need.beneficiary_id).distinct()
         .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
         .join(Need, NeedSlot.need_id == Need.id)
         .where(of_pool(Assignment.volunteer_id), Assignment.state == "accepted",
                Need.beneficiary_id.isnot(None)))
-    v_id, v_benef = _columns(served, 2)
+    v_id, v_benef = _int_columns(served, 2)
     preferences = list(_rows(
         select(MatchingPreference.volunteer_id, MatchingPreference.need_types,
                MatchingPreference.max_travel_km, MatchingPreference.weekdays,
@@ -360,10 +371,10 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
         ids=_ints(ids), paths=np.array(paths, dtype=str), columns=columns,
         skills=(_ints(s_id), s_code, _ints(s_level)),
         certs=(_ints(c_id), c_kind, _days(c_expiry, NO_EXPIRY)),
-        windows=tuple(_ints(c) for c in w_cols),
+        windows=tuple(w_cols),
         exceptions=(_ints(e_id), _days(e_day, 0)),
         busy=(_ints(b_id), _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
-        load=(_ints(l_id), _ints(l_count)), served=(_ints(v_id), _ints(v_benef)),
+        load=(l_id, l_count), served=(v_id, v_benef),
         preferences=preferences, today=today)
 
 
