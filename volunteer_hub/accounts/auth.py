@@ -68,35 +68,32 @@ def api_user():
 def touch_token(response):
     """Record when a token was last used, at most once a minute, after a good response.
 
-    Best effort, on its own connection: the request's answer is decided (and its writes
-    committed) by now, so a busy database must neither turn it into a 500 (a client retry
-    would repeat the write) nor hold the answer back; a later request records the use."""
+    Best effort: the request's answer is decided (and its writes committed) by now, so a
+    busy database must neither turn it into a 500 (a client retry would repeat the write)
+    nor hold the answer back; a later request records the use instead."""
     record = request.environ.get("vh.api_token")
     if record is None or response.status_code >= 400:
         return response
     now = utcnow()
     last = record.last_used_at
     if last is None or (now - last.replace(tzinfo=now.tzinfo)).total_seconds() > 60:
-        with db.engine.connect() as connection, _brief_lock_wait(connection):
-            try:
-                connection.execute(db.update(type(record)).where(type(record).id == record.id)
+        try:
+            with _brief_lock_wait(db.session.connection()):
+                db.session.execute(db.update(type(record)).where(type(record).id == record.id)
                                    .values(last_used_at=now))
-                connection.commit()
-            except OperationalError as error:  # database is locked / lock timeout
-                connection.rollback()
-                log.info("Token %s: last use not recorded (%s)", record.id, error.orig)
+            db.session.commit()
+        except OperationalError as error:  # database is locked / lock timeout
+            db.session.rollback()
+            log.info("Token %s: last use not recorded (%s)", record.id, error.orig)
     return response
 
 
 @contextmanager
 def _brief_lock_wait(connection):
-    """Wait at most TOUCH_LOCK_WAIT_MS for a lock, on this connection only."""
+    """Wait at most TOUCH_LOCK_WAIT_MS for a lock, in this transaction only."""
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET lock_timeout = {TOUCH_LOCK_WAIT_MS}")
-        try:
-            yield
-        finally:
-            connection.exec_driver_sql("RESET lock_timeout")
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = {TOUCH_LOCK_WAIT_MS}")
+        yield
         return
     usual = connection.exec_driver_sql("PRAGMA busy_timeout").scalar()
     connection.exec_driver_sql(f"PRAGMA busy_timeout = {TOUCH_LOCK_WAIT_MS}")
@@ -104,7 +101,6 @@ def _brief_lock_wait(connection):
         yield
     finally:
         connection.exec_driver_sql(f"PRAGMA busy_timeout = {int(usual)}")
-        connection.rollback()
 
 
 # --- login limits ------------------------------------------------------------------------------
