@@ -76,14 +76,13 @@ def nightly_matching() -> list[int]:
 def _pool_of(run_ids):
     """Active volunteers homed in the communities of these runs."""
     from volunteer_hub.matching.models import MatchingRun
-    from volunteer_hub.orgs.models import Org
     from volunteer_hub.volunteers.models import Volunteer
 
-    communities = (select(Org.path).join(MatchingRun, MatchingRun.org_id == Org.id)
-                   .where(MatchingRun.id.in_(run_ids)).subquery())
+    # A volunteer's community_id is the community of their home node: an indexed test
+    # instead of a path prefix per (volunteer, community).
     return select(Volunteer.id).where(
         Volunteer.status == "active",
-        exists().where(Volunteer.org_path.startswith(communities.c.path)))
+        Volunteer.community_id.in_(select(MatchingRun.org_id).where(MatchingRun.id.in_(run_ids))))
 
 
 JOBS = [Job(id="matching.nightly", func=nightly_matching, trigger="cron",

@@ -133,18 +133,19 @@ def merge_intervals(keys: np.ndarray, ends: np.ndarray, group_of_key, stride: in
 
 @dataclass
 class Pool:
-    """A volunteer pool as columns (sorted by id), plus the rows of each attribute table."""
+    """A volunteer pool as columns (sorted by id), plus the rows of each attribute table,
+    each tied to its volunteer by pool row (an index into ids), found once when loaded."""
 
     ids: np.ndarray
     paths: np.ndarray
     columns: dict[str, np.ndarray]
-    skills: tuple[np.ndarray, list[str], np.ndarray]  # volunteer id, code, level
-    certs: tuple[np.ndarray, list[str], np.ndarray]  # volunteer id, kind, expiry ordinal
-    windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # id, weekday, start, end
-    exceptions: tuple[np.ndarray, np.ndarray]  # id, date ordinal
-    busy: tuple[np.ndarray, np.ndarray, np.ndarray]  # id, start minute, end minute
-    load: tuple[np.ndarray, np.ndarray]  # id, count
-    served: tuple[np.ndarray, np.ndarray]  # id, beneficiary id
+    skills: tuple[np.ndarray, np.ndarray, np.ndarray]  # pool row, code, level
+    certs: tuple[np.ndarray, np.ndarray, np.ndarray]  # pool row, kind, expiry ordinal
+    windows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # pool row, weekday, start, end
+    exceptions: tuple[np.ndarray, np.ndarray]  # pool row, date ordinal
+    busy: tuple[np.ndarray, np.ndarray, np.ndarray]  # pool row, start minute, end minute
+    load: tuple[np.ndarray, np.ndarray]  # pool row, count
+    served: tuple[np.ndarray, np.ndarray]  # pool row, beneficiary id
     preferences: list[tuple]  # (id, need_types, max_km, weekdays, day_parts, categories)
     today: date
 
@@ -156,7 +157,7 @@ class Pool:
             return {code: i for i, code in enumerate(sorted(set(values)))}
 
         return Vocabulary(
-            skills=codes(self.skills[1]), certifications=codes(self.certs[1]),
+            skills=codes(self.skills[1].tolist()), certifications=codes(self.certs[1].tolist()),
             genders=codes(self.columns["gender"].tolist()),
             need_types=codes(t for p in self.preferences for t in (p[1] or ())),
             categories=codes(c for p in self.preferences for c in (p[5] or ())))
@@ -171,21 +172,21 @@ class Pool:
         position = np.full(len(self.ids), -1, dtype=np.int64)
         position[keep] = np.arange(n)
 
-        def rows(volunteer_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            at = position[_index(self.ids, volunteer_ids)] if len(volunteer_ids) else np.empty(0, np.int64)
+        def rows(pool_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            at = position[pool_rows]
             return at >= 0, at
 
         col = {name: values[keep] for name, values in self.columns.items()}
         skill_levels = np.zeros((n, len(vocabulary.skills)), dtype=np.uint8)
         ok, at = rows(self.skills[0])
         if ok.any():
-            skill_cols = _ints((vocabulary.skills[c] for c in self.skills[1]), np.int64)
-            np.maximum.at(skill_levels, (at[ok], skill_cols[ok]), self.skills[2][ok].astype(np.uint8))
+            skill_cols = _ints((vocabulary.skills[c] for c in self.skills[1][ok]), np.int64)
+            np.maximum.at(skill_levels, (at[ok], skill_cols), self.skills[2][ok].astype(np.uint8))
         cert_expiry = np.zeros((n, len(vocabulary.certifications)), dtype=np.int32)
         ok, at = rows(self.certs[0])
         if ok.any():
-            cert_cols = _ints((vocabulary.certifications[c] for c in self.certs[1]), np.int64)
-            np.maximum.at(cert_expiry, (at[ok], cert_cols[ok]), self.certs[2][ok].astype(np.int32))
+            cert_cols = _ints((vocabulary.certifications[c] for c in self.certs[1][ok]), np.int64)
+            np.maximum.at(cert_expiry, (at[ok], cert_cols), self.certs[2][ok].astype(np.int32))
         background = np.zeros(n, dtype=bool)
         if "background_check" in vocabulary.certifications:
             held = cert_expiry[:, vocabulary.certifications["background_check"]]
@@ -367,14 +368,19 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
                MatchingPreference.max_travel_km, MatchingPreference.weekdays,
                MatchingPreference.day_parts, MatchingPreference.categories)
         .where(of_pool(MatchingPreference.volunteer_id))))
+    pool_ids = _ints(ids)
+
+    def row_of(volunteer_ids) -> np.ndarray:
+        return _index(pool_ids, np.asarray(volunteer_ids, dtype=np.int64))
+
     return Pool(
-        ids=_ints(ids), paths=np.array(paths, dtype=str), columns=columns,
-        skills=(_ints(s_id), s_code, _ints(s_level)),
-        certs=(_ints(c_id), c_kind, _days(c_expiry, NO_EXPIRY)),
-        windows=tuple(w_cols),
-        exceptions=(_ints(e_id), _days(e_day, 0)),
-        busy=(_ints(b_id), _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
-        load=(l_id, l_count), served=(v_id, v_benef),
+        ids=pool_ids, paths=np.array(paths, dtype=str), columns=columns,
+        skills=(row_of(s_id), np.array(s_code, dtype=object), _ints(s_level)),
+        certs=(row_of(c_id), np.array(c_kind, dtype=object), _days(c_expiry, NO_EXPIRY)),
+        windows=(row_of(w_cols[0]), *w_cols[1:]),
+        exceptions=(row_of(e_id), _days(e_day, 0)),
+        busy=(row_of(b_id), _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
+        load=(row_of(l_id), l_count), served=(row_of(v_id), v_benef),
         preferences=preferences, today=today)
 
 
