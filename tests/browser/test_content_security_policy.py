@@ -86,3 +86,15 @@ def test_board_and_roll_call_run_without_violations(watched, live_scene):  # noq
           ready='#board-live[data-state="live"]')
     visit(f"/emergency/activations/{scene.activation.id}/rollcall")
     assert problems == []
+
+
+def test_organizer_pages_run_without_violations(watched, tree, make_staff, make_volunteer):
+    page, visit, problems = watched
+    volunteer = make_volunteer(tree["a"])
+    organizer = make_staff(tree["a"], "organizer")
+    log_in(page, organizer.phone)
+    for url in ("/org/volunteers", f"/org/volunteers/{volunteer.id}", "/org/teams",
+                "/org/needs", "/org/matching", "/org/verification", "/org/reports",
+                "/org/recognition", "/emergency/plans", "/account"):
+        visit(url)
+    assert problems == []
