@@ -1,8 +1,8 @@
 """The OpenAPI document says what the API does: errors, auth, headers (API.md).
 
 Every operation lists the errors it can answer in the one error shape (errors.ErrorSchema);
-operations anyone may call declare no bearer auth; idempotent writes document their
-`Idempotency-Key` header and lists their `X-Pagination` header.
+operations anyone may call declare no bearer auth; idempotent writes document the
+`Idempotency-Key` header they take, lists the `X-Pagination` header they answer with.
 """
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class ContractPlugin(BasePlugin):
             key = (getattr(rule, "endpoint", None), method)
             security = PUBLIC_OPERATIONS.get(key, operation.get("security"))  # or @blp.doc's
             if security is not None:
-                operation["security"] = security
+                operation["security"] = list(security)
             _document_errors(operation, method, path,
                              authenticated=security != NO_BEARER or key == LOGIN)
             _document_headers(operation)
