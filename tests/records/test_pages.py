@@ -29,7 +29,7 @@ def test_queue_bulk_approve_then_my_hours(client, db, tree, make_staff, make_vol
     login(client, volunteer.user)
     page = text(client.get("/me/hours"))
     assert 'data-balance="150"' in page
-    assert "敬老院陪伴" in page and re.search(r"MINT</strong> \+2:30", page)
+    assert "敬老院陪伴" in page and re.search(r"Service hours credited</strong> \+2:30", page)
 
 
 def test_queue_needs_a_role(client, db, tree, make_volunteer):
