@@ -19,6 +19,7 @@ def test_person_signs_up_on_a_phone_and_sees_pending_profile(page, tree):
     page.select_option("#id_type", "mainland_id")
     page.fill("#id_number", factories.make_id_number(gender="female"))
     page.fill("#phone", factories.unique_phone())
+    page.click("#signup-more > summary")  # the optional part is folded away
     page.fill("#email", "wangfang@example.com")
     page.fill("#password", factories.PASSWORD)
     page.select_option("#community_id", str(community.id))
@@ -83,7 +84,7 @@ def test_organizer_finds_and_approves_a_pending_volunteer(page, tree, make_staff
     assert scroll_width(page) <= WIDTH, "the volunteer list scrolls sideways"
     screenshot(page, "b1-organizer-list")
 
-    page.click("summary")
+    page.click(".filters-box > summary")
     page.fill("#q", "陈待审")
     page.select_option("#status", "pending")
     page.click("button[type=submit]:has-text('Search')")
@@ -120,6 +121,7 @@ def test_every_page_fits_a_phone(page, tree, make_staff, make_volunteer):
         page.goto(url)
         assert scroll_width(page) <= WIDTH, f"{url} scrolls sideways"
         screenshot(page, "c-" + (url.strip("/").replace("/", "-") or "home"))
+    page.click("details.menu > summary")  # log out sits in the menu
     page.click("button:has-text('Log out')")
     page.wait_for_load_state()
 
