@@ -325,3 +325,23 @@ def test_a_missing_check_out_links_to_the_hand_record_form(client, people, tree)
     page = text(client.get("/org/verification"))
     assert "flag-missing_checkout" in page and "flag-on_duty" not in page
     assert f"/org/slots/{assignment.slot_id}/check-in#hand-title" in page
+
+
+def test_code_attempts_are_limited_per_person_not_per_wifi(client, app, people, tree):
+    organizer, volunteer = people
+    neighbour = helpers.volunteer(tree["b"])
+    mine, theirs = task(tree["b"], volunteer), task(tree["b"], neighbour)
+    code = _code(mine)
+    wrong = "000000" if code != "000000" else "111111"
+    limit = int(app.config["CHECK_IN_RATE_LIMIT"].split()[0])
+    login(client, volunteer.user)
+    url = f"/me/tasks/{mine.id}"
+    statuses = [post_form(client, f"{url}/check-in/code", {"code": wrong},
+                          form_url=url).status_code for _ in range(limit + 1)]
+    assert statuses[:limit] == [422] * limit and statuses[-1] == 429
+    post_form(client, "/logout", {}, form_url="/me/tasks")
+    login(client, neighbour.user)  # the same address: the door's Wi-Fi
+    url = f"/me/tasks/{theirs.id}"
+    response = post_form(client, f"{url}/check-in/code", {"code": _code(theirs)},
+                         form_url=url)
+    assert response.status_code == 302

@@ -1,8 +1,7 @@
 """Pages: run matching and review proposals (organizers); tasks and open needs (volunteers)."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -21,6 +20,7 @@ from volunteer_hub.needs.forms import (
 from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES
 from volunteer_hub.needs.views import org_choices
 from volunteer_hub.orgs.models import Org
+from volunteer_hub.records.limits import check_in_limit, check_in_limit_key
 
 blp = Blueprint("matching", __name__, template_folder="templates")
 
@@ -235,7 +235,7 @@ CHECK_METHODS = ("code", "geofence")
 @blp.route("/me/tasks/<int:assignment_id>/<verb>/<method>", methods=["POST"])
 @login_required
 # A 6-digit code must not be guessable by trying (the API's limit, per client).
-@limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+@limiter.limit(check_in_limit, key_func=check_in_limit_key)
 def task_check(assignment_id, verb, method):
     """签到 / 签退 by the door's 6-digit code or by the phone's position (pass/fail only)."""
     from volunteer_hub.records import forms as record_forms

@@ -1,5 +1,5 @@
 """Records API: activities, check-in/out, service records and the verification queue."""
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -13,6 +13,7 @@ from volunteer_hub.pagination import paginate
 from volunteer_hub.records import services
 from volunteer_hub.idempotency import idempotent
 from volunteer_hub.records import tasks
+from volunteer_hub.records.limits import check_in_limit, check_in_limit_key
 from volunteer_hub.records.schemas import (
     ActivityCreateSchema, ActivityLeadSchema, ActivityPageSchema, ActivityQueryArgsSchema,
     CheckSchema, ClaimSchema, CommunitySchema, DoorSchema, HandRecordSchema, QrTokenSchema,
@@ -80,7 +81,7 @@ class QrToken(MethodView):
 @blp.route("/activities/<int:activity_id>/check-in")
 class CheckIn(MethodView):
     # A 6-digit code must not be guessable by trying: a few attempts a minute per client.
-    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @limiter.limit(check_in_limit, key_func=check_in_limit_key)
     @blp.arguments(CheckSchema)
     @blp.response(201, RecordSchema)
     def post(self, data, activity_id):
@@ -93,7 +94,7 @@ class CheckIn(MethodView):
 
 @blp.route("/activities/<int:activity_id>/check-out")
 class CheckOut(MethodView):
-    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @limiter.limit(check_in_limit, key_func=check_in_limit_key)
     @blp.arguments(CheckSchema)
     @blp.response(200, RecordSchema)
     def post(self, data, activity_id):
@@ -214,7 +215,7 @@ class TaskCheckIn(MethodView):
         """Where the volunteer stands with the task: check-in open, on duty, claims."""
         return tasks.task_day(_my_assignment(assignment_id))
 
-    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @limiter.limit(check_in_limit, key_func=check_in_limit_key)
     @idempotent
     @blp.arguments(CheckSchema)
     @blp.response(201, RecordSchema)
@@ -229,7 +230,7 @@ class TaskCheckIn(MethodView):
 
 @blp.route("/assignments/<int:assignment_id>/check-out")
 class TaskCheckOut(MethodView):
-    @limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+    @limiter.limit(check_in_limit, key_func=check_in_limit_key)
     @idempotent
     @blp.arguments(CheckSchema)
     @blp.response(200, RecordSchema)

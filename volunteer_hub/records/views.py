@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import io
 
-from flask import (Blueprint, Response, current_app, flash, redirect, render_template, request,
-                   url_for)
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, ngettext
 from flask_login import current_user, login_required
 
@@ -15,6 +14,7 @@ from volunteer_hub.errors import DomainError, NotFound
 from volunteer_hub.extensions import limiter
 from volunteer_hub.records import services, tasks
 from volunteer_hub.records.forms import HandRecordForm, RejectForm, TokenForm
+from volunteer_hub.records.limits import check_in_limit, check_in_limit_key
 from volunteer_hub.records.models import METHOD_LABELS, STATUS_LABELS
 from volunteer_hub.timebank.services import run_in_transaction
 
@@ -173,7 +173,7 @@ def scan(activity_id):
 
 @blp.route("/check-in/<int:activity_id>", methods=["POST"])
 @login_required
-@limiter.limit(lambda: current_app.config["CHECK_IN_RATE_LIMIT"])
+@limiter.limit(check_in_limit, key_func=check_in_limit_key)
 def scan_check(activity_id):
     """Check in (or out, when already in) with the scanned token."""
     activity = services.get_activity(activity_id)
