@@ -37,9 +37,16 @@ def queue():
     return render_template("records/queue.html", items=items, METHOD_LABELS=METHOD_LABELS,
                            flags={r.id: services.record_flags(r) for r in items},
                            FLAG_LABELS=services.FLAG_LABELS,
-                           rounding={r.id: services.settings_for(r.activity.org).rounding_minutes
-                                     for r in items},
+                           rounding=_rounding_units(items),
                            reject_form=RejectForm(formdata=None))
+
+
+def _rounding_units(records) -> dict[int, int]:
+    """Each record's rounding unit, its organization's rules read once per organization."""
+    units: dict[int, int] = {}
+    for org in {record.activity.org for record in records}:
+        units[org.id] = services.settings_for(org).rounding_minutes
+    return {record.id: units[record.activity.org_id] for record in records}
 
 
 @blp.route("/org/verification", methods=["POST"])
