@@ -108,10 +108,12 @@ def test_down_below_the_ledger_format_and_up_again_keeps_the_ledger_verifiable(
     db.session.remove()
     assert formats and set(formats) == {2} and _ledger_verify(migrated_app).exit_code == 0
 
+    before = _row_counts()
     with pytest.raises(DataLossRefused, match=r"outbox_contents.*outbox_messages\.ref_id"):
         downgrade(BELOW_LEDGER_FORMAT)
-    counts = _row_counts()
-    assert counts["outbox_contents"] == 1 and counts["ledger_transactions"] == 3
+    after = _row_counts()
+    assert {table: after[table] for table in before if table in after} == {
+        table: before[table] for table in before if table in after}
 
     monkeypatch.setenv(FORCE_ENVIRONMENT_VARIABLE, "1")  # the alert's link may go
     downgrade(BELOW_LEDGER_FORMAT)
