@@ -43,7 +43,7 @@ def refuse_bad_input() -> None:
 
 
 def _refuse_bad_json() -> None:
-    if json_depth(request.get_data(cache=True)) > MAX_JSON_DEPTH:
+    if too_deep(request.get_data(cache=True)):
         raise BadInput(_l("The JSON body is nested more than %(depth)d levels deep.",
                           depth=MAX_JSON_DEPTH), code="JSON_TOO_DEEP")
     body = request.get_json(silent=True)  # malformed JSON is the schemas' 400 to give
@@ -56,6 +56,14 @@ def _invalid_character(location: str, field: str) -> BadInput:
     printable = _LONE_SURROGATE.sub("\ufffd", field) or "_body"  # a key may hold one too
     return BadInput(_l("This text holds an invalid character (a lone UTF-16 surrogate)."),
                     code="INVALID_CHARACTER", field=printable, location=location)
+
+
+def too_deep(data: bytes) -> bool:
+    """Whether arrays and objects nest more than MAX_JSON_DEPTH levels; a body with fewer
+    opening brackets than that (most) is not scanned."""
+    if data.count(b"[") + data.count(b"{") <= MAX_JSON_DEPTH:
+        return False
+    return json_depth(data) > MAX_JSON_DEPTH
 
 
 def json_depth(data: bytes) -> int:
