@@ -95,7 +95,9 @@ def run_migrations_online():
     with connectable.connect() as connection:
         sqlite = connection.dialect.name == 'sqlite'
         if sqlite:
-            conf_args = {**conf_args, 'on_version_apply': [
+            # One transaction for the whole command, as on PostgreSQL: a downgrade refused
+            # half-way (migration_guard) leaves the database at the revision it started from.
+            conf_args = {**conf_args, 'transactional_ddl': True, 'on_version_apply': [
                 *conf_args.get('on_version_apply', ()), check_sqlite_foreign_keys]}
         with sqlite_foreign_keys_off(connection, sqlite):
             context.configure(
