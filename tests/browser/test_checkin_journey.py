@@ -1,4 +1,4 @@
-"""A matched task's day on a phone, in Chinese: accept, 签到 by code and by the QR's link,
+"""A matched task's day on a phone, in Chinese and in English: accept, 签到 by code and by the QR's link,
 签退, verification, hours (issue 13 item 1). Screenshots go to $VOLUNTEER_HUB_SCREENSHOTS
 (docs/screenshots for the README's gallery), else to a temporary folder."""
 from __future__ import annotations
@@ -23,31 +23,47 @@ pytestmark = pytest.mark.browser
 WIDTH = PHONE_VIEWPORT["width"]
 SHOTS = Path(os.environ.get("VOLUNTEER_HUB_SCREENSHOTS")
              or Path(tempfile.gettempdir()) / "vh-shots")
+# What each step taps or reads, in the journey's language.
+WORDS = {
+    "zh-CN": {"locale": "zh_Hans", "door": "门口全屏显示", "accept": "接受", "in": "签到",
+              "out": "签退", "in_done": "签到成功", "out_done": "签退成功",
+              "out_badge": "已签退", "prefix": "checkin-"},
+    "en-US": {"locale": "en", "door": "Full screen for the door", "accept": "Accept",
+              "in": "Check in", "out": "Check out", "in_done": "Checked in.",
+              "out_done": "Checked out.", "out_badge": "Checked out at",
+              "prefix": "checkin-en-"},
+}
 
 
 def shot(page, name: str) -> None:
-    assert scroll_width(page) <= WIDTH, f"{page.url} scrolls sideways"
+    """A screenshot of the step; the README's gallery (docs/screenshots) is the Chinese pass,
+    the English one goes to the temporary folder."""
     from PIL import Image
 
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"checkin-{name}.png"
+    assert scroll_width(page) <= WIDTH, f"{page.url} scrolls sideways"
+    folder = SHOTS if page.words["locale"] == "zh_Hans" else \
+        Path(tempfile.gettempdir()) / "vh-shots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{page.words['prefix']}{name}.png"
     page.screenshot(path=str(path), full_page=True)
     Image.open(path).quantize(colors=64).save(path, optimize=True)  # a few dozen kB each
 
 
-@pytest.fixture
-def phone(browser, live_server, db):
-    """A new phone (browser context) in Chinese for each person of the journey."""
+@pytest.fixture(params=list(WORDS))
+def phone(request, browser, live_server, db):
+    """A new phone (browser context) for each person of the journey, in Chinese, then in
+    English."""
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium")
     contexts = []
 
     def open_phone(user):
-        context = browser.new_context(viewport=PHONE_VIEWPORT, locale="zh-CN",
+        context = browser.new_context(viewport=PHONE_VIEWPORT, locale=request.param,
                                       base_url=live_server, device_scale_factor=1)
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()
+        page.words = WORDS[request.param]
         page.goto("/login")
         page.fill("#login", user.phone)
         page.fill("#password", factories.PASSWORD)
@@ -55,6 +71,7 @@ def phone(browser, live_server, db):
         page.wait_for_load_state()
         return page
 
+    open_phone.words = WORDS[request.param]
     yield open_phone
     for context in contexts:
         context.close()
@@ -89,8 +106,9 @@ def _time_passes(assignment, minutes: int) -> None:
 def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     organizer = make_staff(tree["b"], "organizer")
     wang, li = helpers.volunteer(tree["b"]), helpers.volunteer(tree["b"])
+    words = phone.words
     for person, name in ((wang, "王志愿"), (li, "李志愿")):
-        person.real_name, person.user.locale = name, "zh_Hans"
+        person.real_name, person.user.locale = name, words["locale"]
     db.session.commit()
     need, mine, theirs = _two_places(tree, wang, li)
 
@@ -104,7 +122,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     org.wait_for_load_state("load")  # images included
     assert org.evaluate("document.querySelector('img.qr').naturalWidth") > 0
     shot(org, "1-organizer-door")
-    org.click("a.button:has-text('门口全屏显示')")
+    org.click(f"a.button:has-text('{words['door']}')")
     org.wait_for_selector(".checkin-code-large")
     shot(org, "2-organizer-full-screen")
 
@@ -114,13 +132,13 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     me.click("a.rowlink:has-text('陪伴独居老人')")
     assert "幸福路社区服务站门口" not in me.inner_text("main")
     shot(me, "3-task-before-accepting")
-    me.click("button:has-text('接受')")
+    me.click(f"button:has-text('{words['accept']}')")
     me.wait_for_selector("#checkin")
     assert "幸福路社区服务站门口" in me.inner_text("main")
     me.fill("#code", code)
-    me.click("#checkin button:has-text('签到')")
+    me.click(f"#checkin button:has-text('{words['in']}')")
     me.wait_for_selector("[data-stage=on_duty]")
-    assert "签到成功" in me.inner_text(".flash")
+    assert words["in_done"] in me.inner_text(".flash")
     shot(me, "4-checked-in-by-code")
 
     # 李 scans the door's QR code: the phone opens its link; one tap checks in.
@@ -130,7 +148,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     them = phone(li.user)
     them.goto(link)
     shot(them, "5-scanned-link")
-    them.click("main form button:has-text('签到')")
+    them.click(f"main form button:has-text('{words['in']}')")
     them.wait_for_selector("[data-stage=on_duty]")
     shot(them, "6-checked-in-by-qr")
 
@@ -139,16 +157,16 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     _time_passes(theirs, 90)
     me.reload()
     me.fill("#code", code)
-    me.click("#checkin button:has-text('签退')")
-    me.wait_for_selector("text=签退成功")
+    me.click(f"#checkin button:has-text('{words['out']}')")
+    me.wait_for_selector(f"text={words['out_done']}")
     shot(me, "7-checked-out")
     them.goto(tasks_link(activity, organizer))
-    them.click("main form button:has-text('签退')")
-    them.wait_for_selector("text=签退成功")
+    them.click(f"main form button:has-text('{words['out']}')")
+    them.wait_for_selector(f"text={words['out_done']}")
 
     # The organizer sees both on the door page and verifies the hours.
     org.goto(f"/org/slots/{need.slots[0].id}/check-in")
-    assert org.locator("text=已签退").count() == 2
+    assert org.locator(f"text={words['out_badge']}").count() == 2
     org.goto("/org/verification")
     assert org.locator("li.record").count() == 2
     assert "1:30" in org.inner_text("main")
