@@ -116,6 +116,8 @@ def test_coordinator_calls_out_the_demo_plan_without_coordinates(phone, demo, db
     shot(coordinator, "callout-5-board-answers")
 
     coordinator.click(".board-links a[href$='/rollcall']")
+    calls = coordinator.locator("li[data-responder] a[href^='tel:']")
+    assert calls.count() and calls.first.bounding_box()["height"] >= 44  # a tap target
     first = coordinator.locator("li[data-responder] form[action$='/arrived'] button").first
     first.click()
     coordinator.wait_for_selector(".flash-success")
