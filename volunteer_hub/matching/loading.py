@@ -13,10 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, Text, case, cast, func, select
 from sqlalchemy.orm import aliased
 
-from volunteer_hub.db import db
+from volunteer_hub.db import db, is_postgresql
 from volunteer_hub.matching import domain as engine
 from volunteer_hub.matching.candidates import (
     KEY_SHIFT, MISSING_ID, NO_EXPIRY, SlotTable, Vocabulary, VolunteerTable, _bits)
@@ -248,6 +248,22 @@ def _columns(rows: list[tuple], n_fields: int) -> list[list]:
     return [[row[i] for row in rows] for i in range(n_fields)]
 
 
+LEVEL_STRIDE = 256  # a skill level packed with its volunteer id
+
+
+def _joined(expression):
+    """All values of an integer expression as one comma-separated text (an aggregate)."""
+    if is_postgresql():
+        return func.string_agg(cast(expression, Text), ",")
+    return func.group_concat(expression, ",")
+
+
+def _packed_ints(text: str | None) -> np.ndarray:
+    if not text:
+        return np.empty(0, np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")
+
+
 def _int_columns(rows: list[tuple], n_fields: int) -> list[np.ndarray]:
     """Columns of an all-integer result, converted in one numpy call."""
     table = np.array(rows, dtype=np.int64).reshape(len(rows), n_fields)
@@ -319,23 +335,29 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
     def of_pool(model_id):
         return model_id.in_(select(joined))
 
-    skills = _raw(
-        select(VolunteerSkill.volunteer_id, VolunteerSkill.skill_code,
-               func.coalesce(VolunteerSkill.confirmed_level, VolunteerSkill.level))
-        .where(of_pool(VolunteerSkill.volunteer_id)))
-    s_id, s_code, s_level = _columns(skills, 3)
+    # The two biggest tables come as one text of packed integers per group, joined by the
+    # database and parsed by numpy: no Python object per row.
+    skill_groups = _raw(
+        select(VolunteerSkill.skill_code, _joined(
+            VolunteerSkill.volunteer_id * LEVEL_STRIDE
+            + func.coalesce(VolunteerSkill.confirmed_level, VolunteerSkill.level)))
+        .where(of_pool(VolunteerSkill.volunteer_id)).group_by(VolunteerSkill.skill_code))
+    s_packed = [_packed_ints(text) for _, text in skill_groups]
+    s_code = [code for (code, _), values in zip(skill_groups, s_packed) for _ in range(len(values))]
+    s_all = np.concatenate(s_packed) if s_packed else np.empty(0, np.int64)
+    s_id, s_level = s_all // LEVEL_STRIDE, s_all % LEVEL_STRIDE
     certs = _raw(
         select(Certification.volunteer_id, Certification.kind, Certification.expires_on)
         .where(of_pool(Certification.volunteer_id), Certification.issued_on <= today))
     c_id, c_kind, c_expiry = _columns(certs, 3)
-    # Weekday, start and end packed into one integer: half the values to fetch.
-    windows = _raw(
-        select(AvailabilityWindow.volunteer_id,
-               (AvailabilityWindow.weekday * WINDOW_STRIDE + AvailabilityWindow.start_minute)
-               * WINDOW_STRIDE + AvailabilityWindow.end_minute)
-        .where(of_pool(AvailabilityWindow.volunteer_id)))
-    w_id, w_packed = _int_columns(windows, 2)
-    w_cols = (w_id, w_packed // WINDOW_STRIDE**2, w_packed // WINDOW_STRIDE % WINDOW_STRIDE,
+    window_stride = 7 * WINDOW_STRIDE**2  # (weekday, start, end) of one window < this
+    [(windows_text,)] = _raw(select(_joined(
+        AvailabilityWindow.volunteer_id * window_stride
+        + (AvailabilityWindow.weekday * WINDOW_STRIDE + AvailabilityWindow.start_minute) * WINDOW_STRIDE
+        + AvailabilityWindow.end_minute)).where(of_pool(AvailabilityWindow.volunteer_id)))
+    w_all = _packed_ints(windows_text)
+    w_packed = w_all % window_stride
+    w_cols = (w_all // window_stride, w_packed // WINDOW_STRIDE**2, w_packed // WINDOW_STRIDE % WINDOW_STRIDE,
               w_packed % WINDOW_STRIDE)
     exceptions = _raw(
         select(AvailabilityException.volunteer_id, AvailabilityException.day)
@@ -375,7 +397,7 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
 
     return Pool(
         ids=pool_ids, paths=np.array(paths, dtype=str), columns=columns,
-        skills=(row_of(s_id), np.array(s_code, dtype=object), _ints(s_level)),
+        skills=(row_of(s_id), np.array(s_code, dtype=object), s_level),
         certs=(row_of(c_id), np.array(c_kind, dtype=object), _days(c_expiry, NO_EXPIRY)),
         windows=(row_of(w_cols[0]), *w_cols[1:]),
         exceptions=(row_of(e_id), _days(e_day, 0)),
