@@ -53,13 +53,13 @@ def upgrade() -> None:
     command.upgrade(_alembic_config(), "head")
 
 
-def downgrade(revision: str) -> None:
+def downgrade(revision: str, x_arg: list[str] | None = None) -> None:
     """Alembic's own command: flask-migrate's turns the refusal into a logged exit(1)."""
-    command.downgrade(_alembic_config(), revision)
+    command.downgrade(_alembic_config(x_arg), revision)
 
 
-def _alembic_config():
-    return current_app.extensions["migrate"].migrate.get_config(DIRECTORY)
+def _alembic_config(x_arg: list[str] | None = None):
+    return current_app.extensions["migrate"].migrate.get_config(DIRECTORY, x_arg=x_arg)
 
 
 def _ledger_and_alert() -> None:
@@ -130,7 +130,7 @@ def test_down_below_the_ledger_format_and_up_again_keeps_the_ledger_verifiable(
 
 
 def test_each_data_losing_downgrade_refuses_with_data_intact_until_forced_to_base(
-        migrated_app, monkeypatch):
+        migrated_app):
     refused = set()
     while (revision := _current_revision()) is not None:
         before = _row_counts()
@@ -141,9 +141,7 @@ def test_each_data_losing_downgrade_refuses_with_data_intact_until_forced_to_bas
             assert revision in str(refusal)
         assert _current_revision() == revision and _row_counts() == before
         refused.add(revision)
-        monkeypatch.setenv(FORCE_ENVIRONMENT_VARIABLE, "1")
-        downgrade("-1")
-        monkeypatch.delenv(FORCE_ENVIRONMENT_VARIABLE)
+        downgrade("-1", x_arg=["force=1"])  # as `flask db downgrade --x-arg force=1`
 
     assert DATA_LOSING <= refused
     with db.engine.connect() as connection:
