@@ -296,3 +296,33 @@ def test_a_one_tap_answer_given_offline_is_sent_when_back_online(phone, demo, db
         time.sleep(0.2)
     answered = db.session.get(Responder, responder.id)
     assert (answered.answer, answered.eta_minutes) == ("coming", 20)
+
+
+def test_the_call_out_in_english(browser, live_server, demo, db):
+    context = browser.new_context(viewport=PHONE_VIEWPORT, locale="en-US", base_url=live_server,
+                                  device_scale_factor=1)
+    context.set_default_timeout(15_000)
+    coordinator = context.new_page()
+    try:
+        log_in(coordinator, demo["coordinator"])
+        plan_id = db.session.execute(select(EmergencyPlan.id)).scalar_one()
+        coordinator.goto(f"/emergency/plans/{plan_id}/activate")
+        assert "The whole area: Chaoyang District" in coordinator.locator("#place_id").inner_text()
+        coordinator.check("input[name=kind][value=drill]")
+        coordinator.click("button[type=submit].wide")
+        coordinator.wait_for_selector("#board")
+        links = [coordinator.locator(".board-links a").nth(i).inner_text()
+                 for i in range(coordinator.locator(".board-links a").count())]
+        assert links == ["Roll call", "Roles and assignment", "Well-being roll call",
+                         "Stand down", "After-action report"]
+        assert "In-app inbox" in coordinator.locator("#board-channels").inner_text()
+        coordinator.click(".board-links a[href$='/stand-down']")
+        coordinator.on("dialog", lambda dialog: dialog.accept())
+        coordinator.click("main button[type=submit]")
+        coordinator.wait_for_selector("#board-ended:not([hidden])")
+        assert coordinator.locator("#board-ended").inner_text().startswith(
+            "This call-out ended at")
+        assert scroll_width(coordinator) <= WIDTH
+        shot(coordinator, "callout-en-stood-down")
+    finally:
+        context.close()
