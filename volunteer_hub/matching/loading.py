@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import Select, Text, case, cast, func, select
+from sqlalchemy import BigInteger, Select, Text, case, cast, func, select
 from sqlalchemy.orm import aliased
 
 from volunteer_hub.db import db, is_postgresql
@@ -339,7 +339,7 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
     # database and parsed by numpy: no Python object per row.
     skill_groups = _raw(
         select(VolunteerSkill.skill_code, _joined(
-            VolunteerSkill.volunteer_id * LEVEL_STRIDE
+            cast(VolunteerSkill.volunteer_id, BigInteger) * LEVEL_STRIDE
             + func.coalesce(VolunteerSkill.confirmed_level, VolunteerSkill.level)))
         .where(of_pool(VolunteerSkill.volunteer_id)).group_by(VolunteerSkill.skill_code))
     s_packed = [_packed_ints(text) for _, text in skill_groups]
@@ -352,7 +352,7 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
     c_id, c_kind, c_expiry = _columns(certs, 3)
     window_stride = 7 * WINDOW_STRIDE**2  # (weekday, start, end) of one window < this
     [(windows_text,)] = _raw(select(_joined(
-        AvailabilityWindow.volunteer_id * window_stride
+        cast(AvailabilityWindow.volunteer_id, BigInteger) * window_stride  # beyond 32 bits
         + (AvailabilityWindow.weekday * WINDOW_STRIDE + AvailabilityWindow.start_minute) * WINDOW_STRIDE
         + AvailabilityWindow.end_minute)).where(of_pool(AvailabilityWindow.volunteer_id)))
     w_all = _packed_ints(windows_text)
