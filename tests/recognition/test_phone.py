@@ -50,6 +50,7 @@ def test_a_course_evaluation_and_award_on_a_phone(page, db, tree, people,
     page.click("button[type=submit]:has-text('Record the award')")
     page.wait_for_url("**/org/recognition")
 
+    page.click("details.menu > summary")  # log out sits in the menu
     page.click("button:has-text('Log out')")
     _log_in(page, volunteer.user)
     page.goto("/me/recognition")
