@@ -140,3 +140,20 @@ def test_a_pool_of_more_than_65535_volunteers_matches_on_postgresql(tree):
     [again] = db.session.execute(db.select(Assignment).where(
         Assignment.slot_id == proposal.slot_id, Assignment.state == "proposed")).scalars().all()
     assert again.volunteer_id != proposal.volunteer_id
+
+
+def test_reading_a_run_back_costs_the_same_statements_whatever_its_proposals(client):
+    built = scene.build(db, 200, 40, seed=5)
+    token = client.post("/api/v1/tokens", json={"login": "13900000000",
+                                                "password": "bench-pass-2026"}).get_json()["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    made = client.post("/api/v1/matching-runs", headers=headers,
+                       json={"org_id": built["city_id"], "start": built["start"].isoformat(),
+                             "end": built["end"].isoformat()}).get_json()
+    assert len(made["proposals"]) > 20
+    db.session.remove()
+    with counted() as seen:
+        again = client.get(f"/api/v1/matching-runs/{made['id']}", headers=headers)
+    assert again.status_code == 200
+    assert again.get_json()["proposals"] == made["proposals"]
+    assert len(seen) < 15

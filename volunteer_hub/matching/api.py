@@ -74,7 +74,7 @@ class MatchingRunItem(MethodView):
     @blp.response(200, MatchingRunSchema)
     def get(self, run_id):
         """One run with its proposals and the reasons slots stayed empty."""
-        return services.get_run(run_id, by=api_user())
+        return services.run_view(services.get_run(run_id, by=api_user()))
 
 
 @blp.route("/assignments")
