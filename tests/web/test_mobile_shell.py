@@ -130,3 +130,21 @@ def test_people_are_found_by_name_code_or_phone_within_scope(client, tree, make_
 def test_people_search_needs_a_login(client):
     response = client.get("/people/search?q=王")
     assert response.status_code in (302, 401)
+
+
+def test_the_organizer_sees_whose_answer_is_awaited(client, db):
+    from volunteer_hub.demo import DEMO_PASSWORD, build_demo
+    from volunteer_hub.matching.models import Assignment
+    from volunteer_hub.needs.models import Need
+    from volunteer_hub.volunteers.models import Volunteer
+
+    logins = build_demo(volunteers=40, seed=5)
+    need = db.session.execute(db.select(Need).order_by(Need.id)).scalars().first()
+    volunteer = db.session.execute(db.select(Volunteer).order_by(Volunteer.id)).scalars().first()
+    db.session.add(Assignment(slot_id=need.slots[0].id, volunteer_id=volunteer.id,
+                              source="manual", state="confirmed"))
+    db.session.commit()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "zh-CN"
+    post_form(client, "/login", {"login": logins["organizer"], "password": DEMO_PASSWORD})
+    page = text(client.get(f"/org/needs/{need.id}"))
+    assert "等待志愿者回复" in page and "等待您回复" not in page
