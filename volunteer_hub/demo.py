@@ -283,13 +283,12 @@ def _past_drill(plan, coordinator, rng: random.Random) -> None:
     the links, roll-called and stood down, so its after-action report has a story."""
     from volunteer_hub.emergency import activation as activations
     from volunteer_hub.emergency import responses, rollcall
-    from volunteer_hub.emergency.models import ActivationEvent, ActivationRole, Responder
-    from volunteer_hub.notify.models import OutboxContent, OutboxMessage
+    from volunteer_hub.emergency.models import ActivationEvent, Responder
 
     activation = activations.activate(plan, level=3, is_drill=True, address="劲松街道应急站",
                                       note="夜间内涝转移演练", by=coordinator)
     start = activation.activated_at - timedelta(hours=2)
-    _move_call_out_to(activation, start, ActivationEvent, OutboxMessage, OutboxContent)
+    _move_call_out_to(activation, start)
     people = list(db.session.execute(db.select(Responder).where(
         Responder.activation_id == activation.id).order_by(Responder.id)).scalars())
     for index, responder in enumerate(people):
@@ -316,12 +315,12 @@ def _past_drill(plan, coordinator, rng: random.Random) -> None:
     activations.stand_down(activation, note="演练结束，全员安全。", by=coordinator)
 
 
-def _move_call_out_to(activation, start, ActivationEvent, OutboxMessage, OutboxContent):
+def _move_call_out_to(activation, start) -> None:
     """Date a call-out written just now as having started at `start` (the demo's past)."""
-    from volunteer_hub.emergency.models import Responder
+    from volunteer_hub.emergency.models import ActivationEvent, Responder
+    from volunteer_hub.notify.models import OutboxContent, OutboxMessage
 
-    shift = activation.activated_at - start
-    naive_shift = shift  # the outbox stores naive UTC, the same shift applies
+    shift = activation.activated_at - start  # the outbox's naive UTC times shift alike
     activation.activated_at = start
     for event in db.session.execute(db.select(ActivationEvent).where(
             ActivationEvent.activation_id == activation.id)).scalars():
@@ -334,10 +333,10 @@ def _move_call_out_to(activation, start, ActivationEvent, OutboxMessage, OutboxC
             OutboxMessage.event_key.startswith(prefix))).scalars():
         for column in ("created_at", "sent_at", "delivered_at", "next_attempt_at"):
             if getattr(message, column) is not None:
-                setattr(message, column, getattr(message, column) - naive_shift)
+                setattr(message, column, getattr(message, column) - shift)
     for content in db.session.execute(db.select(OutboxContent).where(
             OutboxContent.event_key.startswith(prefix))).scalars():
-        content.created_at = content.created_at - naive_shift
+        content.created_at = content.created_at - shift
     db.session.flush()
 
 
