@@ -148,3 +148,15 @@ def test_the_organizer_sees_whose_answer_is_awaited(client, db):
     post_form(client, "/login", {"login": logins["organizer"], "password": DEMO_PASSWORD})
     page = text(client.get(f"/org/needs/{need.id}"))
     assert "等待志愿者回复" in page and "等待您回复" not in page
+
+
+def test_dates_of_events_are_shanghai_dates(client, tree, make_volunteer):
+    from datetime import datetime
+
+    volunteer = make_volunteer(tree["a"])
+    with transaction():
+        for consent in volunteer.consents:
+            consent.granted_at = datetime(2026, 1, 1, 17, 30)  # UTC: already 2 January there
+    login(client, volunteer.user)
+    page = text(client.get("/me/consents"))
+    assert "2026-01-02" in page and "2026-01-01" not in page
