@@ -119,3 +119,34 @@ def test_occurrences_stay_out_of_the_public_activity_list(client, tree, people, 
     assert listed["items"] == []
     activity = db.session.execute(db.select(tasks.Activity)).scalar_one()
     assert "幸福路" not in activity.content
+
+
+def test_an_occurrence_is_not_reachable_through_the_activity_endpoints(client, tree, people,
+                                                                        auth_header):
+    """The occurrence of a beneficiary's need carries the need's point as its geofence:
+    a volunteer not on the task must neither read it (GET /activities/<id> by counting ids)
+    nor check in to it, declare hours on it or check out of it by the generic endpoints."""
+    organizer, volunteer = people
+    other = helpers.volunteer(tree["b"])
+    assignment = task(tree["b"], volunteer, beneficiary=helpers.beneficiary(tree["b"]))
+    activity = tasks.occurrence_activity(assignment.slot)
+    db.session.commit()
+    url, code = f"/api/v1/activities/{activity.id}", activity.checkin_code
+    stranger = auth_header(other.user)
+    read = client.get(url, headers=stranger)
+    assert read.status_code == 404 and "geofence_lat" not in str(read.get_json())
+    assert client.post(f"{url}/check-in", headers=stranger,
+                       json={"method": "code", "code": code}).status_code == 404
+    start = tasks.local_to_utc(assignment.slot.start)
+    assert client.post(f"{url}/declarations", headers=stranger, json={
+        "check_in_at": start.isoformat(), "check_out_at": (start + timedelta(hours=1))
+        .isoformat(), "reason": "来过"}).status_code == 404
+    assert db.session.query(ServiceRecord).count() == 0
+    # The organizer and the volunteer on the task still reach it; a check-in through the
+    # generic endpoint is the task's own (linked to the assignment).
+    assert client.get(url, headers=auth_header(organizer)).status_code == 200
+    mine = auth_header(volunteer.user)
+    assert client.get(url, headers=mine).status_code == 200
+    checked = client.post(f"{url}/check-in", headers=mine, json={"method": "code", "code": code})
+    assert checked.status_code == 201, checked.get_json()
+    assert checked.get_json()["assignment_id"] == assignment.id

@@ -34,6 +34,30 @@ def _me():
     return volunteer
 
 
+def _activity(activity_id: int):
+    """An activity through the generic endpoints. A need's occurrence (its geofence is the
+    need's point, often a beneficiary's home) exists only for its lead/organizers and the
+    volunteers accepted on it: anyone else gets 404, as for an unknown id."""
+    activity = services.get_activity(activity_id)
+    if activity.need_id is not None:
+        user = api_user()
+        if not services.is_lead(user, activity) and \
+                tasks.assignment_of_volunteer(activity, user.volunteer) is None:
+            raise NotFound()
+    return activity
+
+
+def _check(activity_id: int, method: str, data: dict, *, checking_out: bool):
+    """A check-in/out; on an occurrence it is the caller's task's (the record names it)."""
+    activity, volunteer = _activity(activity_id), _me()
+    assignment = tasks.assignment_of_volunteer(activity, volunteer)
+    if assignment is not None:
+        verb = tasks.check_out_task if checking_out else tasks.check_in_task
+        return verb(assignment, method, data, by=api_user())
+    verb = services.check_out if checking_out else services.check_in
+    return verb(activity, volunteer, method, data, by=api_user())
+
+
 @blp.route("/activities")
 class Activities(MethodView):
     @blp.arguments(ActivityQueryArgsSchema, location="query")
@@ -63,7 +87,7 @@ class ActivityItem(MethodView):
     @blp.response(200, ActivityLeadSchema)
     def get(self, activity_id):
         """One activity; only its lead (or an organizer over it) sees the check-in code."""
-        activity = services.get_activity(activity_id)
+        activity = _activity(activity_id)
         lead = services.is_lead(api_user(), activity)
         activity.visible_code = activity.checkin_code if lead else None  # not a column
         return activity
@@ -88,8 +112,7 @@ class CheckIn(MethodView):
         """Check in by QR token, 6-digit code or geofence (only pass/fail is kept)."""
         with transaction():
             method = data.pop("method")
-            return services.check_in(services.get_activity(activity_id), _me(), method, data,
-                                     by=api_user())
+            return _check(activity_id, method, data, checking_out=False)
 
 
 @blp.route("/activities/<int:activity_id>/check-out")
@@ -101,8 +124,7 @@ class CheckOut(MethodView):
         """Check out; the minutes wait for verification."""
         with transaction():
             method = data.pop("method")
-            return services.check_out(services.get_activity(activity_id), _me(), method, data,
-                                      by=api_user())
+            return _check(activity_id, method, data, checking_out=True)
 
 
 @blp.route("/activities/<int:activity_id>/records")
@@ -127,7 +149,7 @@ class Declarations(MethodView):
     def post(self, data, activity_id):
         """A volunteer declares hours afterwards; they count once the lead confirms."""
         with transaction():
-            return services.declare_hours(services.get_activity(activity_id), _me(), data,
+            return services.declare_hours(_activity(activity_id), _me(), data,
                                           by=api_user())
 
 
