@@ -71,6 +71,7 @@ def upgrade():
 
     _normalize_id_numbers(connection)
     _normalize_phones(connection)
+    _seal_idempotency_replies(connection)
 
 
 def downgrade():
@@ -88,6 +89,7 @@ def downgrade():
         batch_op.drop_column('guardian_name_encrypted')
         batch_op.drop_column('guardian_phone_encrypted')
     # Normalized ID numbers and phones stay normalized: the older code reads them as well.
+    _open_idempotency_replies(op.get_bind())
 
 
 def _encrypt_guardians(connection):
@@ -174,3 +176,31 @@ def _normalize_phones(connection):
         owner_of_phone[clean] = user_id
         changed += 1
     log.info("users: %d phones normalized, %d collisions reported", changed, collisions)
+
+
+idempotency_records = sa.table(
+    "idempotency_records", sa.column("id", sa.Integer), sa.column("body", sa.Text))
+
+
+def _is_clear_json(body) -> bool:
+    return bool(body) and body.startswith(("{", "["))
+
+
+def _seal_idempotency_replies(connection):
+    """Replies stored before this revision hold personal data in clear: encrypt them."""
+    rows = connection.execute(sa.select(idempotency_records.c.id, idempotency_records.c.body)).all()
+    sealed = [(row_id, body) for row_id, body in rows if _is_clear_json(body)]
+    for row_id, body in sealed:
+        connection.execute(idempotency_records.update().where(
+            idempotency_records.c.id == row_id).values(body=encrypt(body)))
+    log.info("idempotency_records: %d stored replies encrypted", len(sealed))
+
+
+def _open_idempotency_replies(connection):
+    """The older code replays the stored JSON as it is: decrypt it back."""
+    rows = connection.execute(sa.select(idempotency_records.c.id, idempotency_records.c.body)).all()
+    for row_id, body in rows:
+        opened = decrypt(body) if body and not _is_clear_json(body) else None
+        if opened is not None:  # unreadable with this key: left sealed rather than lost
+            connection.execute(idempotency_records.update().where(
+                idempotency_records.c.id == row_id).values(body=opened))

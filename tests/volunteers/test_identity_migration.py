@@ -127,3 +127,29 @@ def test_downgrade_gives_the_guardian_back_in_clear(migrated_app):
     with db.engine.connect() as connection:
         consent = connection.execute(text("SELECT * FROM consents")).mappings().one()
     assert (consent["guardian_name"], consent["guardian_phone"]) == ("钱监护", "13900000042")
+
+
+def _seed_clear_reply(connection):
+    """A replay record as the code before this revision stored it: the reply in clear."""
+    connection.execute(text(
+        "INSERT INTO idempotency_records (id, scope, key, method, path, request_hash, status, "
+        "body, created_at) VALUES (1, '7', 'k-1', 'POST', '/api/v1/beneficiaries', :hash, 201, "
+        ":body, CURRENT_TIMESTAMP)"),
+        {"hash": "0" * 64, "body": '{"name": "孙秀英", "phone": "13911112222"}'})
+
+
+def _stored_reply(connection) -> str:
+    return connection.execute(text("SELECT body FROM idempotency_records")).scalar_one()
+
+
+def test_upgrade_seals_stored_replies_and_downgrade_opens_them(migrated_app):
+    with db.engine.begin() as connection:
+        _seed_clear_reply(connection)
+    upgrade(directory=str(MIGRATIONS_DIR), revision=THIS)
+    with db.engine.connect() as connection:
+        sealed = _stored_reply(connection)
+    assert "孙秀英" not in sealed and "13911112222" not in sealed
+    assert decrypt(sealed) == '{"name": "孙秀英", "phone": "13911112222"}'
+    downgrade(directory=str(MIGRATIONS_DIR), revision=BEFORE)
+    with db.engine.connect() as connection:
+        assert _stored_reply(connection) == '{"name": "孙秀英", "phone": "13911112222"}'
