@@ -86,6 +86,7 @@ def test_organizer_of_another_community_sees_nothing(tree, client, auth_header, 
 
 
 def test_unassigned_volunteer_gets_neither_address_nor_phone(tree, client, auth_header):
+    tree["b"].lat, tree["b"].lon = helpers.LAT, helpers.LON  # the community's centre
     b = helpers.beneficiary(tree["b"])
     need = helpers.need(tree["b"], beneficiary_id=b.id)
     v = helpers.volunteer(tree["b"])
@@ -99,7 +100,9 @@ def test_unassigned_volunteer_gets_neither_address_nor_phone(tree, client, auth_
         assert "care_notes" not in raw and "高血压" not in raw
     summary = client.get(f"/api/v1/beneficiaries/{b.id}", headers=headers).get_json()
     assert summary["access"] == "summary"
-    assert summary["community_id"] == tree["b"].id and summary["distance_km"] == 0.5
+    # Before a task is confirmed: a band from the community's centre, never a distance.
+    assert summary["community_id"] == tree["b"].id and "distance_km" not in summary
+    assert summary["distance_band"] == "under_1_km"
     logs = _logs(b)
     assert len(logs) == 3 and all(entry.user_id == v.user.id for entry in logs)
     assert all(entry.field_list == [] for entry in logs)
@@ -151,3 +154,17 @@ def test_home_visit_volunteer_sees_address_but_child_phone_never(tree, client, a
     assert view["address"] == ADDRESS and view["guardian_phone"] == "13900000009"
     assert "phone" not in view and "birth_date" not in view
     assert assignment.state == "accepted"
+
+
+def test_the_summary_does_not_depend_on_the_persons_own_point(tree, client, auth_header):
+    """Issue 11 item 3: a volunteer moving their home around must learn nothing of where
+    the person lives; the summary is the same wherever in the community they live."""
+    b = helpers.beneficiary(tree["b"])
+    helpers.need(tree["b"], beneficiary_id=b.id)
+    headers = auth_header(helpers.volunteer(tree["b"]).user)
+    url = f"/api/v1/beneficiaries/{b.id}"
+    near = client.get(url, headers=headers).get_json()
+    b.approx_lat, b.approx_lon = helpers.LAT + 0.02, helpers.LON + 0.02
+    db.session.commit()
+    far = client.get(url, headers=headers).get_json()
+    assert near == far and "distance_km" not in near

@@ -84,7 +84,11 @@ class BeneficiaryViewSchema(Schema):
     community_id = fields.Integer()
     community_name_zh = fields.String()
     community_name_en = fields.String(allow_none=True)
-    distance_km = fields.Float(allow_none=True)
+    distance_km = fields.Float(allow_none=True, metadata={
+        "description": "on a confirmed or accepted task only"})
+    distance_band = fields.String(allow_none=True, metadata={
+        "description": "before a task: under_1_km, 1_to_3_km, 3_to_5_km or over_5_km from the "
+                       "centre of the person's grid or community"})
     category = fields.String()
     name_masked = fields.String()
     gender = fields.String(allow_none=True)

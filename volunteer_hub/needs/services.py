@@ -245,6 +245,19 @@ def approximate_distance_km(beneficiary: Beneficiary, volunteer) -> float | None
     return max(0.5, round(km * 2) / 2)
 
 
+def area_distance_band(beneficiary: Beneficiary, volunteer) -> str | None:
+    """The distance band (matching.distance_bands) from the centre of the person's grid, else
+    community, to the volunteer's home; None when either point is unknown."""
+    from volunteer_hub.matching.distance_bands import band_for
+
+    if volunteer is None or None in (volunteer.lat, volunteer.lon):
+        return None
+    for org in (beneficiary.grid, beneficiary.community):
+        if org is not None and org.lat is not None and org.lon is not None:
+            return band_for(haversine_km(org.lat, org.lon, volunteer.lat, volunteer.lon)).code
+    return None
+
+
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     p1, p2 = math.radians(lat1), math.radians(lat2)
     a = math.sin((p2 - p1) / 2) ** 2 + \
@@ -293,7 +306,9 @@ def beneficiary_view(beneficiary: Beneficiary, *, by, purpose: str = "view") -> 
         return view
     if not _related_to_volunteer(beneficiary, by):
         raise NotFound()
-    view["distance_km"] = approximate_distance_km(beneficiary, by.volunteer)
+    # Before a task is confirmed, a band from the area's centre (issue 11 item 3): a distance
+    # from the person's own point, read again from a few homes, would locate them.
+    view["distance_band"] = area_distance_band(beneficiary, by.volunteer)
     log_access(beneficiary, by=by, fields=[], purpose=purpose)
     return view
 
