@@ -5,11 +5,8 @@ out by hand from the minutes listed in its docstring.
 """
 from __future__ import annotations
 
-import base64
 import csv
 import io
-import re
-import zlib
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,6 +16,7 @@ from sqlalchemy import select
 from tests.emergency.test_board import (
     T0, add_responder, answer_at, at, build_scene, make_activation_row, make_plan_row, message,
 )
+from tests.pdf_text import drawn_text
 from volunteer_hub.emergency import report
 from volunteer_hub.emergency.models import Responder
 from volunteer_hub.emergency.report import Spread
@@ -200,7 +198,7 @@ def test_csv_has_every_section(scene):
 def test_pdf_is_a_printable_document(scene):
     pdf = report.to_pdf(report.after_action(scene.activation))
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
-    assert b"STSong-Light" in pdf  # the CJK font, for the names and labels
+    assert b"/FontFile2" in pdf  # the CJK font, embedded, for the names and labels
 
 
 def _responder_names(activation) -> list[str]:
@@ -212,20 +210,8 @@ def _responder_names(activation) -> list[str]:
 
 
 def _pdf_text(pdf: bytes) -> str:
-    """The words drawn on the pages: inflated content streams, string literals decoded
-    (the CJK font takes UTF-16BE, written with octal escapes)."""
-    words = []
-    for head, body in re.findall(rb"<<(.{0,300}?)>>\s*stream\r?\n(.*?)endstream", pdf, re.S):
-        if b"ASCII85Decode" not in head:
-            continue
-        encoded = body.strip().removeprefix(b"<~").removesuffix(b"~>")
-        content = zlib.decompress(base64.a85decode(encoded))
-        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", content, re.S):
-            raw = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes(
-                [int(m.group(1), 8)]) if m.group(1)[:1].isdigit() else m.group(1), literal)
-            words.append(raw.decode("utf-16-be", "replace") if len(raw) % 2 == 0 else "")
-            words.append(raw.decode("latin-1"))
-    return "\n".join(words)
+    """The words drawn on the pages, decoded through the embedded font's ToUnicode map."""
+    return drawn_text(pdf)
 
 
 def test_exports_carry_no_full_name_of_any_responder(scene, world, db):

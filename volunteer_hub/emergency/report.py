@@ -693,9 +693,9 @@ def to_pdf(report: AfterAction) -> bytes:
     from reportlab.lib.units import mm
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from volunteer_hub.timebank.certificates import CJK_FONT, _fonts
+    from volunteer_hub.pdf_fonts import CJK_FONT, register_fonts
 
-    _fonts()
+    register_fonts()
     body = ParagraphStyle("body", fontName=CJK_FONT, fontSize=9, leading=12)
     heading = ParagraphStyle("heading", parent=body, fontSize=12, leading=16, spaceBefore=6)
     title = ParagraphStyle("title", parent=body, fontSize=15, leading=20)

@@ -37,6 +37,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey,
 )
 
+from volunteer_hub.pdf_fonts import font_for as _font_for
+from volunteer_hub.pdf_fonts import register_fonts as _fonts
+
 FORMAT = "vh-certificate/1"
 KEY_FILE = "certificate_key.pem"
 PAYLOAD_PREFIX = "vhcert1:"
@@ -446,24 +449,6 @@ def label(msgid: str, locale: str, **values) -> str:
 
 
 # --- the PDF -----------------------------------------------------------------------------------
-
-CJK_FONT = "STSong-Light"
-LATIN_FONT = "Helvetica"
-LATIN_BOLD = "Helvetica-Bold"
-
-
-def _fonts() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if CJK_FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
-
-
-def _font_for(text: str, bold: bool = False) -> str:
-    if text.isascii():
-        return LATIN_BOLD if bold else LATIN_FONT
-    return CJK_FONT
 
 
 def _fit(text: str, font: str, size: float, width: float) -> str:
