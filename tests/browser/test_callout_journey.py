@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.browser.a11y import assert_accessible
 from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width
 from volunteer_hub.demo import DEMO_PASSWORD, build_demo
 from volunteer_hub.emergency.models import Activation, EmergencyPlan
@@ -25,6 +26,7 @@ LINK = re.compile(r"https?://[^\s]+/emergency/respond/[A-Za-z0-9._-]+")
 
 
 def shot(page, name: str) -> None:
+    assert_accessible(page)
     screenshot(page, name)
     if os.environ.get("VOLUNTEER_HUB_SCREENSHOTS"):
         GALLERY.mkdir(parents=True, exist_ok=True)

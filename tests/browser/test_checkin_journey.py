@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests import factories
+from tests.browser.a11y import assert_accessible
 from tests.browser_support import CHROMIUM, PHONE_VIEWPORT, scroll_width
 from tests.needs import helpers
 from volunteer_hub.db import db
@@ -41,6 +42,7 @@ def shot(page, name: str) -> None:
     from PIL import Image
 
     assert scroll_width(page) <= WIDTH, f"{page.url} scrolls sideways"
+    assert_accessible(page)
     folder = SHOTS if page.words["locale"] == "zh_Hans" else \
         Path(tempfile.gettempdir()) / "vh-shots"
     folder.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests import factories
+from tests.browser.a11y import assert_accessible
 from tests.browser_support import PHONE_VIEWPORT, screenshot, scroll_width
 
 pytestmark = pytest.mark.browser
@@ -38,6 +39,7 @@ def test_person_signs_up_on_a_phone_and_sees_pending_profile(page, tree):
     assert "pending" in badge.inner_text().lower()
     assert page.locator("text=First aid").count() >= 1
     assert scroll_width(page) <= WIDTH, "the profile page scrolls sideways"
+    assert_accessible(page)
     screenshot(page, "a-signup-profile")
 
 
@@ -64,6 +66,7 @@ def test_signup_error_keeps_values_on_a_phone(page, tree):
     assert page.input_value("#real_name") == "赵六"
     assert page.input_value("#password") == ""
     assert scroll_width(page) <= WIDTH
+    assert_accessible(page)
     screenshot(page, "a2-signup-error")
 
 
@@ -82,6 +85,7 @@ def test_organizer_finds_and_approves_a_pending_volunteer(page, tree, make_staff
     page.click("button[type=submit]:has-text('Log in')")
     page.wait_for_url("**/org/volunteers")
     assert scroll_width(page) <= WIDTH, "the volunteer list scrolls sideways"
+    assert_accessible(page)
     screenshot(page, "b1-organizer-list")
 
     page.click(".filters-box > summary")
@@ -99,6 +103,7 @@ def test_organizer_finds_and_approves_a_pending_volunteer(page, tree, make_staff
     page.wait_for_selector("#status-actions .badge[data-status=active]")
     assert page.locator("#identity .badge").get_attribute("data-status") == "active"
     assert scroll_width(page) <= WIDTH
+    assert_accessible(page)
     screenshot(page, "b-organizer-approved")
 
 
@@ -120,6 +125,7 @@ def test_every_page_fits_a_phone(page, tree, make_staff, make_volunteer):
                 "/me/consents", "/account"):
         page.goto(url)
         assert scroll_width(page) <= WIDTH, f"{url} scrolls sideways"
+        assert_accessible(page)
         screenshot(page, "c-" + (url.strip("/").replace("/", "-") or "home"))
     page.click("details.menu > summary")  # log out sits in the menu
     page.click("button:has-text('Log out')")
@@ -129,4 +135,5 @@ def test_every_page_fits_a_phone(page, tree, make_staff, make_volunteer):
     for url in ("/org/volunteers", f"/org/volunteers/{volunteer_id}", "/org/teams"):
         page.goto(url)
         assert scroll_width(page) <= WIDTH, f"{url} scrolls sideways"
+        assert_accessible(page)
     screenshot(page, "c-org-teams")

@@ -48,7 +48,8 @@ function fromNetwork(event, shouldKeep) {
 // online (the next page it loads, or Background Sync where the browser has it).
 var ANSWER = /^\/emergency\/respond\/[^/]+$/;
 var QUEUE_DB = "vh-answers", QUEUE = "outbox";
-var QUEUED_PAGE = '<!doctype html><meta charset="utf-8"><meta name="viewport" ' +
+var QUEUED_PAGE = '<!doctype html><html lang="zh-Hans"><meta charset="utf-8">' +
+  '<title>已保存您的回复</title><meta name="viewport" ' +
   'content="width=device-width, initial-scale=1"><link rel="stylesheet" href="/static/css/app.css">' +
   '<main class="page"><section class="card" id="answer-queued"><h1>已保存您的回复</h1>' +
   '<p>现在没有网络连接：恢复连接后会自动发送。</p><p lang="en">Your answer is saved: it will ' +
