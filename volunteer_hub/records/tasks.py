@@ -238,6 +238,10 @@ def claim_hours(assignment: Assignment, data: dict, *, by,
         if _pending_claim(assignment) is not None:
             raise Conflict(_l("Your claim for this task is waiting for the organizer."),
                            code="CLAIM_PENDING")
+        done = latest_record(assignment)
+        if done is not None and done.status == "verified":
+            raise Conflict(_l("Your hours for this task are already recorded."),
+                           code="TASK_HOURS_RECORDED")
         if times["check_in_at"] is None:
             raise ValidationFailed(_l("Give the time you started."), code="RECORD_TIMES",
                                    field="check_in_at")
