@@ -188,6 +188,8 @@ def scan_check(activity_id):
     if volunteer is None:
         raise NotFound()
     assignment = tasks.assignment_of_volunteer(activity, volunteer)
+    if activity.need_id is not None and assignment is None:
+        raise NotFound()  # a need's occurrence is checked in to only by its own volunteers
     form = TokenForm()
     proof = {"token": form.token.data if form.validate_on_submit() else ""}
     checking_out = services.open_record_of(activity, volunteer) is not None
