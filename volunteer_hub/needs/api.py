@@ -1,5 +1,6 @@
 """Needs API: /api/v1/beneficiaries, /api/v1/needs, the caller's inbox."""
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 
 from volunteer_hub.accounts.auth import api_user
@@ -157,7 +158,7 @@ class Inbox(MethodView):
     def get(self, args):
         """The caller's in-app messages, newest first."""
         page = paginate(services.inbox(api_user()), args["page"], args["page_size"])
-        fanout.filled(page["items"])
+        fanout.filled(page["items"], reader_locale=str(get_locale()))
         return page
 
 
@@ -168,5 +169,6 @@ class NotificationRead(MethodView):
         """Mark a message as read."""
         with transaction():
             message = services.mark_read(notification_id, by=api_user())
-        return fanout.filled([message])[0]  # after the commit, which expires it
+        # after the commit, which expires it
+        return fanout.filled([message], reader_locale=str(get_locale()))[0]
 

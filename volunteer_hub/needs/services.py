@@ -585,13 +585,17 @@ def refresh_need_state(need: Need) -> Need:
 # One inbox for the whole service: the notify feature's (OutboxMessage, channel "inbox").
 
 def notify(user, message, *, event_key: str, link: str | None = None):
-    """Put a message in the user's inbox, rendered in the user's language. The event key
-    makes a repeat of the same event (e.g. a retried request) a no-op."""
+    """Put a message in the user's inbox, rendered in the user's language and kept in every
+    language of the site, so that the inbox shows it in the reader's. The event key (one
+    message's: it names the person's assignment) makes a repeat of the same event (e.g. a
+    retried request) a no-op."""
     locale = user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
-        text = str(message)
-    messages = notify_services.enqueue(event_key, user, body=text[:500], link=link,
-                                       channels=("inbox",), locale=locale)
+    texts = {}
+    for language in dict.fromkeys([locale, *current_app.config["LANGUAGES"]]):
+        with force_locale(language):
+            texts[language] = str(message)[:500]
+    messages = notify_services.enqueue(event_key, user, body=texts[locale], link=link,
+                                       channels=("inbox",), locale=locale, translations=texts)
     return messages[0] if messages else None
 
 

@@ -2,6 +2,7 @@
 Push key, subscriptions and service-worker receipts)."""
 from flask import request
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 
 from volunteer_hub.accounts.auth import api_user
@@ -30,7 +31,7 @@ class Inbox(MethodView):
         """The caller's in-app messages, newest first."""
         page = paginate(services.inbox_query(api_user(), unread=args.get("unread")),
                         args["page"], args["page_size"])
-        fanout.filled(page["items"])
+        fanout.filled(page["items"], reader_locale=str(get_locale()))
         return page
 
 
@@ -41,7 +42,8 @@ class InboxRead(MethodView):
         """Mark one of the caller's inbox messages read."""
         with transaction():
             message = services.mark_read(message_id, by=api_user())
-        return fanout.filled([message])[0]  # after the commit, which expires it
+        # after the commit, which expires it
+        return fanout.filled([message], reader_locale=str(get_locale()))[0]
 
 
 @blp.route("/preferences")

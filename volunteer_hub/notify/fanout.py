@@ -68,13 +68,16 @@ def render(rows: Iterable, reader_locale: str | None = None) -> list[Rendered]:
     shared = [row for row in rows if row.body is None]
     own = {(row.event_key, row.locale) for row in shared}
     readers = {(row.event_key, reader_locale) for row in shared} if reader_locale else set()
-    contents = _contents(own | readers)
+    translatable = [row for row in rows if row.body is not None and reader_locale
+                    and row.locale != reader_locale]
+    contents = _contents(own | readers | {(row.event_key, locale) for row in translatable
+                                          for locale in (row.locale, reader_locale)})
     # Links are made as of the recipient's own text: the same link whoever reads it.
     parts = _personal_parts(shared, {key: contents[key] for key in own if key in contents})
     rendered = []
     for row in rows:
         if row.body is not None:
-            rendered.append(Rendered(row.subject or "", row.body, row.link))
+            rendered.append(_translated(row, contents, reader_locale))
             continue
         content = (contents.get((row.event_key, reader_locale))
                    or contents.get((row.event_key, row.locale)))
@@ -84,6 +87,17 @@ def render(rows: Iterable, reader_locale: str | None = None) -> list[Rendered]:
     return rendered
 
 
+def _translated(row, contents: dict, reader_locale: str | None) -> Rendered:
+    """A message written with its own text, in the reader's language when its event's texts
+    are this message's translations (its own language's text is its body: an old message,
+    or one of a fan-out's events, keeps its body)."""
+    own = contents.get((row.event_key, row.locale))
+    theirs = contents.get((row.event_key, reader_locale))
+    if own is not None and theirs is not None and own.body == row.body:
+        return Rendered(theirs.subject or row.subject or "", theirs.body, row.link)
+    return Rendered(row.subject or "", row.body, row.link)
+
+
 def filled(messages: list[OutboxMessage],
            reader_locale: str | None = None) -> list[OutboxMessage]:
     """Loaded messages with their shared text and link in place, as `render` makes them.
@@ -91,7 +105,7 @@ def filled(messages: list[OutboxMessage],
     Set as the loaded state, so nothing is written back when another column changes; a
     commit expires it (fill after the transaction that returns the message)."""
     for message, shown in zip(messages, render(messages, reader_locale)):
-        if message.body is None:
+        if message.body != shown.body or message.subject != shown.subject:
             set_committed_value(message, "subject", shown.subject)
             set_committed_value(message, "body", shown.body)
     return messages

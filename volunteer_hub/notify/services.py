@@ -248,7 +248,8 @@ def _row(event_key, recipient_id, channel, address, subject, body, locale, urgen
 def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
             channels: Iterable[str] = ("inbox",), urgent: bool = False,
             locale: str | None = None, addresses: dict | None = None,
-            link: str | None = None) -> list[OutboxMessage]:
+            link: str | None = None,
+            translations: dict[str, str] | None = None) -> list[OutboxMessage]:
     """Write messages for one person into the caller's transaction (nothing is sent now).
 
     `recipient` is a User. Each requested channel the person has switched off or has no
@@ -257,6 +258,11 @@ def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
     ignored: one message per person, event and channel. `link` (a URL or site path) is
     opened when the person taps a push notification. Returns the messages of this event for
     this person on those channels.
+
+    `translations`: the same text in other languages (locale -> body), kept as the event's
+    texts (OutboxContent) so that the inbox shows it in the reader's language
+    (`fanout.render`). Only for an event key that names this one message (e.g. one
+    assignment's notice): an event's texts are stored once.
     """
     if not event_key or len(event_key) > 120:
         raise ValidationFailed(_l("An event key of 1 to 120 characters is required."),
@@ -280,11 +286,20 @@ def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
                          subject, body, locale or recipient.locale, urgent, moment, pref,
                          link=link))
     _insert_ignoring_duplicates(rows, returning=True)
+    if translations:
+        own_locale = locale or recipient.locale or "zh_Hans"
+        _store_translations(event_key, subject, {**translations, own_locale: body})
     return list(db.session.execute(
         select(OutboxMessage).where(OutboxMessage.event_key == event_key,
                                     OutboxMessage.recipient_id == recipient.id,
                                     OutboxMessage.channel.in_(seen))
         .order_by(OutboxMessage.id)).scalars())
+
+
+def _store_translations(event_key: str, subject: str, bodies: dict[str, str]) -> None:
+    from volunteer_hub.notify.fanout import _store_texts  # fanout builds on this module
+
+    _store_texts(event_key, {locale: (subject, body) for locale, body in bodies.items()})
 
 
 @dataclass(frozen=True)
