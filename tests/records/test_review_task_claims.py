@@ -49,3 +49,22 @@ def test_no_second_claim_after_a_verified_claim(db, tree, people):
                                        "check_out_at": start + timedelta(minutes=60),
                                        "reason": "again"}, by=volunteer.user)
     assert caught.value.code == "TASK_HOURS_RECORDED"
+
+
+def test_declarations_on_an_occurrence_are_the_task_claim(client, tree, people, auth_header):
+    from volunteer_hub.records.models import ServiceRecord
+
+    organizer, volunteer = people
+    assignment = task(tree["b"], volunteer)
+    activity = tasks.occurrence_activity(assignment.slot)
+    db.session.commit()
+    start = tasks.local_to_utc(assignment.slot.start)
+    body = {"check_in_at": start.isoformat(),
+            "check_out_at": (start + timedelta(minutes=60)).isoformat(), "reason": "忘记签到"}
+    url = f"/api/v1/activities/{activity.id}/declarations"
+    first = client.post(url, headers=auth_header(volunteer.user), json=body)
+    assert first.status_code == 201, first.get_json()
+    assert first.get_json()["assignment_id"] == assignment.id
+    again = client.post(url, headers=auth_header(volunteer.user), json=body)
+    assert again.status_code == 409
+    assert db.session.query(ServiceRecord).count() == 1

@@ -149,8 +149,14 @@ class Declarations(MethodView):
     def post(self, data, activity_id):
         """A volunteer declares hours afterwards; they count once the lead confirms."""
         with transaction():
-            return services.declare_hours(_activity(activity_id), _me(), data,
-                                          by=api_user())
+            activity, volunteer = _activity(activity_id), _me()
+            if activity.need_id is not None:
+                # A need's occurrence: the hours are the task's claim (once, linked to it).
+                assignment = tasks.assignment_of_volunteer(activity, volunteer)
+                if assignment is None:
+                    raise NotFound()
+                return tasks.claim_hours(assignment, data, by=api_user())
+            return services.declare_hours(activity, volunteer, data, by=api_user())
 
 
 @blp.route("/volunteers/<int:volunteer_id>/records")
