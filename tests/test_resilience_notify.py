@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from tests.factories import PASSWORD, unique_phone
 from tests.notify.servers import SmtpSink
@@ -21,7 +22,7 @@ from volunteer_hub.db import transaction
 from volunteer_hub.notify import services
 from volunteer_hub.notify.channels import EmailChannel, SmsGatewayChannel
 from volunteer_hub.notify.dispatcher import Dispatcher
-from volunteer_hub.notify.models import OutboxMessage
+from volunteer_hub.notify.models import OutboxMessage, now
 
 CLIENT_TIMEOUT = 0.5  # the SMS channel's wait for an answer, short for the test
 FAILURES, COOL_DOWN, THREADS = 3, 30.0, 4
@@ -183,3 +184,23 @@ def test_a_failed_probe_pauses_the_channel_again(db, dispatcher, gateway):
     assert gateway.requests == before + 1  # one probe, no answer
     assert dispatcher.paused_channels() == ["sms"]
     assert statuses(db, "sms") == {"pending": 8}
+
+
+def test_sms_paused_longer_than_their_retries_fall_back_to_e_mail(db, dispatcher, gateway,
+                                                                  smtp):
+    """Waiting is not an attempt, but it does not last for ever: an SMS still held back by
+    the paused channel once its retries would all have run out is given up and falls back
+    to e-mail, as it would have without the breaker."""
+    enqueue_for_people(db, 20)
+    dispatcher.drain()
+    tried_while_hung, e_mails_before = gateway.requests, len(smtp.messages)
+    with transaction():  # the gateway has now been hung for hours
+        db.session.execute(update(OutboxMessage).where(OutboxMessage.channel == "sms").values(
+            created_at=now() - timedelta(hours=3)))
+    dispatcher.clock.now += COOL_DOWN
+    dispatcher.drain()  # one probe, no answer; the other SMS claimed with it were deferred
+    assert gateway.requests == tried_while_hung + 1
+    assert dispatcher.paused_channels() == ["sms"]
+    given_up = 20 - tried_while_hung - 1
+    assert statuses(db, "sms") == {"dead": given_up, "pending": tried_while_hung + 1}
+    assert len(smtp.messages) - e_mails_before == given_up  # each one's fallback e-mail

@@ -20,6 +20,10 @@ Circuit breakers (channels.CircuitBreaker, one per channel): a provider that sto
 pauses its channel after a few requests in a row got no answer. Its messages are then neither
 claimed nor sent, and those already claimed go back to 'pending' without counting an attempt,
 so the other channels keep the send threads; after a cool-down one probe request tries again.
+Waiting is bounded: a message still deferred once it is older than its retries would have
+lasted (the backoff schedule up to `max_attempts`) is given up as 'dead' and falls back to the
+next channel, as it would have without the breaker (a hung SMS gateway must not keep a
+call-out's alerts from ever reaching e-mail or the inbox).
 
 Web Push: the claim also reads the recipients' live subscriptions, so the channel sends
 without the database; what each push service answered is recorded with the results
@@ -219,6 +223,7 @@ class Dispatcher:
         deadlines = {"webpush": moment + timedelta(seconds=self.config.webpush_ack_timeout)}
         deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
         sent, delivered, deferred, others = [], [], [], []
+        deferred_messages = {}
         for message, result in results:
             segments = sms_segments(message.body) if message.channel == "sms" else None
             if result.ok and result.delivered:
@@ -226,6 +231,7 @@ class Dispatcher:
                                   "b_segments": segments})
             elif result.deferred:
                 deferred.append({"b_id": message.id})
+                deferred_messages[message.id] = message
             elif result.ok:
                 sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
                              "b_segments": segments,
@@ -252,6 +258,12 @@ class Dispatcher:
                         segments=bindparam("b_segments"), claimed_until=None,
                         next_attempt_at=None),
                     delivered, execution_options={"synchronize_session": False})
+            overdue = self._waited_too_long(list(deferred_messages), moment)
+            deferred = [row for row in deferred if row["b_id"] not in overdue]
+            for message_id in sorted(overdue):
+                self._record_failure(token, deferred_messages[message_id], Result(
+                    ok=False, error=f"{DEFERRED.error} longer than its retries would last"),
+                    moment, give_up=True)
             if deferred:  # due again at once; claims skip the channel while it is paused
                 db.session.execute(
                     update(table).where(claimed).values(
@@ -264,7 +276,18 @@ class Dispatcher:
             services.record_push_outcomes(
                 [o for _message, result in results for o in result.push_outcomes], moment)
 
-    def _record_failure(self, token: str, message: Outgoing, result: Result, moment) -> None:
+    def _waited_too_long(self, message_ids: list[int], moment) -> set[int]:
+        """The deferred messages older than their whole retry schedule."""
+        if not message_ids:
+            return set()
+        patience = sum((services.backoff(attempt, self.config.backoff_base,
+                                         self.config.backoff_cap)
+                        for attempt in range(1, self.config.max_attempts)), timedelta())
+        return set(db.session.execute(select(table.c.id).where(
+            table.c.id.in_(message_ids), table.c.created_at < moment - patience)).scalars())
+
+    def _record_failure(self, token: str, message: Outgoing, result: Result, moment, *,
+                        give_up: bool = False) -> None:
         row = db.session.execute(
             select(OutboxMessage).where(OutboxMessage.id == message.id,
                                         OutboxMessage.claimed_by == token,
@@ -276,7 +299,7 @@ class Dispatcher:
         row.claimed_until = None
         if result.permanent:
             row.status, row.next_attempt_at = "failed", None
-        elif row.attempts >= self.config.max_attempts:
+        elif give_up or row.attempts >= self.config.max_attempts:
             row.status, row.next_attempt_at = "dead", None
         else:
             row.status = "pending"
