@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export VOLUNTEER_HUB_CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test test-postgres install browser translations bench clean
+.PHONY: run test test-postgres install browser translations bench clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,13 @@ test: install browser
 ## The same suite on PostgreSQL (VOLUNTEER_HUB_TEST_DATABASE_URL must point at a fresh database).
 test-postgres: install browser
 	$(BIN)/pytest -q
+
+## Regenerate the README's gallery (docs/screenshots/): the phone journeys in Chromium,
+## a screenshot per step (each page also passes the axe-core accessibility check).
+screenshots: install browser
+	VOLUNTEER_HUB_SCREENSHOTS=docs/screenshots VOLUNTEER_HUB_REQUIRE_BROWSER=1 $(BIN)/pytest -q \
+	  tests/browser/test_daily_journeys.py tests/browser/test_checkin_journey.py \
+	  tests/browser/test_callout_journey.py
 
 bench: install
 	$(BIN)/python -m bench.http.run

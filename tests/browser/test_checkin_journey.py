@@ -117,6 +117,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     # The organizer opens the need, then the door screen of today's occurrence.
     org = phone(organizer)
     org.goto(f"/org/needs/{need.id}")
+    assert_accessible(org)
     org.click(f"a[href='/org/slots/{need.slots[0].id}/check-in']")
     org.wait_for_selector("img.qr")
     code = org.inner_text("[data-code]").strip()
@@ -131,6 +132,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     # 王 opens the task: nothing about the person before accepting; accepts; types the code.
     me = phone(wang.user)
     me.goto("/me/tasks")
+    assert_accessible(me)
     me.click("a.rowlink:has-text('陪伴独居老人')")
     assert "幸福路社区服务站门口" not in me.inner_text("main")
     shot(me, "3-task-before-accepting")
