@@ -1,9 +1,11 @@
 """The fonts every PDF writer uses (certificate, after-action report): one choice, one place.
 
-Chinese text is set in WenQuanYi Micro Hei (文泉驿微米黑), shipped by the PyPI package
-``paperang-p2-fonts-cjk`` (a dependency). It has TrueType outlines, so reportlab embeds it as a
-subset (only the glyphs used, with a ToUnicode map so the text can be copied and searched); a
-non-embedded CID font such as STSong-Light shows as boxes in readers without Asian font packs.
+Chinese text is set in WenQuanYi Micro Hei (文泉驿微米黑; Apache License 2.0, which allows
+embedding), shipped by the PyPI package ``paperang-p2-fonts-cjk`` (a dependency, 2.3 MB). It
+has TrueType outlines, so reportlab embeds it as a subset (only the glyphs used, with a
+ToUnicode map so the text can be copied and searched); a non-embedded CID font such as
+STSong-Light shows as boxes in readers without Asian font packs, and Noto CJK's CFF outlines
+cannot be embedded by reportlab.
 Latin-only strings stay in the standard Helvetica, which every reader has.
 """
 from __future__ import annotations
