@@ -204,3 +204,19 @@ def test_sms_paused_longer_than_their_retries_fall_back_to_e_mail(db, dispatcher
     given_up = 20 - tried_while_hung - 1
     assert statuses(db, "sms") == {"dead": given_up, "pending": tried_while_hung + 1}
     assert len(smtp.messages) - e_mails_before == given_up  # each one's fallback e-mail
+
+
+def test_an_smtp_server_that_answers_with_a_refusal_is_not_a_silent_one(smtp):
+    """smtplib's errors are OSErrors too; one the server answered (no STARTTLS here) must
+    not count towards pausing the channel as if the server never answered."""
+    from volunteer_hub.notify.channels import Outgoing
+
+    channel = EmailChannel("127.0.0.1", smtp.port, "station@volunteer-hub.test", starttls=True)
+    try:
+        result = channel.send(Outgoing(id=1, channel="email", address="a@example.org",
+                                       subject="s", body="b", locale="zh_Hans",
+                                       idempotency_key="vh-1", urgent=False, link=None))
+    finally:
+        channel.close()
+    assert not result.ok and "STARTTLS" in result.error
+    assert result.unanswered is False

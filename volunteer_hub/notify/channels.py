@@ -282,8 +282,9 @@ class EmailChannel(Channel):
                               error=f"SMTP {error.smtp_code}: {error.smtp_error!r}")
             except (OSError, smtplib.SMTPException) as error:
                 self._drop()
-                return Result(ok=False, error=f"SMTP: {error}",
-                              unanswered=isinstance(error, OSError))
+                # smtplib's own errors are OSErrors too, but the server answered them.
+                return Result(ok=False, error=f"SMTP: {error}", unanswered=not isinstance(
+                    error, smtplib.SMTPException))
         return Result(ok=False, error="SMTP: unreachable")  # pragma: no cover
 
     def close(self) -> None:
