@@ -3,6 +3,10 @@ language of the site when it is written, and the inbox (page and API) shows the 
 messages written before keep their one stored text."""
 from __future__ import annotations
 
+from tests.emergency.conftest import (  # noqa: F401
+    activate_drill, drill, make_plan, sms_gateway_configured, world,
+)
+from tests.emergency.test_assignment import come
 from tests.needs import helpers
 from tests.web.helpers import login, text
 from volunteer_hub.db import db
@@ -68,3 +72,17 @@ def test_a_message_with_one_text_shows_that_text_to_every_reader(tree, client):
     db.session.commit()
     login(client, v.user)  # an English reader
     assert "周六消防演练" in text(client.get("/me/inbox"))
+
+
+def test_an_emergency_assignment_reads_in_the_readers_language(
+        db, client, world, drill, sms_gateway_configured):  # noqa: F811
+    wang = come(db, drill, world, ("wang", 10))["wang"]  # an English speaker: told in English
+    user = wang.volunteer.user
+    login(client, user)
+    assert "DRILL: " in text(client.get("/me/inbox"))
+    _switch_language(user, "zh_Hans")
+    page = text(client.get("/me/inbox"))
+    assert "【演练】" in page and "DRILL: " not in page
+    [sms] = db.session.execute(db.select(OutboxMessage.body).where(
+        OutboxMessage.recipient_id == user.id, OutboxMessage.channel == "sms")).scalars()
+    assert sms.startswith("DRILL: ")  # what was sent stays as it was sent

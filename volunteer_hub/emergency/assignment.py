@@ -253,12 +253,14 @@ def tell_assignment(responder: Responder, role: ActivationRole, activation: Acti
     user = responder.volunteer.user
     locale = message_locale(user.locale)
     point = point_of(activation, responder.assembly_point) or {}
-    body = render_message(activation, "assigned", locale,
-                          role=role.label_en if locale == "en" else role.label_zh,
-                          assembly_point=point.get("name", ""),
-                          assembly_address=point.get("address", ""))
-    enqueue(f"emergency:{activation.id}:assigned:{responder.id}:{role.id}", user, body=body,
-            channels=("sms", "inbox"), urgent=True, locale=locale)
+    texts = {language: render_message(activation, "assigned", language,
+                                      role=role.label_en if language == "en" else role.label_zh,
+                                      assembly_point=point.get("name", ""),
+                                      assembly_address=point.get("address", ""))
+             for language in current_app.config["LANGUAGES"]}  # the inbox shows the reader's
+    enqueue(f"emergency:{activation.id}:assigned:{responder.id}:{role.id}", user,
+            body=texts[locale], channels=("sms", "inbox"), urgent=True, locale=locale,
+            translations=texts)
 
 
 def _tell_stood_aside(responder: Responder, role: ActivationRole,
