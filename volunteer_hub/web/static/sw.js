@@ -21,6 +21,21 @@ function kept(path) {
   return KEPT.some(function (pattern) { return pattern.test(path); });
 }
 
+// Forget the pages kept for the person who was logged in (the offline page and the static
+// files stay: they hold nothing personal). At logout, and whenever the login page is opened:
+// a session that simply ended must not leave its pages to the next person on the phone.
+var LOGIN_URL = "/login";
+function forget() {
+  return caches.open(PAGES).then(function (cache) {
+    return cache.keys().then(function (keys) {
+      return Promise.all(keys.filter(function (key) {
+        var path = new URL(key.url).pathname;
+        return path !== OFFLINE_URL && path.indexOf("/static/") !== 0;
+      }).map(function (key) { return cache.delete(key); }));
+    });
+  });
+}
+
 // Only the last board is kept: an old call-out's figures are of no use at the next one.
 function keep(request, response) {
   var path = new URL(request.url).pathname;
@@ -121,6 +136,7 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.method !== "GET") return;
   if (request.mode === "navigate") event.waitUntil(sendKeptAnswers());
+  if (request.mode === "navigate" && url.pathname === LOGIN_URL) event.waitUntil(forget());
   if (request.mode === "navigate") {
     event.respondWith(fromNetwork(event, kept(url.pathname)).catch(function () {
       return caches.match(request).then(function (page) {
@@ -135,7 +151,7 @@ self.addEventListener("fetch", function (event) {
 });
 
 self.addEventListener("message", function (event) {
-  if (event.data && event.data.type === "forget") event.waitUntil(caches.delete(PAGES));
+  if (event.data && event.data.type === "forget") event.waitUntil(forget());
 });
 
 function defaultTitle(lang) {
