@@ -192,3 +192,23 @@ def test_a_locked_database_does_not_turn_a_good_answer_into_a_500(client, db, tr
     db.session.rollback()  # the requests share this test's session: read past its snapshot
     used = db.session.scalar(select(ApiToken.last_used_at))
     assert used.replace(tzinfo=None) > long_ago.replace(tzinfo=None)
+
+
+# --- two requests racing for one unique value ---------------------------------------------------
+
+def test_a_registration_overtaken_by_a_concurrent_one_answers_409(client, tree, monkeypatch):
+    """On PostgreSQL two sign-ups of one ID (a double tap) both pass the "already
+    registered?" read, and the second insert breaks the unique index: that is a conflict
+    the person can act on, not a server error. The race is replayed by letting the second
+    request skip the read."""
+    from tests.factories import registration_data, unique_phone
+    from volunteer_hub.volunteers import services as volunteer_services
+
+    data = registration_data(tree["b"])
+    assert client.post("/api/v1/volunteers", json=data).status_code == 201
+    monkeypatch.setattr(volunteer_services, "ensure_id_unused",
+                        lambda id_type, number, **_: volunteer_services.id_hash(id_type, number))
+    again = client.post("/api/v1/volunteers", json={**data, "phone": unique_phone()},
+                        headers=ENGLISH)
+    assert again.status_code == 409, again.get_data(as_text=True)
+    assert again.get_json()["error"] == "CONFLICT"

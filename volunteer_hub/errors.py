@@ -166,6 +166,23 @@ def handle_overflow(error: Exception):
     return _render(422, "VALIDATION_ERROR", _l("A number in the request is too large."))
 
 
+def handle_integrity_error(error: Exception):
+    """A unique index broken by a concurrent request that passed the same "is it taken?"
+    read (PostgreSQL lets both read; a double tap on a sign-up) is a 409 the client can act
+    on; any other integrity failure (NOT NULL, foreign key) is a bug: 500."""
+    from volunteer_hub.db import db
+
+    db.session.rollback()
+    orig = getattr(error, "orig", None)
+    unique = getattr(orig, "sqlstate", None) == "23505" or "UNIQUE constraint failed" in str(
+        orig)
+    if not unique:
+        return handle_unexpected(error)
+    log.info("Unique conflict on %s %s: %s", request.method, request.path,
+             type(orig).__name__)
+    return _render(409, "CONFLICT", HTTP_MESSAGES[409])
+
+
 def handle_unexpected(error: Exception):
     log.exception("Unhandled error on %s %s", request.method, request.path)
     return _render(500, "INTERNAL_ERROR", HTTP_MESSAGES[500])
@@ -174,9 +191,10 @@ def handle_unexpected(error: Exception):
 def register_error_handlers(app) -> None:
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(HTTPException, handle_http_exception)
-    from sqlalchemy.exc import DataError
+    from sqlalchemy.exc import DataError, IntegrityError
 
     app.register_error_handler(OverflowError, handle_overflow)
     app.register_error_handler(DataError, handle_overflow)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)
