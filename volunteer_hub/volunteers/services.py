@@ -256,8 +256,9 @@ def search_volunteers(user, *, org_id=None, status=None, skill=None, min_level=N
         query = query.where(exists().where(cert_match))
     if q:
         like = f"%{q.strip()}%"
-        query = query.where(Volunteer.real_name.like(like) | Volunteer.phone.like(like)
-                            | Volunteer.volunteer_number.like(like))
+        # ilike: SQLite's LIKE ignores the case of ASCII letters, PostgreSQL's does not.
+        query = query.where(Volunteer.real_name.ilike(like) | Volunteer.phone.like(like)
+                            | Volunteer.volunteer_number.ilike(like))
     return query.order_by(Volunteer.id)
 
 
