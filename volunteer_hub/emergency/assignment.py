@@ -270,15 +270,19 @@ def _tell_stood_aside(responder: Responder, role: ActivationRole,
     from volunteer_hub.emergency.activation import message_locale
     from volunteer_hub.notify.services import enqueue
 
+    def text(language: str) -> str:
+        with force_locale(language):
+            body = gettext("You are no longer assigned as %(role)s. Please stand by: the "
+                           "coordinator will contact you.",
+                           role=role.label_en if language == "en" else role.label_zh)
+        return (DRILL_PREFIX.get(language, "") + body) if activation.is_drill else body
+
     user = responder.volunteer.user
     locale = message_locale(user.locale)
-    with force_locale(locale):
-        body = gettext("You are no longer assigned as %(role)s. Please stand by: the "
-                       "coordinator will contact you.",
-                       role=role.label_en if locale == "en" else role.label_zh)
-    body = (DRILL_PREFIX.get(locale, "") + body) if activation.is_drill else body
-    enqueue(f"emergency:{activation.id}:unassigned:{responder.id}:{role.id}", user, body=body,
-            channels=("sms", "inbox"), urgent=True, locale=locale)
+    texts = {language: text(language) for language in current_app.config["LANGUAGES"]}
+    enqueue(f"emergency:{activation.id}:unassigned:{responder.id}:{role.id}", user,
+            body=texts[locale], channels=("sms", "inbox"), urgent=True, locale=locale,
+            translations=texts)
 
 
 # --- by hand --------------------------------------------------------------------------------

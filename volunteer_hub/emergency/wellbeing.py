@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from datetime import datetime
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -125,16 +126,19 @@ def _tell_checks(activation: Activation, responder: Responder,
     from volunteer_hub.emergency.responses import base_url
     from volunteer_hub.notify.services import enqueue
 
+    def text(language: str) -> str:
+        with force_locale(language):
+            body = ngettext("Please check on %(num)d person in the affected area: %(link)s",
+                            "Please check on %(num)d people in the affected area: %(link)s",
+                            len(checks), link=f"{base_url()}/emergency/alerts")
+        return message_texts(language)["drill"] + body if activation.is_drill else body
+
     user = responder.volunteer.user
     locale = message_locale(user.locale)
-    with force_locale(locale):
-        body = ngettext("Please check on %(num)d person in the affected area: %(link)s",
-                        "Please check on %(num)d people in the affected area: %(link)s",
-                        len(checks), link=f"{base_url()}/emergency/alerts")
-    if activation.is_drill:
-        body = message_texts(locale)["drill"] + body
+    texts = {language: text(language) for language in current_app.config["LANGUAGES"]}
     enqueue(f"emergency:{activation.id}:wellbeing:{responder.id}:{checks[0].id}", user,
-            body=body, channels=("sms", "inbox"), urgent=True, locale=locale)
+            body=texts[locale], channels=("sms", "inbox"), urgent=True, locale=locale,
+            translations=texts)
 
 
 def _open_load(responder: Responder) -> int:
