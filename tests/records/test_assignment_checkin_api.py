@@ -150,3 +150,19 @@ def test_an_occurrence_is_not_reachable_through_the_activity_endpoints(client, t
     checked = client.post(f"{url}/check-in", headers=mine, json={"method": "code", "code": code})
     assert checked.status_code == 201, checked.get_json()
     assert checked.get_json()["assignment_id"] == assignment.id
+
+
+def test_a_need_with_a_long_title_still_opens_its_door(client, tree, people, auth_header):
+    """A need's title may have 200 characters, an activity's name 120: on PostgreSQL the
+    occurrence could not be made (value too long), so nobody could check in to the task."""
+    organizer, volunteer = people
+    title = "为独居老人提供上门陪伴、买菜、读报和简单家务帮助" * 6  # 144 characters
+    assignment = task(tree["b"], volunteer, title=title)
+    door = client.get(f"/api/v1/slots/{assignment.slot_id}/check-in",
+                      headers=auth_header(organizer))
+    assert door.status_code == 200, door.get_json()
+    assert title.startswith(door.get_json()["activity"]["name"])
+    checked = client.post(f"/api/v1/assignments/{assignment.id}/check-in",
+                          headers=auth_header(volunteer.user),
+                          json={"method": "code", "code": door.get_json()["checkin_code"]})
+    assert checked.status_code == 201, checked.get_json()

@@ -64,8 +64,9 @@ def occurrence_activity(slot: NeedSlot) -> Activity:
         return found
     fence = need.lat is not None and need.lon is not None
     # Only the public meeting place: the description stays with the need, for its volunteers.
+    name_length = Activity.__table__.c.name.type.length  # a need's title may be longer
     activity = services.new_activity(
-        need.org, name=need.title, service_type=NEED_SERVICE_TYPES.get(need.type, "community"),
+        need.org, name=need.title[:name_length], service_type=NEED_SERVICE_TYPES.get(need.type, "community"),
         place=need.location_note or "",
         starts_at=local_to_utc(slot.start), ends_at=local_to_utc(slot.end),
         geofence_lat=need.lat if fence else None, geofence_lon=need.lon if fence else None,
