@@ -78,8 +78,7 @@ def test_coordinator_calls_out_the_demo_plan_without_coordinates(phone, demo, db
     assert coordinator.locator(".tabbar").count() == 0  # staff have no volunteer tabs
     coordinator.goto("/emergency/plans")
     shot(coordinator, "callout-1-plans")
-    plan_id = db.session.execute(select(EmergencyPlan.id)).scalar_one()
-    coordinator.goto(f"/emergency/plans/{plan_id}/activate")
+    coordinator.click("main a.button[href$='/activate']")  # the demo's one plan
     assert "整个区域：朝阳区" in coordinator.locator("#place_id").inner_text()
     coordinator.check("input[name=kind][value=drill]")
     coordinator.fill("#note", "演练：劲松地区内涝转移")
@@ -107,7 +106,7 @@ def test_coordinator_calls_out_the_demo_plan_without_coordinates(phone, demo, db
         if eta == "10":
             shot(volunteer, "callout-4-answered")
 
-    coordinator.goto(f"/emergency/activations/{activation.id}/board")
+    coordinator.reload()  # the board it stayed on
     coordinator.wait_for_selector('[data-count="coming"] .num:text("2")')
     assert coordinator.locator('[data-count="cannot"] .num').inner_text() == "1"
     links = coordinator.locator(".board-links a")
@@ -127,7 +126,8 @@ def test_coordinator_calls_out_the_demo_plan_without_coordinates(phone, demo, db
     assert scroll_width(coordinator) <= WIDTH
     shot(coordinator, "callout-6-rollcall")
 
-    coordinator.goto(f"/emergency/activations/{activation.id}/stand-down")
+    coordinator.click("main a.back[href$='/board']")
+    coordinator.click(".board-links a[href$='/stand-down']")
     assert_accessible(coordinator)
     coordinator.on("dialog", lambda dialog: dialog.accept())
     coordinator.click("main button[type=submit]")
@@ -308,8 +308,8 @@ def test_the_call_out_in_english(browser, live_server, demo, db):
     coordinator = context.new_page()
     try:
         log_in(coordinator, demo["coordinator"])
-        plan_id = db.session.execute(select(EmergencyPlan.id)).scalar_one()
-        coordinator.goto(f"/emergency/plans/{plan_id}/activate")
+        coordinator.goto("/emergency/plans")
+        coordinator.click("main a.button[href$='/activate']")
         assert "The whole area: Chaoyang District" in coordinator.locator("#place_id").inner_text()
         coordinator.check("input[name=kind][value=drill]")
         coordinator.click("button[type=submit].wide")

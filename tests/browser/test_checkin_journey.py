@@ -116,7 +116,8 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
 
     # The organizer opens the need, then the door screen of today's occurrence.
     org = phone(organizer)
-    org.goto(f"/org/needs/{need.id}")
+    org.goto("/org/needs")
+    org.click("main a:has-text('陪伴独居老人')")
     assert_accessible(org)
     org.click(f"a[href='/org/slots/{need.slots[0].id}/check-in']")
     org.wait_for_selector("img.qr")
@@ -169,7 +170,8 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     them.wait_for_selector(f"text={words['out_done']}")
 
     # The organizer sees both on the door page and verifies the hours.
-    org.goto(f"/org/slots/{need.slots[0].id}/check-in")
+    org.go_back()  # from the full-screen view to the door page
+    org.reload()
     assert org.locator(f"text={words['out_badge']}").count() == 2
     org.goto("/org/verification")
     assert org.locator("li.record").count() == 2
