@@ -75,6 +75,19 @@ def test_json_nested_5000_levels_is_a_400(client, admin_headers, opening, closin
     assert "64" in response.get_json()["message"]
 
 
+def test_an_unterminated_string_of_escaped_quotes_is_measured_at_once(client):
+    """The depth check must stay linear in the body: a string of escaped quotes that never
+    closes made its string pattern restart at every quote (quadratic: 40 KB took 15 s of a
+    worker, the 1 MB allowed would take hours), before any login."""
+    import time
+
+    body = "[" * 70 + '"' + '\\"' * 20_000
+    started = time.perf_counter()
+    response = _post_raw(client, "/api/v1/tokens", body, ENGLISH)
+    assert time.perf_counter() - started < 2
+    assert 400 <= response.status_code < 500
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting(client, admin_headers, tree):
     body = json.dumps({"level": "street", "code": "S8", "name_zh": "[" * 40 + "{" * 40,
                        "parent_id": tree["district"].id})
