@@ -1,5 +1,5 @@
 """Matching API schemas: runs, assignments (with explanations), sign-ups, open needs."""
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 
 from volunteer_hub.common_schemas import Id, Instant, PageArgsSchema, bounded_list, page_of
 from volunteer_hub.matching.models import ASSIGNMENT_STATES
@@ -30,6 +30,31 @@ class AssignmentSchema(Schema):
     created_at = Instant()
     confirmed_at = Instant(allow_none=True)
     responded_at = Instant(allow_none=True)
+
+    @post_dump(pass_original=True)
+    def no_distance_before_acceptance(self, data, assignment, **kwargs):
+        """The volunteer reads no exact distance to the need's point until they accept (the
+        task page shows a band): read from a few homes, it would locate the person."""
+        explanation = data.get("explanation") or {}
+        if isinstance(assignment, dict):  # a run read back for its organizer (one query)
+            return data
+        if assignment.state != "accepted" and explanation.get("distance_km") is not None \
+                and _read_by_its_volunteer(assignment):
+            data["explanation"] = {**explanation, "distance_km": None}
+        return data
+
+
+def _read_by_its_volunteer(assignment) -> bool:
+    from flask import has_request_context
+    from flask_login import current_user
+
+    from volunteer_hub.accounts.auth import bearer_user
+
+    if not has_request_context():
+        return False
+    user = bearer_user() or (current_user if current_user.is_authenticated else None)
+    return user is not None and assignment.volunteer is not None \
+        and assignment.volunteer.user_id == user.id
 
 
 AssignmentPageSchema = page_of(AssignmentSchema)
