@@ -170,7 +170,7 @@ def register_volunteer(data: dict, *, by=None) -> Volunteer:
     digest = ensure_id_unused(data["id_type"], identity.number)
     guardian = data.get("guardian") or None
     _check_age_and_guardian(identity.birth_date, guardian, self_registration=by is None)
-    languages = data.get("languages") or ["zh"]
+    languages = list(dict.fromkeys(data.get("languages") or ["zh"]))  # each code once
     _validate_codes(languages, LANGUAGES, "languages", "LANGUAGE_UNKNOWN")
     user = accounts.create_user(display_name=data["real_name"], password=data["password"],
                                 phone=data["phone"], email=data.get("email"),
@@ -283,7 +283,7 @@ def update_profile(volunteer: Volunteer, changes: dict, *, by) -> Volunteer:
         volunteer.real_name = changes["real_name"].strip()
     if "languages" in changes:
         _validate_codes(changes["languages"], LANGUAGES, "languages", "LANGUAGE_UNKNOWN")
-        volunteer.languages = ",".join(changes["languages"]) or "zh"
+        volunteer.languages = ",".join(dict.fromkeys(changes["languages"])) or "zh"
     if "lat" in changes or "lon" in changes:
         _move_home(volunteer, changes.get("lat", volunteer.lat), changes.get("lon", volunteer.lon),
                    by_self=by is not None and by.id == volunteer.user_id)
