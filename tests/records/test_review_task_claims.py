@@ -68,3 +68,13 @@ def test_declarations_on_an_occurrence_are_the_task_claim(client, tree, people, 
     again = client.post(url, headers=auth_header(volunteer.user), json=body)
     assert again.status_code == 409
     assert db.session.query(ServiceRecord).count() == 1
+
+
+def test_organizer_names_the_volunteer_by_a_code_typed_in_lower_case(db, tree, people):
+    organizer, volunteer = people
+    stranger = helpers.volunteer(tree["b"])
+    assignment = task(tree["b"], volunteer)
+    activity = tasks.occurrence_for_organizer(assignment.slot, by=organizer)
+    for who in (volunteer, stranger):
+        assert tasks.find_volunteer(who.volunteer_number.lower(), activity,
+                                    by=organizer).id == who.id

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from volunteer_hub.accounts.permissions import can, require
@@ -276,10 +276,13 @@ def find_volunteer(who: str, activity: Activity, *, by):
         raise ValidationFailed(_l("Enter the volunteer's name or code."),
                                code="VOLUNTEER_REQUIRED", field="volunteer")
     on_task = [row["assignment"].volunteer for row in occurrence_roster(activity)]
-    matches = [v for v in on_task if who in (v.volunteer_number, v.real_name)]
+    # A code is matched whatever the case it was typed in (a phone keyboard types cy-jx-...).
+    matches = [v for v in on_task
+               if who == v.real_name or who.upper() == (v.volunteer_number or "").upper()]
     if not matches:
         query = search_volunteers(by, q=None).where(
-            (Volunteer.volunteer_number == who) | (Volunteer.real_name == who)).limit(3)
+            (func.upper(Volunteer.volunteer_number) == who.upper())
+            | (Volunteer.real_name == who)).limit(3)
         matches = db.session.execute(query).scalars().all()
     if not matches:
         raise ValidationFailed(_l("No volunteer with this name or code."),
