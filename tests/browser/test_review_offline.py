@@ -55,3 +55,68 @@ def test_pages_kept_offline_are_forgotten_when_the_session_ends(phone, tree, mak
     phone.goto("/me/hours")
     assert phone.locator("h1").inner_text() == "没有网络连接"  # the offline page is still kept
     phone.context.set_offline(False)
+
+
+def test_a_kept_answer_survives_a_server_that_cannot_take_it_yet(phone, db, live_server, app,
+                                                                  monkeypatch):
+    """Back online but the server answers 503 (restarting, gateway down): the answer stays
+    kept and goes with the next page load, instead of being dropped as if sent."""
+    import re
+
+    from sqlalchemy import select
+
+    from volunteer_hub.demo import DEMO_PASSWORD, build_demo
+    from volunteer_hub.emergency import activation as activations
+    from volunteer_hub.emergency.models import EmergencyPlan, Responder
+    from volunteer_hub.notify.models import OutboxMessage
+    from volunteer_hub.notify import fanout
+
+    build_demo(volunteers=60, seed=13)
+    db.session.commit()
+    plan = db.session.execute(select(EmergencyPlan)).scalar_one()
+    activation = activations.activate(plan, level=3, is_drill=True, by=None)
+    db.session.commit()
+    [message] = fanout.filled(db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.event_key == f"emergency:{activation.id}:alert:1",
+        OutboxMessage.channel == "inbox").order_by(OutboxMessage.id).limit(1)).scalars().all())
+    link = re.search(r"https?://\S+/emergency/respond/[^\s/]+", message.body).group(0)
+    from volunteer_hub.volunteers.models import Volunteer
+
+    responder = db.session.execute(select(Responder).join(
+        Volunteer, Responder.volunteer_id == Volunteer.id).where(
+        Responder.activation_id == activation.id,
+        Volunteer.user_id == message.recipient_id)).scalar_one()
+    phone.goto("/login")
+    phone.fill("#login", responder.volunteer.phone)
+    phone.fill("#password", DEMO_PASSWORD)
+    phone.click("main button[type=submit]")
+    phone.wait_for_load_state()
+    phone.goto(link.replace("http://localhost", live_server))
+    phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    phone.reload()
+    phone.context.set_offline(True)
+    phone.click("button[name=coming_eta][value='20']")
+    phone.wait_for_selector("#answer-queued")
+    real = app.view_functions["emergency.respond_answer"]
+    refused = []
+
+    def unavailable(token):
+        refused.append(token)
+        return "busy", 503
+    monkeypatch.setitem(app.view_functions, "emergency.respond_answer", unavailable)
+    phone.context.set_offline(False)
+    phone.goto("/me/tasks")  # the worker sends what it kept: the server is not ready
+    for _ in range(50):
+        if refused:
+            break
+        time.sleep(0.1)
+    assert refused
+    time.sleep(0.5)
+    monkeypatch.setitem(app.view_functions, "emergency.respond_answer", real)
+    phone.goto("/me/hours")  # the next load sends it again
+    for _ in range(50):
+        db.session.rollback()
+        if db.session.get(Responder, responder.id).answer == "coming":
+            break
+        time.sleep(0.2)
+    assert db.session.get(Responder, responder.id).answer == "coming"

@@ -110,7 +110,10 @@ function sendKeptAnswers() {
       var answer = kept[key];
       return fetch(answer.url, {method: "POST", body: answer.body, credentials: "same-origin",
                                 headers: {"Content-Type": answer.type}, redirect: "manual"})
-        .then(function () {
+        .then(function (response) {
+          // The server could not take it yet (restarting, gateway down, too many at once):
+          // kept for the next try like an answer still offline. Any other answer was heard.
+          if (response.status >= 500 || response.status === 429 || response.status === 408) return;
           return queueStore("readwrite", function (store) { store.delete(Number(key)); });
         }).catch(function () {});  // still offline: kept for the next try
     }));
