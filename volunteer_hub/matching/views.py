@@ -180,7 +180,17 @@ def _me():
 def my_tasks():
     from volunteer_hub.records.tasks import current_stages
 
-    tasks = db.session.execute(services.my_assignments(_me()).limit(100)).scalars().all()
+    from volunteer_hub.matching.models import Assignment
+    from volunteer_hub.needs.models import NeedSlot
+    from volunteer_hub.records.services import missing_checkout_grace
+
+    # Today's and coming tasks first (soonest first), then the latest past ones: a long past
+    # must not push the task happening now off the list.
+    since = needs.local_now() - missing_checkout_grace()
+    query = services.my_assignments(_me())
+    tasks = db.session.execute(query.where(NeedSlot.end >= since).limit(100)).scalars().all()
+    tasks += db.session.execute(query.where(NeedSlot.end < since).order_by(None).order_by(
+        NeedSlot.start.desc(), Assignment.id.desc()).limit(50)).scalars().all()
     return render_template("matching/my_tasks.html", tasks=tasks,
                            stages=current_stages(tasks))
 
