@@ -42,3 +42,36 @@ def test_requests_after_the_database_closed_the_connections_answer_200(
     for _ in range(db.engine.pool.size() + 1):  # each pooled connection was closed
         response = client.get("/api/v1/me", headers=headers)
         assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_times_are_utc_whatever_the_servers_time_zone(postgresql_only, db, client, tree,
+                                                      auth_header):
+    """A server set up in China has timezone = 'Asia/Shanghai' (initdb takes the system's):
+    every aware UTC time written to a plain timestamp column was stored as Shanghai wall
+    time, and the API then wrote it with +00:00: 8 hours off. Sessions run in UTC."""
+    from datetime import UTC, datetime
+
+    from tests.factories import make_staff as staff_of
+
+    name = db.session.execute(text("SELECT current_database()")).scalar_one()
+    community_id = tree["a"].id
+    db.session.remove()
+    outside = create_engine(db.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    with outside.connect() as connection:
+        connection.execute(text(f'ALTER DATABASE "{name}" SET timezone TO \'Asia/Shanghai\''))
+    db.engine.dispose()  # new connections take the database's zone
+    try:
+        from volunteer_hub.orgs.models import Org
+
+        user = staff_of(db.session.get(Org, community_id), "organizer")
+        db.session.commit()
+        auth_header(user)  # a token made through POST /tokens
+        tokens = client.get("/api/v1/tokens", headers=auth_header(user)).get_json()
+        created = datetime.fromisoformat(tokens[0]["created_at"])
+        assert abs((created - datetime.now(UTC)).total_seconds()) < 120
+    finally:
+        db.session.remove()
+        with outside.connect() as connection:
+            connection.execute(text(f'ALTER DATABASE "{name}" RESET timezone'))
+        outside.dispose()
+        db.engine.dispose()

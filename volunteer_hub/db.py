@@ -101,6 +101,18 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
         _sqlite_math_functions(dbapi_connection)
 
 
+@event.listens_for(Engine, "connect")
+def _postgresql_utc(dbapi_connection, connection_record):
+    """PostgreSQL: every session in UTC. Times are written as aware UTC values; into a plain
+    timestamp column PostgreSQL converts them to the session's zone, which is the server's
+    (Asia/Shanghai on a server set up in China), and they were read back 8 hours off."""
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        autocommit = dbapi_connection.autocommit
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+        if not autocommit:
+            dbapi_connection.commit()
+
+
 # What the call-out's distance needs (emergency.activation._distance_km).
 SQL_MATH = {"radians": math.radians, "sin": math.sin, "cos": math.cos, "asin": math.asin,
             "sqrt": math.sqrt, "power": math.pow}
