@@ -40,7 +40,7 @@ def test_a_lone_surrogate_in_a_json_text_field_is_refused_naming_the_field(
     payload = response.get_json()
     assert payload["error"] == "INVALID_CHARACTER"
     assert payload["errors"] == {"json": {"name_zh": [
-        "This text holds an invalid character (a lone UTF-16 surrogate)."]}}
+        "This text holds a character that cannot be stored (a NUL or a lone UTF-16 surrogate)."]}}
 
 
 def test_a_lone_surrogate_deep_in_a_plan_or_in_a_key_names_its_path_in_chinese(
@@ -54,6 +54,21 @@ def test_a_lone_surrogate_deep_in_a_plan_or_in_a_key_names_its_path_in_chinese(
     in_a_key = _post_raw(client, "/api/v1/emergency/plans", '{"\\ud83d": 1}', admin_headers)
     assert in_a_key.status_code == 400
     assert list(in_a_key.get_json()["errors"]["json"]) == ["\ufffd"]
+
+
+def test_a_nul_in_a_text_field_is_refused_before_the_database_sees_it(client, tree,
+                                                                    admin_headers):
+    """PostgreSQL's text cannot hold a NUL: it answered 'a number is too large' from the
+    driver's DataError, and SQLite stored it."""
+    body = ('{"level": "street", "code": "S9", "name_zh": "\\u0000\u8857", '
+            f'"parent_id": {tree["district"].id}}}')
+    response = _post_raw(client, "/api/v1/orgs", body, {**admin_headers, **ENGLISH})
+
+    assert response.status_code == 400, response.get_json()
+    assert response.get_json()["errors"] == {"json": {"name_zh": [
+        "This text holds a character that cannot be stored (a NUL or a lone UTF-16 surrogate)."]}}
+    assert "S9" not in str(client.get("/api/v1/orgs?per_page=100", headers=admin_headers)
+                           .get_json())  # nothing was saved
 
 
 def test_a_surrogate_pair_is_ordinary_text(client, admin_headers, tree):

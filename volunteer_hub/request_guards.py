@@ -3,9 +3,10 @@
 Before any view or schema reads the request:
 - a JSON body nested deeper than MAX_JSON_DEPTH answers 400 JSON_TOO_DEEP (Python's parser
   recurses per level: 5,000 levels end in RecursionError, a 500);
-- a lone surrogate (JSON's "\\ud800" escape decodes to one) in any JSON string, query or form
-  value or key answers 400 INVALID_CHARACTER naming the field: such text cannot be encoded,
-  so it would fail later in the database, a template or a log.
+- a lone surrogate (JSON's "\\ud800" escape decodes to one) or a NUL ("\\u0000") in any JSON
+  string, query or form value or key answers 400 INVALID_CHARACTER naming the field: a lone
+  surrogate cannot be encoded and PostgreSQL's text cannot hold a NUL, so either would fail
+  later in the database, a template or a log.
 Both answers come in the request's language, like every other error (errors.py).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from flask_babel import lazy_gettext as _l
 from volunteer_hub.errors import DomainError
 
 MAX_JSON_DEPTH = 64
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The closing quote is optional so that every match succeeds where it starts: an unclosed
 # string then runs to the end once, instead of the search restarting at each of its quotes
 # (quadratic: a 40 KB body of escaped quotes took 15 s).
@@ -39,7 +40,7 @@ def init_request_guards(app) -> None:
 def refuse_bad_input() -> None:
     for location, values in (("query", request.args), ("form", request.form)):
         for key, value in values.items(multi=True):
-            if _has_lone_surrogate(key) or _has_lone_surrogate(value):
+            if _has_unstorable(key) or _has_unstorable(value):
                 raise _invalid_character(location, key)
     if request.is_json:
         _refuse_bad_json()
@@ -50,14 +51,14 @@ def _refuse_bad_json() -> None:
         raise BadInput(_l("The JSON body is nested more than %(depth)d levels deep.",
                           depth=MAX_JSON_DEPTH), code="JSON_TOO_DEEP")
     body = request.get_json(silent=True)  # malformed JSON is the schemas' 400 to give
-    field = first_lone_surrogate(body)
+    field = first_unstorable(body)
     if field is not None:
         raise _invalid_character("json", field)
 
 
 def _invalid_character(location: str, field: str) -> BadInput:
-    printable = _LONE_SURROGATE.sub("\ufffd", field) or "_body"  # a key may hold one too
-    return BadInput(_l("This text holds an invalid character (a lone UTF-16 surrogate)."),
+    printable = _UNSTORABLE.sub("\ufffd", field) or "_body"  # a key may hold one too
+    return BadInput(_l("This text holds a character that cannot be stored (a NUL or a lone UTF-16 surrogate)."),
                     code="INVALID_CHARACTER", field=printable, location=location)
 
 
@@ -82,11 +83,11 @@ def json_depth(data: bytes) -> int:
     return deepest
 
 
-def first_lone_surrogate(value, path: str = "") -> str | None:
-    """The dotted path ("roles.0.code") of the first string or key holding a lone surrogate,
-    or None. Nesting is already bounded by MAX_JSON_DEPTH."""
+def first_unstorable(value, path: str = "") -> str | None:
+    """The dotted path ("roles.0.code") of the first string or key holding a NUL or a lone
+    surrogate, or None. Nesting is already bounded by MAX_JSON_DEPTH."""
     if isinstance(value, str):
-        return path if _has_lone_surrogate(value) else None
+        return path if _has_unstorable(value) else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, list):
@@ -95,13 +96,13 @@ def first_lone_surrogate(value, path: str = "") -> str | None:
         return None
     for key, item in items:
         where = f"{path}.{key}" if path else str(key)
-        if isinstance(key, str) and _has_lone_surrogate(key):
+        if isinstance(key, str) and _has_unstorable(key):
             return where
-        found = first_lone_surrogate(item, where)
+        found = first_unstorable(item, where)
         if found is not None:
             return found
     return None
 
 
-def _has_lone_surrogate(text: str) -> bool:
-    return _LONE_SURROGATE.search(text) is not None
+def _has_unstorable(text: str) -> bool:
+    return _UNSTORABLE.search(text) is not None
