@@ -23,3 +23,20 @@ def test_no_exact_distance_before_acceptance_in_the_api(tree, client, auth_heade
     assert one["explanation"].get("distance_km") is None
     accepted = client.post(f"/api/v1/assignments/{proposal.id}/accept", headers=me).get_json()
     assert accepted["explanation"]["distance_km"] is not None
+
+
+def test_no_place_or_description_before_acceptance_in_the_api(tree, client, auth_header):
+    v = helpers.volunteer(tree["b"])
+    grandma = helpers.beneficiary(tree["b"])
+    need = helpers.need(tree["b"], beneficiary_id=grandma.id, title="Visit",
+                        description="王奶奶，幸福路 8 号，先打电话", location_note="3 单元门口")
+    run = matching.run_matching(tree["b"], need.first_date, need.first_date, by=None)
+    [proposal] = run.assignments
+    matching.confirm_assignment(proposal, by=None)
+    db.session.commit()
+    me = auth_header(v.user)
+    one = client.get(f"/api/v1/assignments/{proposal.id}", headers=me).get_json()
+    assert one["need"]["description"] is None and one["need"]["location_note"] is None
+    client.post(f"/api/v1/assignments/{proposal.id}/accept", headers=me)
+    one = client.get(f"/api/v1/assignments/{proposal.id}", headers=me).get_json()
+    assert one["need"]["description"].startswith("王奶奶") and one["need"]["location_note"]

@@ -93,6 +93,9 @@ def assignment_for_caller(assignment, user) -> dict:
     data = AssignmentSchema().dump(assignment)
     need = assignment.need
     data["need"] = PublicNeedSchema().dump(need)
+    if assignment.state != "accepted" and assignment.volunteer.user_id == user.id:
+        # Before acceptance: type, time, community and a distance band only (as the page).
+        data["need"].update(description=None, location_note=None)
     data["beneficiary"] = None
     if need.beneficiary is not None:
         with transaction():
