@@ -46,3 +46,13 @@ def test_the_task_list_shows_today_s_task_after_a_long_past(client, tree):
     login(client, volunteer.user)
     page = client.get("/me/tasks").get_data(as_text=True)
     assert f"/me/tasks/{today.id}" in page and 'data-check="check_in"' in page
+
+
+def test_the_scan_page_shows_no_meeting_place_to_someone_without_a_place(client, tree):
+    volunteer, stranger = helpers.volunteer(tree["b"]), helpers.volunteer(tree["b"])
+    assignment = task(tree["b"], volunteer, location_note="幸福路 8 号 3 单元门口")
+    activity = tasks.occurrence_activity(assignment.slot)
+    db.session.commit()
+    login(client, stranger.user)
+    response = client.get(f"/check-in/{activity.id}")
+    assert response.status_code == 404 and "幸福路" not in response.get_data(as_text=True)
