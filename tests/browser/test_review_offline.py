@@ -120,3 +120,40 @@ def test_a_kept_answer_survives_a_server_that_cannot_take_it_yet(phone, db, live
             break
         time.sleep(0.2)
     assert db.session.get(Responder, responder.id).answer == "coming"
+
+
+def test_a_kept_task_page_stops_showing_the_person_when_the_task_is_over(phone, tree, db, app,
+                                                                         monkeypatch):
+    """The person's details are shown for the duration of the task only: the copy kept for
+    offline use is not shown after that (the offline page instead)."""
+    from datetime import timedelta
+
+    from tests.needs import helpers
+    from tests.records.task_builders import task
+    from volunteer_hub.needs.services import local_now
+
+    monkeypatch.setitem(app.config, "RECORDS_MISSING_CHECKOUT_GRACE_MINUTES", 0)
+    volunteer = helpers.volunteer(tree["b"])
+    person = helpers.beneficiary(tree["b"])
+    assignment = task(tree["b"], volunteer, beneficiary=person)
+    assignment.slot.end = local_now() + timedelta(seconds=8)
+    db.session.commit()
+    _log_in(phone, volunteer.user)
+    url = f"/me/tasks/{assignment.id}"
+    phone.goto(url)
+    phone.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    phone.reload()
+    assert "幸福路" in phone.content()
+    for _ in range(50):
+        if phone.evaluate("caches.open('vh-pages-v1').then(c => c.keys()).then(keys => "
+                          f"keys.some(k => new URL(k.url).pathname === '{url}'))"):
+            break
+        time.sleep(0.1)
+    phone.context.set_offline(True)
+    phone.goto(url)
+    assert "幸福路" in phone.content()  # during the task: readable offline
+    time.sleep(9)
+    phone.goto(url)
+    assert "幸福路" not in phone.content()
+    assert phone.locator("h1").inner_text() in ("没有网络连接", "No connection")
+    phone.context.set_offline(False)

@@ -1,7 +1,9 @@
 """Pages: run matching and review proposals (organizers); tasks and open needs (volunteers)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint, abort, flash, make_response, redirect, render_template, request, url_for,
+)
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -231,11 +233,16 @@ def _task_page(assignment, status: int = 200, **forms):
     forms = {"code_form": record_forms.CodeForm(formdata=None),
              "location_form": record_forms.LocationForm(formdata=None),
              "claim_form": record_forms.ClaimForm(formdata=None), **forms}
-    return render_template(
+    response = make_response(render_template(
         "matching/task_detail.html", a=assignment, need=need, person=person,
         accepted=accepted, band=band_to(need, volunteer.lat, volunteer.lon),
         explanation=explanation, day=tasks.task_day(assignment) if accepted else None,
-        reason_form=ReasonForm(formdata=None), **forms), status
+        reason_form=ReasonForm(formdata=None), **forms), status)
+    if person and person.get("access") == "task":
+        # The copy the service worker keeps for offline use is not shown after this moment.
+        until = tasks.local_to_utc(tasks.task_window_end(assignment.slot))
+        response.headers["X-Personal-Until"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return response
 
 
 CHECK_VERBS = {"check-in": "check_in_task", "check-out": "check_out_task"}

@@ -21,6 +21,13 @@ function kept(path) {
   return KEPT.some(function (pattern) { return pattern.test(path); });
 }
 
+// A page showing a task's person says until when (X-Personal-Until, the task's end plus the
+// grace period): the kept copy is not shown after that.
+function personalPast(page) {
+  var until = Date.parse(page.headers.get("X-Personal-Until") || "");
+  return !isNaN(until) && until < Date.now();
+}
+
 // Forget the pages kept for the person who was logged in (the offline page and the static
 // files stay: they hold nothing personal). At logout, and whenever the login page is opened:
 // a session that simply ended must not leave its pages to the next person on the phone.
@@ -143,6 +150,10 @@ self.addEventListener("fetch", function (event) {
   if (request.mode === "navigate") {
     event.respondWith(fromNetwork(event, kept(url.pathname)).catch(function () {
       return caches.match(request).then(function (page) {
+        if (page && personalPast(page)) {  // a task's person, kept past the task: gone
+          return caches.open(PAGES).then(function (cache) { return cache.delete(request); })
+            .then(function () { return caches.match(OFFLINE_URL); });
+        }
         return page || caches.match(OFFLINE_URL);
       });
     }));
