@@ -11,6 +11,13 @@ from volunteer_hub.volunteers import idnumbers
 from volunteer_hub.volunteers.services import register_volunteer
 
 PASSWORD = "secret123"
+# The settings of an app made on a database of its own (migration tests): fixed keys, so
+# rows written by one app read in another, and cheap password hashes.
+MIGRATION_APP_CONFIG = {
+    "SECRET_KEY": "x", "ID_HASH_KEY": "x",
+    "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
+    "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
+}
 _counter = itertools.count(1)
 
 

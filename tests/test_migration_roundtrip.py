@@ -10,6 +10,7 @@ from alembic import command
 from flask import current_app
 from sqlalchemy import func, inspect, select, text
 
+from tests import factories
 from tests.records import builders
 from tests.test_migrations import empty_database_url  # noqa: F401  (fixture)
 from volunteer_hub import MIGRATIONS_DIR, create_app
@@ -34,11 +35,7 @@ DATA_LOSING = {"5f24129eb5b1", "7a3c91d2e4b6", "8b1f0e2a9c01", "a9b0c1d2e3f4",
 def migrated_app(empty_database_url, monkeypatch):  # noqa: F811
     """The head schema holding a small demo, three ledger transactions and an unsent alert."""
     monkeypatch.delenv(FORCE_ENVIRONMENT_VARIABLE, raising=False)
-    app = create_app({"DATABASE_URL": empty_database_url, "SECRET_KEY": "x",
-                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
-                      "ID_HASH_KEY": "x",
-                      "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024,
-                                            "parallelism": 1}})
+    app = create_app({"DATABASE_URL": empty_database_url, **factories.MIGRATION_APP_CONFIG})
     with app.app_context():
         upgrade()
         build_demo(volunteers=30)

@@ -22,11 +22,7 @@ REVISION, BELOW = "d2e3f4a5b6c7", "c1d2e3f4a5b6"
 @pytest.fixture
 def migrated(empty_database_url, monkeypatch):  # noqa: F811
     monkeypatch.delenv(FORCE_ENVIRONMENT_VARIABLE, raising=False)
-    app = create_app({"DATABASE_URL": empty_database_url, "SECRET_KEY": "x",
-                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
-                      "ID_HASH_KEY": "x",
-                      "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024,
-                                            "parallelism": 1}})
+    app = create_app({"DATABASE_URL": empty_database_url, **factories.MIGRATION_APP_CONFIG})
     with app.app_context():
         _alembic("upgrade", "head")  # the models write every column of the head
         yield app
