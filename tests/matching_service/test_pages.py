@@ -43,6 +43,7 @@ def test_organizer_flow_post_run_confirm(tree, client, make_staff):
     run = db.session.execute(db.select(MatchingRun)).scalar_one()
     page = text(client.get(f"/org/matching/runs/{run.id}"))
     assert v.real_name in page and "km away" in page
+    assert "(this task needs Experienced)" in page  # a sentence, not "elder_care: 3 / 2"
     [proposal] = run.assignments
     response = post_form(client, f"/org/assignments/{proposal.id}/confirm", {},
                          form_url=f"/org/matching/runs/{run.id}")
