@@ -55,6 +55,30 @@ def test_organizer_flow_post_run_confirm(tree, client, make_staff):
     assert "幸福路" in page and "Who read this record" in page
 
 
+def test_organizer_replaces_a_proposed_volunteer_by_typed_code_without_script(
+        tree, client, make_staff):
+    """The picker's typed text reaches the server when no script ran (old phone, script
+    blocked): the volunteer code is looked up instead of answering "Enter a volunteer."."""
+    organizer = make_staff(tree["b"], "organizer")
+    first = helpers.volunteer(tree["b"])
+    other = helpers.volunteer(tree["b"])
+    need = helpers.need(tree["b"], title="Visit")
+    from volunteer_hub.matching import services as matching
+
+    run = matching.run_matching(tree["b"], need.first_date, need.first_date, by=None)
+    [proposal] = run.assignments
+    someone_else = other if proposal.volunteer_id == first.id else first
+    db.session.commit()
+    login(client, organizer)
+    run_page = f"/org/matching/runs/{run.id}"
+    assert 'name="person"' in text(client.get(run_page))
+    response = post_form(client, f"/org/assignments/{proposal.id}/replace",
+                         {"person": someone_else.volunteer_number.lower()}, form_url=run_page)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert proposal.volunteer_id == someone_else.id
+
+
 def test_volunteer_inbox_accept_and_task_details(tree, client):
     v = helpers.volunteer(tree["b"])
     grandma = helpers.beneficiary(tree["b"])

@@ -134,12 +134,14 @@ def org_cancel(assignment_id):
 @role_required
 def org_replace(assignment_id):
     form = ReplaceVolunteerForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not (form.volunteer_id.data or form.person.data):
         flash(gettext("Enter a volunteer."), "error")
         return _back(request.referrer or "/")
+    chosen = ({"volunteer_id": form.volunteer_id.data} if form.volunteer_id.data
+              else {"person": form.person.data})
     return _act(services.replace_volunteer, assignment_id,
                 gettext("The proposal now names another volunteer."),
-                request.referrer or "/", volunteer_id=form.volunteer_id.data)
+                request.referrer or "/", **chosen)
 
 
 @blp.route("/org/matching/slots/<int:slot_id>/why-not")

@@ -144,7 +144,10 @@ class MatchingRunForm(FlaskForm):
 
 
 class ReplaceVolunteerForm(FlaskForm):
-    volunteer_id = IntegerField(_l("Volunteer (id)"), validators=[DataRequired()])
+    """The picker sends the chosen person's id; without script, what was typed (a name,
+    volunteer code or phone) comes as `person` and is looked up the same way as the API's."""
+    volunteer_id = IntegerField(_l("Volunteer"), validators=[Optional()])
+    person = StringField(_l("Volunteer"), validators=[Optional(), Length(max=100)])
 
 
 class MatchingPreferenceForm(FlaskForm):
