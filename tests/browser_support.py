@@ -84,4 +84,5 @@ def screenshot(page, name: str) -> Path:
 
 
 def scroll_width(page) -> int:
+    page.wait_for_load_state()  # a tap that navigates may still be replacing the document
     return page.evaluate("document.documentElement.scrollWidth")

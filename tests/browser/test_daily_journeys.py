@@ -194,6 +194,7 @@ def test_from_sign_up_to_hours_star_and_certificate(phone, tree, make_staff):
     me = phone(number)
     me.goto("/me/tasks")
     me.click(f"a.rowlink:has-text('{TITLE}')")
+    me.wait_for_url("**/me/tasks/*")
     shot(me, "daily-9-task")
     me.click("main form[action$='/accept'] button")
     me.wait_for_selector(".flash-success")
