@@ -7,6 +7,7 @@ fixtures; seed data with `tree`, `make_staff` and `make_volunteer`, which commit
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 import threading
 from pathlib import Path
 
@@ -86,3 +87,34 @@ def screenshot(page, name: str) -> Path:
 def scroll_width(page) -> int:
     page.wait_for_load_state()  # a tap that navigates may still be replacing the document
     return page.evaluate("document.documentElement.scrollWidth")
+
+
+@contextmanager
+def phones(browser, live_server, locale: str, words: dict):
+    """open_phone(login=None) -> a new phone (browser context) in `locale`, logged in with
+    that phone number when given; every phone opened is closed at the end."""
+    from tests import factories
+
+    contexts = []
+
+    def open_phone(login=None):
+        context = browser.new_context(viewport=PHONE_VIEWPORT, locale=locale,
+                                      base_url=live_server, device_scale_factor=1)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.words = words
+        if login:
+            page.goto("/login")
+            page.fill("#login", login)
+            page.fill("#password", factories.PASSWORD)
+            page.click("main button[type=submit]")
+            page.wait_for_load_state()
+        return page
+
+    open_phone.words = words
+    try:
+        yield open_phone
+    finally:
+        for context in contexts:
+            context.close()

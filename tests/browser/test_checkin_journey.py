@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import factories
 from tests.browser.a11y import assert_accessible
-from tests.browser_support import CHROMIUM, PHONE_VIEWPORT, scroll_width
+from tests.browser_support import CHROMIUM, PHONE_VIEWPORT, phones, scroll_width
 from tests.needs import helpers
 from volunteer_hub.db import db
 from volunteer_hub.matching.models import Assignment
@@ -53,30 +52,12 @@ def shot(page, name: str) -> None:
 
 @pytest.fixture(params=list(WORDS))
 def phone(request, browser, live_server, db):
-    """A new phone (browser context) for each person of the journey, in Chinese, then in
-    English."""
+    """phone(login) -> a new phone (browser context) logged in with that phone number, for each
+    person of the journey; in Chinese, then in English."""
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium")
-    contexts = []
-
-    def open_phone(user):
-        context = browser.new_context(viewport=PHONE_VIEWPORT, locale=request.param,
-                                      base_url=live_server, device_scale_factor=1)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.words = WORDS[request.param]
-        page.goto("/login")
-        page.fill("#login", user.phone)
-        page.fill("#password", factories.PASSWORD)
-        page.click("main button[type=submit]")
-        page.wait_for_load_state()
-        return page
-
-    open_phone.words = WORDS[request.param]
-    yield open_phone
-    for context in contexts:
-        context.close()
+    with phones(browser, live_server, request.param, WORDS[request.param]) as open_phone:
+        yield open_phone
 
 
 def _two_places(tree, first, second):
@@ -115,7 +96,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     need, mine, theirs = _two_places(tree, wang, li)
 
     # The organizer opens the need, then the door screen of today's occurrence.
-    org = phone(organizer)
+    org = phone(organizer.phone)
     org.goto("/org/needs")
     org.click("main a:has-text('陪伴独居老人')")
     assert_accessible(org)
@@ -131,7 +112,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     shot(org, "2-organizer-full-screen")
 
     # 王 opens the task: nothing about the person before accepting; accepts; types the code.
-    me = phone(wang.user)
+    me = phone(wang.user.phone)
     me.goto("/me/tasks")
     assert_accessible(me)
     me.click("a.rowlink:has-text('陪伴独居老人')")
@@ -150,7 +131,7 @@ def test_a_volunteers_day_with_a_matched_task(phone, tree, make_staff):
     db.session.rollback()  # end the test's read snapshot: the organizer's page made the activity
     activity = tasks.occurrence_activity(theirs.slot)
     link = tasks_link(activity, organizer)
-    them = phone(li.user)
+    them = phone(li.user.phone)
     them.goto(link)
     shot(them, "5-scanned-link")
     them.click(f"main form button:has-text('{words['in']}')")

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from tests import factories
 from tests.browser.a11y import assert_accessible
-from tests.browser_support import CHROMIUM, PHONE_VIEWPORT, scroll_width
+from tests.browser_support import CHROMIUM, PHONE_VIEWPORT, phones, scroll_width
 from volunteer_hub.db import db
 from volunteer_hub.matching.models import Assignment
 from volunteer_hub.needs.models import NeedSlot
@@ -63,27 +63,8 @@ def phone(request, browser, live_server, db):
     then in English."""
     if not Path(CHROMIUM).exists():
         pytest.skip("no Chromium")
-    contexts = []
-
-    def open_phone(login=None):
-        context = browser.new_context(viewport=PHONE_VIEWPORT, locale=request.param,
-                                      base_url=live_server, device_scale_factor=1)
-        context.set_default_timeout(15_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.words = WORDS[request.param]
-        if login:
-            page.goto("/login")
-            page.fill("#login", login)
-            page.fill("#password", factories.PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_load_state()
-        return page
-
-    open_phone.words = WORDS[request.param]
-    yield open_phone
-    for context in contexts:
-        context.close()
+    with phones(browser, live_server, request.param, WORDS[request.param]) as open_phone:
+        yield open_phone
 
 
 def sign_up(page, weekday: int) -> str:
