@@ -14,7 +14,8 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # One entry per feature package: each may expose `api` (a flask-smorest Blueprint `blp`
 # with URL_PREFIX), `views` (a Flask Blueprint `blp`), `jobs` (JOBS) and `commands`.
 FEATURES = ("accounts", "orgs", "volunteers", "needs", "matching", "records", "timebank",
-            "notify", "recognition", "reports", "emergency")
+            "notify", "recognition", "reports", "emergency", "sms", "wechat", "privacy",
+            "national", "feeds")
 
 
 class DatabaseInteger(IntegerConverter):

@@ -114,6 +114,30 @@ class DefaultConfig:
     NOTIFY_BREAKER_FAILURES = 5
     NOTIFY_BREAKER_COOL_DOWN_SECONDS = 30.0
 
+    # --- MATCH: matching cache (issue 12) ---
+    # --- end MATCH ---
+
+    # --- LEDGER: ledger authentication and checkpoints (issue 14) ---
+    # --- end LEDGER ---
+
+    # --- PROOFS: certificates, proofs, backups, issuer fields, stars (issues 14 and 16) ---
+    # --- end PROOFS ---
+
+    # --- CHANNELS: channel registry and fallback order (issue 15) ---
+    # --- end CHANNELS ---
+
+    # --- SMS: template SMS providers (issue 15) ---
+    # --- end SMS ---
+
+    # --- WECHAT: WeChat Official Account (issue 15) ---
+    # --- end WECHAT ---
+
+    # --- LAND: working days, national record, calendar feeds, coordinates, import (issue 16) ---
+    # --- end LAND ---
+
+    # --- PRIVACY: personal-data rights and retention (issue 16) ---
+    # --- end PRIVACY ---
+
 
 def _coerce(raw: str, current: object) -> object:
     """Interpret an env var in the type of its default (bool, int, tuple, dict, str)."""

@@ -1,0 +1,1 @@
+"""Private calendar feeds (iCalendar) of confirmed tasks and on-call duty."""

@@ -1,0 +1,1 @@
+"""Personal-data rights (PIPL): export, account closure, consent versions, access log, retention."""
