@@ -13,7 +13,7 @@ from flask.cli import ScriptInfo
 from tests.records import builders
 from volunteer_hub.records import services as records
 from volunteer_hub.timebank import certificates
-from volunteer_hub.timebank.commands import certificate_group
+from volunteer_hub.timebank.certificate_commands import certificate_group
 
 
 def _earn(db, tree, organizer, volunteer, minutes=180, **activity):
