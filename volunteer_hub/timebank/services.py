@@ -814,7 +814,8 @@ def history_entries(volunteer, transactions: Iterable[LedgerTransaction]) -> lis
 def star_level(service_minutes: int) -> int:
     """0-5 stars from cumulative verified service minutes (1★ 100 h ... 5★ 1,500 h)."""
     hours = service_minutes / 60
-    return sum(1 for threshold in STAR_THRESHOLDS_HOURS if hours >= threshold)
+    thresholds = current_app.config.get("STAR_THRESHOLDS_HOURS", STAR_THRESHOLDS_HOURS)
+    return sum(1 for threshold in thresholds if hours >= threshold)
 
 
 def _service_minutes_query(until: datetime | None = None):
