@@ -121,6 +121,14 @@ class DefaultConfig:
     # --- end LEDGER ---
 
     # --- PROOFS: certificates, proofs, backups, issuer fields, stars (issues 14 and 16) ---
+    # Star levels 1-5 at these cumulative verified service hours ([local]: sources disagree,
+    # 100/300/600/1000/1500 and 100/200/500/800/1000 both circulate), and how many days a new
+    # level is publicly listed (公示) before it is final.
+    STAR_THRESHOLDS_HOURS = (100, 300, 600, 1000, 1500)
+    STAR_NOTICE_DAYS = 7
+    # The official seal an org uploads for its certificates (PNG or JPEG).
+    ORG_SEAL_MAX_BYTES = 512 * 1024
+    ORG_SEAL_MAX_PIXELS = 2000  # per side
     # --- end PROOFS ---
 
     # --- CHANNELS: channel registry and fallback order (issue 15) ---
@@ -133,9 +141,28 @@ class DefaultConfig:
     # --- end WECHAT ---
 
     # --- LAND: working days, national record, calendar feeds, coordinates, import (issue 16) ---
+    # China's working days (workdays.py): local extra holidays / extra working days on top of
+    # the national calendar (ISO dates; env: a JSON list). Reminders this many working days
+    # before the recording deadline.
+    WORKDAYS_EXTRA_HOLIDAYS: tuple = ()
+    WORKDAYS_EXTRA_WORKDAYS: tuple = ()
+    RECORDS_DEADLINE_REMINDER_WORKING_DAYS = 2
     # --- end LAND ---
 
     # --- PRIVACY: personal-data rights and retention (issue 16) ---
+    # Retention (privacy/retention.py, nightly job and `volunteer-hub privacy retention`).
+    # [open] An account with no login and no service for this many days is closed
+    # (pseudonymized, hours kept); 0 turns the rule off.
+    RETENTION_INACTIVE_ACCOUNT_DAYS = 3 * 365
+    # Access records are kept at least 3 years (PIPL Art. 55-56): a lower value is raised
+    # to RETENTION_ACCESS_LOG_MIN_DAYS.
+    RETENTION_ACCESS_LOG_DAYS = 1095
+    RETENTION_ACCESS_LOG_MIN_DAYS = 1095
+    RETENTION_MESSAGES_DAYS = 365  # sent or failed messages, inbound SMS
+    RETENTION_IDEMPOTENCY_DAYS = 7  # stored replies to retried writes
+    RETENTION_RUN_HOUR = 3  # local time of the nightly run
+    # Downloads of "everything about me" per person (Flask-Limiter syntax).
+    DATA_EXPORT_RATE_LIMIT = "5 per hour;20 per day"
     # --- end PRIVACY ---
 
 

@@ -1,4 +1,4 @@
-"""Scheduled record jobs: flag missing check-outs (never guess them)."""
+"""Scheduled record jobs: flag missing check-outs (never guess them); deadline reminders."""
 from __future__ import annotations
 
 from volunteer_hub.scheduler import Job
@@ -12,5 +12,16 @@ def flag_missing_checkouts_job() -> None:
         flag_missing_checkouts()
 
 
+def remind_deadlines_job() -> None:
+    """Each morning (China's working days only): recording deadlines coming up."""
+    from volunteer_hub.db import transaction
+    from volunteer_hub.records.services import remind_deadlines
+
+    with transaction():
+        remind_deadlines()
+
+
 JOBS = [Job("records.flag_missing_checkouts", flag_missing_checkouts_job, "interval",
-            {"minutes": 30})]
+            {"minutes": 30}),
+        Job("records.remind_deadlines", remind_deadlines_job, "cron",
+            {"hour": 9, "minute": 0})]

@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 from sqlalchemy import func, inspect, or_, select
 
+from volunteer_hub import workdays
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, utcnow
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
@@ -28,6 +29,7 @@ from volunteer_hub.records.models import (
 )
 from volunteer_hub.timebank import services as timebank
 from volunteer_hub.volunteers.models import Volunteer
+from volunteer_hub.workdays import WorkingDayCount
 
 # Deployment defaults ([local] in DOMAIN.md); override with VOLUNTEER_HUB_RECORDS_* or per org.
 DEFAULTS = {
@@ -97,18 +99,14 @@ def local_day(moment: datetime) -> date:
     return _aware(moment).astimezone(_zone()).date()
 
 
-def add_working_days(day: date, count: int) -> date:
-    """`count` working days (Monday-Friday) after `day`. Public holidays are not known."""
-    while count > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
+def deadline_count(activity: Activity) -> WorkingDayCount:
+    """The recording deadline in China's working days, with the days counted and skipped."""
+    return workdays.count_working_days(local_day(activity.ends_at),
+                                       settings_for(activity.org).deadline_working_days)
 
 
 def recording_deadline(activity: Activity) -> date:
-    return add_working_days(local_day(activity.ends_at),
-                            settings_for(activity.org).deadline_working_days)
+    return deadline_count(activity).deadline
 
 
 def _check_deadline(activity: Activity, now: datetime) -> None:
@@ -119,6 +117,48 @@ def _check_deadline(activity: Activity, now: datetime) -> None:
                "(by %(date)s): ask for a correction instead.",
                days=settings_for(activity.org).deadline_working_days, date=deadline.isoformat()),
             code="RECORDING_DEADLINE_PASSED")
+
+
+def reminder_working_days() -> int:
+    return int(current_app.config.get("RECORDS_DEADLINE_REMINDER_WORKING_DAYS", 2))
+
+
+def activities_to_remind(today: date) -> list[Activity]:
+    """Ended activities still missing hours whose deadline is the set number of working
+    days away. Sent on working days only, so each activity is reminded once."""
+    calendar = workdays.calendar()
+    ahead = reminder_working_days()
+    if not calendar.is_working_day(today):
+        return []
+    recent = utcnow() - timedelta(days=ahead * 3 + 40)  # covers any deadline still ahead
+    has_records = select(ServiceRecord.id).where(ServiceRecord.activity_id == Activity.id)
+    open_or_none = or_(~has_records.exists(),
+                       has_records.where(ServiceRecord.check_out_at.is_(None)).exists())
+    candidates = db.session.execute(select(Activity).where(
+        Activity.ends_at >= recent, Activity.ends_at <= utcnow(), open_or_none)).scalars().all()
+    return [activity for activity in candidates
+            if calendar.working_days_between(today, recording_deadline(activity)) == ahead]
+
+
+def remind_deadlines(today: date | None = None) -> int:
+    """Tell each activity's lead (else its creator) that its recording deadline is near."""
+    from volunteer_hub.accounts.models import User
+    from volunteer_hub.needs.services import notify
+
+    today = today or local_day(utcnow())
+    sent = 0
+    for activity in activities_to_remind(today):
+        user_id = activity.lead_user_id or activity.created_by_id
+        user = db.session.get(User, user_id) if user_id else None
+        if user is None:
+            continue
+        deadline = recording_deadline(activity)
+        notify(user, _l("Hours for %(name)s must be recorded by %(date)s "
+                        "(%(days)d working days left).", name=activity.name,
+                        date=deadline.isoformat(), days=reminder_working_days()),
+               event_key=f"records:deadline:{activity.id}")
+        sent += 1
+    return sent
 
 
 # --- activities -------------------------------------------------------------------------------

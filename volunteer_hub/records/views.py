@@ -103,6 +103,7 @@ def _occurrence_page(activity, form, status: int = 200):
     roster = tasks.occurrence_roster(activity)
     return render_template("records/occurrence.html", activity=activity, roster=roster,
                            slot_id=tasks.occurrence_slots(activity)[0].id, form=form,
+                           deadline=services.deadline_count(activity),
                            refresh_seconds=60), status
 
 
