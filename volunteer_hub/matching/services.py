@@ -16,7 +16,7 @@ from flask import current_app
 from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 import numpy as np
-from sqlalchemy import exists, insert, select, update
+from sqlalchemy import case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
@@ -488,14 +488,27 @@ def search_assignments(user, *, run_id=None, need_id=None, state=None, volunteer
     return query.order_by(NeedSlot.start, Assignment.id)
 
 
+def tasks_current_since() -> datetime:
+    """A task ending after this is still current (its check-out may still come): lists show
+    it among the coming ones, not the past."""
+    from volunteer_hub.records.services import missing_checkout_grace
+
+    return needs.local_now() - missing_checkout_grace()
+
+
 def my_assignments(volunteer: Volunteer, *, current_only: bool = False):
-    """The volunteer's tasks (not the organizer's unconfirmed proposals), soonest first."""
+    """The volunteer's tasks (not the organizer's unconfirmed proposals): current and coming
+    ones soonest first, then past ones latest first (a long past must not push the task
+    happening now off the first page)."""
     query = (select(Assignment).join(NeedSlot, Assignment.slot_id == NeedSlot.id)
              .where(Assignment.volunteer_id == volunteer.id, Assignment.state != "proposed"))
     if current_only:
         query = query.where(Assignment.state.in_(ACTIVE_STATES),
                             NeedSlot.end >= needs.local_now())
-    return query.order_by(NeedSlot.start, Assignment.id)
+    current = NeedSlot.end >= tasks_current_since()
+    return query.order_by(case((current, 0), else_=1),
+                          case((current, NeedSlot.start)), NeedSlot.start.desc(),
+                          case((current, Assignment.id)), Assignment.id.desc())
 
 
 def _is_own(assignment: Assignment, by) -> bool:

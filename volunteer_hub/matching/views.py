@@ -184,17 +184,14 @@ def _me():
 def my_tasks():
     from volunteer_hub.records.tasks import current_stages
 
-    from volunteer_hub.matching.models import Assignment
     from volunteer_hub.needs.models import NeedSlot
-    from volunteer_hub.records.services import missing_checkout_grace
 
-    # Today's and coming tasks first (soonest first), then the latest past ones: a long past
-    # must not push the task happening now off the list.
-    since = needs.local_now() - missing_checkout_grace()
+    # my_assignments lists today's and coming tasks first (soonest first), then the latest
+    # past ones; at most 100 of the first and 50 of the second.
+    since = services.tasks_current_since()
     query = services.my_assignments(_me())
     tasks = db.session.execute(query.where(NeedSlot.end >= since).limit(100)).scalars().all()
-    tasks += db.session.execute(query.where(NeedSlot.end < since).order_by(None).order_by(
-        NeedSlot.start.desc(), Assignment.id.desc()).limit(50)).scalars().all()
+    tasks += db.session.execute(query.where(NeedSlot.end < since).limit(50)).scalars().all()
     return render_template("matching/my_tasks.html", tasks=tasks,
                            stages=current_stages(tasks))
 
