@@ -138,6 +138,18 @@ class DefaultConfig:
     # --- end SMS ---
 
     # --- WECHAT: WeChat Official Account (issue 15) ---
+    # The channel and the WeChat login are on when WECHAT_APP_ID and WECHAT_APP_SECRET are set.
+    WECHAT_APP_ID: str | None = None
+    WECHAT_APP_SECRET: str | None = None
+    WECHAT_TOKEN: str | None = None  # the server configuration's Token: event signatures
+    WECHAT_API_BASE = "https://api.weixin.qq.com"  # overridable for a local test server
+    WECHAT_OAUTH_BASE = "https://open.weixin.qq.com"  # the web-authorization page's host
+    # Template per message kind (volunteer_hub.sms.kinds names): either the template id, whose
+    # fields are named like the kind's parameters (title, code, text), or
+    # {"template_id": "...", "fields": {"thing1": "title", "character_string2": "code"}}.
+    WECHAT_TEMPLATES: dict = {}
+    WECHAT_TIMEOUT_SECONDS = 10
+    WECHAT_TOKEN_REFRESH_SECONDS = 300  # renew the shared access token this long before expiry
     # --- end WECHAT ---
 
     # --- LAND: working days, national record, calendar feeds, coordinates, import (issue 16) ---
