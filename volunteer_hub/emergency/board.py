@@ -26,6 +26,7 @@ from volunteer_hub.emergency.models import (
     ESCALATION_ACTIONS, LEVEL_COLOURS, Activation, ActivationEvent, ActivationRole, Responder,
     ResponseChange,
 )
+from volunteer_hub.notify import registry
 from volunteer_hub.notify.models import OutboxMessage
 
 # The curve keeps at most this many points: a day-long incident is drawn in wider steps.
@@ -66,14 +67,9 @@ def responder_counts(activation_id: int) -> dict[str, int]:
 
 
 def _reached_condition():
-    """A message reached the person: an SMS or push with a delivery receipt, an e-mail the
-    receiving server accepted (SMTP gives no later receipt), an inbox message read. An unread
-    inbox row is 'delivered' the moment it commits, which says nothing about the person."""
-    m = OutboxMessage
-    return case(
-        (m.channel == "inbox", m.read_at.isnot(None)),
-        (m.channel == "email", m.status.in_(("sent", "delivered"))),
-        else_=m.status == "delivered")
+    """A message reached the person, as each channel declares it (an unread inbox row is
+    'delivered' the moment it commits, which says nothing about the person)."""
+    return registry.reached_sql(OutboxMessage)
 
 
 def delivery_counts(activation_id: int) -> dict:

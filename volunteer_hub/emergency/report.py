@@ -4,8 +4,9 @@ Every duration is in seconds. Percentiles interpolate linearly between the two n
 ranks (numpy's default), so p50 of 10 s and 20 s is 15 s; a group with no values has none.
 
 - delivery: per outbox channel and per team, from a message's creation to its sending
-  (`sent_at`) and to the moment it reached the person (an SMS or push receipt, an e-mail the
-  server accepted, an inbox message read); alert messages only.
+  (`sent_at`) and to the moment it reached the person, as the channel registry counts it
+  (an SMS, WeChat or push receipt, an e-mail the server accepted, an inbox message read);
+  alert messages only.
 - acknowledgement: `first_answered_at - notified_at`; arrival: `arrived_at - notified_at`;
   grouped per team and per the channel of the person's first answer (link / sms / app).
 - time to fill a role: `filled_at - activated_at` (assignment.py sets filled_at once).
@@ -14,6 +15,8 @@ ranks (numpy's default), so p50 of 10 s and 20 s is 15 s; a group with no values
   plus the SMS answers to the responders' replies (up to a day after the stand-down); an
   SMS costs EMERGENCY_SMS_COST_FEN per segment (70 characters, 67 per part when longer;
   160/153 for plain ASCII) once the gateway accepted it; e-mail and inbox cost nothing.
+  Per channel: delivered (reached, as above), failed, and unconfirmed (sent, but neither a
+  receipt nor a failure came back).
 
 Names are masked (张*明, as on the public certificate check) unless the caller asks for them
 with `with_names=True`: the page and the JSON API do, for staff who may read the activation
@@ -40,7 +43,7 @@ from volunteer_hub.emergency import board
 from volunteer_hub.emergency.models import (
     ANSWERS, LEVELS, Activation, ActivationEvent, ActivationRole, Responder, ResponseChange,
 )
-from volunteer_hub.notify import fanout
+from volunteer_hub.notify import fanout, registry
 from volunteer_hub.notify.channels import sms_segments
 from volunteer_hub.notify.models import CHANNEL_LABELS, InboundSms, OutboxMessage
 from volunteer_hub.spreadsheet import SafeCsvWriter
@@ -105,13 +108,18 @@ class RoleResult:
     fill_seconds: float | None  # None: never full
 
 
+MESSAGE_METRICS = ("messages", "sent", "delivered", "failed", "unconfirmed", "segments",
+                   "cost_fen")
+
+
 @dataclass(frozen=True)
 class ChannelMessages:
     channel: str
     messages: int
     sent: int  # accepted by the gateway / server (or delivered)
-    delivered: int
+    delivered: int  # reached the person as the channel counts it (notify.registry)
     failed: int
+    unconfirmed: int  # sent, but neither a receipt nor a failure came back
     segments: int
     cost_fen: int
 
@@ -259,17 +267,16 @@ def _segments_not_recorded(condition) -> dict[int, int]:
     m = OutboxMessage
     rows = db.session.execute(select(
         m.id, m.event_key, m.locale, m.subject, m.body, m.link, m.ref_id).where(
-        condition, m.channel == "sms", m.segments.is_(None),
+        condition, m.channel.in_(_BILLED_IN_SEGMENTS), m.segments.is_(None),
         or_(m.sent_at.isnot(None), m.status.in_(("sent", "delivered"))))).all()
     return {row.id: sms_segments(shown.body) for row, shown in zip(rows, fanout.render(rows))}
 
 
+_BILLED_IN_SEGMENTS = [name for name, spec in registry.SPECS.items() if spec.billed_in_segments]
+
+
 def _reached_at(message: MessageRow) -> datetime | None:
-    if message.channel == "inbox":
-        return message.read_at
-    if message.channel == "email":
-        return message.sent_at if message.status in ("sent", "delivered") else None
-    return message.delivered_at if message.status == "delivered" else None
+    return registry.reached_at(message)
 
 
 def _delivery(activation_id: int, people: list[_Person], messages: list[MessageRow]):
@@ -322,15 +329,18 @@ def _messages(activation: Activation,
     totals: dict[str, dict[str, int]] = {}
     for message in rows if rows is not None else _activation_messages(activation):
         row = totals.setdefault(message.channel, dict.fromkeys(
-            ("messages", "sent", "delivered", "failed", "segments", "cost_fen"), 0))
+            MESSAGE_METRICS, 0))
         row["messages"] += 1
+        failed = message.status in ("failed", "dead")
+        reached = _reached_at(message) is not None
         if _is_sent(message):
             row["sent"] += 1
-            if message.channel == "sms":
+            row["unconfirmed"] += not (reached or failed)
+            if message.channel in _BILLED_IN_SEGMENTS:
                 row["segments"] += message.segments
                 row["cost_fen"] += message.segments * cost
-        row["delivered"] += message.status == "delivered"
-        row["failed"] += message.status in ("failed", "dead")
+        row["delivered"] += reached
+        row["failed"] += failed
     return [ChannelMessages(channel, **row) for channel, row in sorted(totals.items())]
 
 
@@ -576,7 +586,7 @@ def to_csv(report: AfterAction) -> str:
             writer.writerow(("role", role.code, metric, getattr(role, metric)))
         writer.writerow(("role", role.code, "fill_s", _r(role.fill_seconds)))
     for item in report.messages:
-        for metric in ("messages", "sent", "delivered", "failed", "segments", "cost_fen"):
+        for metric in MESSAGE_METRICS:
             writer.writerow(("messages", item.channel, metric, getattr(item, metric)))
     for no_show in report.no_shows:
         writer.writerow(("no_show", no_show.team, no_show.name, no_show.eta_minutes or ""))

@@ -42,10 +42,9 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select, update
 
 from volunteer_hub.db import db, is_postgresql, transaction
-from volunteer_hub.notify import fanout, services
+from volunteer_hub.notify import fanout, registry, services
 from volunteer_hub.notify.channels import (
-    DEFERRED, Channel, CircuitBreaker, EmailChannel, Outgoing, PushTarget, Result,
-    SmsGatewayChannel, TokenBucket, WebPushChannel, sms_segments,
+    DEFERRED, Channel, CircuitBreaker, Outgoing, PushTarget, Result, TokenBucket, sms_segments,
 )
 from volunteer_hub.notify.models import OutboxMessage, PushSubscription, claimable, now
 
@@ -54,20 +53,9 @@ table = OutboxMessage.__table__
 
 
 def build_channels(config: services.Settings, app=None) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {
-        "email": EmailChannel(config.smtp_host, config.smtp_port, config.smtp_from,
-                              username=config.smtp_username, password=config.smtp_password,
-                              starttls=config.smtp_starttls),
-    }
-    if config.sms_gateway_url:
-        channels["sms"] = SmsGatewayChannel(config.sms_gateway_url, config.sms_gateway_key,
-                                            batch_size=config.sms_gateway_batch)
-    if config.vapid_private_key:
-        channels["webpush"] = WebPushChannel(
-            config.vapid_private_key, config.vapid_subject, ttl=config.webpush_ttl,
-            urgent_ttl=config.webpush_urgent_ttl, timeout=config.webpush_timeout,
-            ack_secret=services.push_ack_secret(app), ack_url=services.PUSH_RECEIPT_PATH)
-    return channels
+    """A sender for every declared channel the server is set up for (registry)."""
+    built = {name: spec.build(config, app) for name, spec in registry.SPECS.items()}
+    return {name: channel for name, channel in built.items() if channel is not None}
 
 
 class Dispatcher:
@@ -80,9 +68,9 @@ class Dispatcher:
         self.batch = batch or self.config.batch
         self.channels = (channels if channels is not None
                          else build_channels(self.config, app))
-        self.buckets = {"sms": TokenBucket(self.config.sms_rate),
-                        "email": TokenBucket(self.config.email_rate),
-                        "webpush": TokenBucket(self.config.webpush_rate)}
+        self.buckets = {name: TokenBucket(spec.rate(self.config))
+                        for name, spec in registry.SPECS.items()
+                        if spec.rate(self.config) is not None}
         self.breakers = {name: CircuitBreaker(
             name, app.config["NOTIFY_BREAKER_FAILURES"],
             float(app.config["NOTIFY_BREAKER_COOL_DOWN_SECONDS"])) for name in self.channels}
@@ -116,7 +104,7 @@ class Dispatcher:
                     .values(status="sending", claimed_by=token, claimed_until=lease,
                             next_attempt_at=lease, attempts=table.c.attempts + 1))
             targets = self._push_targets([r.recipient_id for r in rows
-                                          if r.channel == "webpush"])
+                                          if registry.get(r.channel).live_rule is not None])
             # Shared texts and links, read in this transaction: none stays open while
             # sending, and a failure here leaves the rows unclaimed.
             texts = fanout.render(rows)
@@ -149,7 +137,7 @@ class Dispatcher:
 
     # -- send -------------------------------------------------------------------------------
     def _send_one(self, message: Outgoing) -> Result:
-        if message.channel == "inbox":
+        if registry.get(message.channel).delivered_on_commit:
             return Result(ok=True, delivered=True)
         channel = self.channels.get(message.channel)
         if channel is None:
@@ -220,12 +208,13 @@ class Dispatcher:
     def record(self, token: str, results: list[tuple[Outgoing, Result]]) -> None:
         """Store results in one transaction; rows claimed by someone else meanwhile are left."""
         moment = now()
-        deadlines = {"webpush": moment + timedelta(seconds=self.config.webpush_ack_timeout)}
-        deadline = moment + timedelta(seconds=self.config.ack_timeout_seconds)
+        deadlines = {name: moment + timedelta(seconds=spec.receipt_timeout(self.config))
+                     for name, spec in registry.SPECS.items()}
         sent, delivered, deferred, others = [], [], [], []
         deferred_messages = {}
         for message, result in results:
-            segments = sms_segments(message.body) if message.channel == "sms" else None
+            segments = (sms_segments(message.body)
+                        if registry.get(message.channel).billed_in_segments else None)
             if result.ok and result.delivered:
                 delivered.append({"b_id": message.id, "b_provider": result.provider_message_id,
                                   "b_segments": segments})
@@ -235,7 +224,7 @@ class Dispatcher:
             elif result.ok:
                 sent.append({"b_id": message.id, "b_provider": result.provider_message_id,
                              "b_segments": segments,
-                             "b_deadline": deadlines.get(message.channel, deadline)
+                             "b_deadline": deadlines[message.channel]
                              if result.awaits_receipt else None})
             else:
                 others.append((message, result))

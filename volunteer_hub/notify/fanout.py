@@ -9,8 +9,9 @@ the inbox, by the link maker the event's feature registered for its key prefix (
 answer token for an emergency responder, say), from stored values only, so it is the same
 link every time it is made.
 
-Channel choice follows `services._resolve_channel` (preferences, missing addresses, the
-fallback chain), expressed in SQL. Fan-outs from a query are urgent: quiet hours need each
+Channel choice is the registry's (`registry.resolve_sql`: preferences, missing addresses,
+the fallback chain in each person's organization's order), the same rules the Python
+resolver evaluates. Fan-outs from a query are urgent: quiet hours need each
 person's clock, which is not worth a per-row computation when the house is on fire.
 """
 from __future__ import annotations
@@ -19,15 +20,14 @@ from datetime import datetime
 from typing import Callable, Iterable, NamedTuple
 
 from sqlalchemy import (
-    BigInteger, and_, case, cast, exists, func, insert, literal, null, or_, select, true,
-    union_all,
+    BigInteger, and_, case, cast, func, insert, literal, null, or_, select, union_all,
 )
 from sqlalchemy.orm.attributes import set_committed_value
 
 from volunteer_hub.db import db, is_postgresql, sort_in_memory
-from volunteer_hub.notify import services
+from volunteer_hub.notify import orders, registry, services
 from volunteer_hub.notify.models import (
-    CHANNELS, NotificationPreference, OutboxContent, OutboxMessage, PushSubscription, now,
+    CHANNELS, NotificationPreference, OutboxContent, OutboxMessage, now,
 )
 
 LINK_PLACEHOLDER = "⟦link⟧"
@@ -197,22 +197,32 @@ def _people(recipients, locales: list[str], channels: tuple[str, ...]):
     """One row per recipient: user, ref, addresses, locale and each requested channel as it
     resolves (columns c0, c1, ...), computed once for all channels."""
     from volunteer_hub.accounts.models import User
+    from volunteer_hub.volunteers.models import Volunteer
 
     source = recipients.subquery("fanout_recipients")
-    pref = NotificationPreference.__table__
-    config = services.settings()
-    push_ok = (exists().where(PushSubscription.user_id == User.id,
-                              PushSubscription.gone_at.is_(None))
-               if config.vapid_private_key and "webpush" in channels else None)
-    resolved = [_resolved_channel(channel, pref, User, bool(config.sms_gateway_url), push_ok)
-                .label(f"c{index}") for index, channel in enumerate(channels)]
+    scope = _scope(User, channels)
+    resolved = [_resolved_channel(channel, scope).label(f"c{index}")
+                for index, channel in enumerate(channels)]
+    addresses = [spec.address.sql(scope).label(f"a_{name}")
+                 for name, spec in registry.SPECS.items()
+                 if spec.address is not None and name in scope.requested]
     # Typed: a bare NULL (no personal link) would reach the insert as text on PostgreSQL.
     ref_id = cast(source.c.ref_id, BigInteger).label("ref_id")
-    query = (select(source.c.user_id, ref_id, User.phone, User.email,
+    query = (select(source.c.user_id, ref_id, *addresses,
                     _locale_of(User.locale, locales).label("locale"), *resolved)
              .join_from(source, User, User.id == source.c.user_id)
-             .outerjoin(pref, pref.c.user_id == User.id))
+             .outerjoin(scope.pref, scope.pref.c.user_id == User.id))
+    if orders.configured():
+        query = query.outerjoin(Volunteer, Volunteer.user_id == User.id)
     return query.cte("fanout_people").prefix_with("MATERIALIZED")
+
+
+def _scope(user, channels: tuple[str, ...]) -> registry.SqlScope:
+    """The tables and channels a fan-out resolves against: every channel the requested ones
+    may resolve to under any organization's order."""
+    needed = services.needed_channels(channels, orders.orders_in_use())
+    return registry.SqlScope(user=user, pref=NotificationPreference.__table__,
+                             config=services.settings(), requested=tuple(sorted(needed)))
 
 
 def _locale_of(column, locales: list[str]):
@@ -224,42 +234,26 @@ def _locale_of(column, locales: list[str]):
     return case(*whens, else_=literal(locales[0])) if whens else literal(locales[0])
 
 
-def _allowed(channel: str, pref, user, sms_ok: bool, push_ok):
-    """services._allowed plus the address check of _resolve_channel, as a SQL condition;
-    None when the channel is out of the question for everyone."""
-    switched_on = func.coalesce(pref.c[channel], true())
-    if channel == "sms":
-        return and_(switched_on, user.phone.isnot(None)) if sms_ok else None
-    if channel == "email":
-        return and_(switched_on, user.email.isnot(None))
-    if channel == "webpush":
-        return and_(switched_on, push_ok) if push_ok is not None else None
-    raise ValueError(channel)
+def _resolved_channel(channel: str, scope: registry.SqlScope):
+    """The requested channel or the first of its fallback chain the person can receive, in
+    their organization's order (`registry.resolve_sql`)."""
+    from volunteer_hub.volunteers.models import Volunteer
 
-
-def _resolved_channel(channel: str, pref, user, sms_ok: bool, push_ok):
-    """The requested channel or the first of its fallback chain the person can receive."""
-    whens = []
-    current: str | None = channel
-    while current not in (None, "inbox"):
-        condition = _allowed(current, pref, user, sms_ok, push_ok)
-        if condition is not None:
-            whens.append((condition, literal(current)))
-        current = services.FALLBACK[current]
-    return case(*whens, else_=literal("inbox")) if whens else literal("inbox")
+    return orders.order_case(Volunteer.org_path,
+                             lambda order: registry.resolve_sql(channel, scope, order))
 
 
 def _messages_on(people, event_key: str, index: int, moment):
     """The rows of the index-th requested channel, without a channel an earlier requested
     one already resolved to for that person."""
     channel = people.c[f"c{index}"]
-    inbox = channel == "inbox"
+    inbox = channel.in_([name for name, spec in registry.SPECS.items()
+                         if spec.delivered_on_commit])
     earlier = [channel != people.c[f"c{i}"] for i in range(index)]
     return select(
         literal(event_key).label("event_key"), people.c.user_id.label("recipient_id"),
         people.c.ref_id.label("ref_id"), channel.label("channel"),
-        case((channel == "sms", people.c.phone), (channel == "email", people.c.email),
-             else_=null()).label("address"),
+        _address(channel, people).label("address"),
         literal("").label("subject"), null().label("body"), people.c.locale.label("locale"),
         literal(True).label("urgent"),
         case((inbox, literal("delivered")), else_=literal("pending")).label("status"),
@@ -268,3 +262,10 @@ def _messages_on(people, event_key: str, index: int, moment):
         literal(moment).label("created_at"),
         case((inbox, literal(moment)), else_=null()).label("delivered_at"),
     ).where(*earlier)
+
+
+def _address(channel, people):
+    """The address of the channel the row resolved to (the people's `a_<channel>` columns)."""
+    whens = [(channel == column.name[2:], column) for column in people.c
+             if column.name.startswith("a_")]
+    return case(*whens, else_=null()) if whens else null()

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint,
-    literal_column, text,
+    literal_column, text, true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
 
-CHANNELS = ("inbox", "email", "sms", "webpush")
-CHANNEL_LABELS = {"inbox": _l("In-app inbox"), "email": _l("E-mail"), "sms": _l("SMS"),
-                  "webpush": _l("Push notification")}
+from volunteer_hub.notify import registry
+
+CHANNELS = registry.NAMES
+CHANNEL_LABELS = registry.LABELS
 STATUSES = ("pending", "sending", "sent", "delivered", "failed", "dead")
 # Statuses a worker may claim: due pending rows and 'sending' rows whose lease ran out.
 CLAIMABLE = ("pending", "sending")
@@ -141,11 +141,31 @@ class NotificationPreference(db.Model):
     sms: Mapped[bool] = mapped_column(default=True)
     email: Mapped[bool] = mapped_column(default=True)
     webpush: Mapped[bool] = mapped_column(default=True)
+    wechat: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Minutes after local midnight; a window may wrap midnight (22:00-07:00). None: no quiet.
     quiet_start: Mapped[int | None]
     quiet_end: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(40), default="Asia/Shanghai")
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+
+
+class ChannelOrder(db.Model):
+    """The order an organization's people are tried in: channel names, comma-separated, the
+    inbox last (`registry.valid_order`). It holds for the organization's whole subtree
+    unless a node below sets its own (`orders.order_for`)."""
+
+    __tablename__ = "notify_channel_orders"
+
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id", ondelete="CASCADE"),
+                                        primary_key=True)
+    channels: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    updated_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(name for name in self.channels.split(",") if name)
 
 
 class PushSubscription(db.Model):

@@ -21,13 +21,13 @@ from sqlalchemy import or_, select
 
 from volunteer_hub.db import db, is_postgresql
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from volunteer_hub.notify import orders, registry
 from volunteer_hub.notify.models import (
     CHANNELS, InboundSms, NotificationPreference, OutboxMessage, PushSubscription, inbox_only,
     now,
 )
+from volunteer_hub.notify.registry import Facts
 
-# Where a message goes when its channel fails for good or is not acknowledged in time.
-FALLBACK = {"webpush": "sms", "sms": "email", "email": "inbox", "inbox": None}
 OUTBOX_COLUMNS = ("event_key", "recipient_id", "channel", "address", "subject", "body",
                   "link", "locale", "urgent", "status", "attempts", "next_attempt_at", "created_at",
                   "delivered_at", "fallback_of_id")
@@ -66,6 +66,9 @@ class Settings:
     webpush_timeout: float = 10.0
     webpush_ack_timeout: int = 120
     webpush_endpoint_hosts: tuple[str, ...] = ()
+    wechat_app_id: str | None = None
+    wechat_rate: float = 100.0
+    wechat_receipt_timeout: int = 300
 
 
 # Push services of the browsers people use; a subscription elsewhere is refused, so that
@@ -121,6 +124,11 @@ def settings(app=None) -> Settings:
         # A phone that has not shown an urgent push within two minutes gets the SMS.
         webpush_ack_timeout=get("WEBPUSH_ACK_TIMEOUT_SECONDS", 120, int),
         webpush_endpoint_hosts=tuple(get("WEBPUSH_ENDPOINT_HOSTS", PUSH_SERVICE_HOSTS, _hosts)),
+        wechat_app_id=get("WECHAT_APP_ID", None),
+        wechat_rate=get("WECHAT_RATE", 100.0, float),
+        # WeChat reports a template message's fate (TEMPLATESENDJOBFINISH) within seconds;
+        # five minutes without it and the next channel is tried.
+        wechat_receipt_timeout=get("WECHAT_RECEIPT_TIMEOUT_SECONDS", 300, int),
     )
 
 
@@ -146,8 +154,8 @@ def update_preferences(user, changes: dict) -> NotificationPreference:
     """Change the caller's own channels and quiet hours."""
     pref = get_preference(user.id)
     if pref is None:
-        pref = NotificationPreference(user_id=user.id, sms=True, email=True, webpush=True,
-                                      timezone="Asia/Shanghai")
+        pref = NotificationPreference(user_id=user.id, timezone="Asia/Shanghai",
+                                      **dict.fromkeys(registry.PREFERENCES, True))
         db.session.add(pref)
     if "timezone" in changes:
         try:
@@ -182,35 +190,55 @@ def quiet_until(pref: NotificationPreference | None, moment: datetime) -> dateti
     return release.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
-def _allowed(pref: NotificationPreference | None, channel: str, sms_ok: bool,
-             push_ok: bool = True) -> bool:
-    if channel == "inbox":
-        return True
-    if channel == "sms" and not sms_ok:
-        return False
-    if channel == "webpush" and not push_ok:
-        return False
-    return pref is None or bool(getattr(pref, channel))
+def needed_channels(requested: Iterable[str], person_orders: Iterable) -> frozenset[str]:
+    """Every channel the requested ones may resolve to under these orders."""
+    return frozenset(name for wanted in requested
+                     for order in {None, *person_orders}
+                     for name in registry.chain(wanted, order))
 
 
-def _address(channel: str, phone: str | None, email: str | None) -> str | None:
-    return {"sms": phone, "email": email}.get(channel)
+def _person_id(person) -> int:
+    return person.user_id if isinstance(person, Target) else person.id
 
 
-def _resolve_channel(channel: str, pref, phone, email, sms_ok: bool | None = None,
-                     push_ok: bool = False) -> str:
-    """The requested channel, or the first in its fallback chain the person can receive.
+def person_facts(people: Sequence, needed: frozenset[str], *, config: Settings | None = None,
+                 postgres: bool | None = None,
+                 overrides: dict | None = None) -> dict[int, Facts]:
+    """What the resolver needs to know about each person (a User or a Target) for the
+    channels in `needed`, read in one query per kind. `overrides`: channel -> address
+    replacing the person's own (a reply goes to the number it came from)."""
+    config = config or settings()
+    postgres = is_postgresql() if postgres is None else postgres
+    ids = [_person_id(person) for person in people]
+    prefs = _preferences_for(ids, postgres)
+    specs = [registry.get(name) for name in sorted(needed)]
+    loaded = {spec.name: spec.address.load(ids) for spec in specs
+              if spec.address is not None and not spec.address.on_person
+              and spec.configured(config)}
+    live = {spec.name: spec.live_for(ids, postgres, config) for spec in specs
+            if spec.live_rule is not None}
+    overrides = overrides or {}
+    facts = {}
+    for person, person_id in zip(people, ids):
+        addresses = {}
+        for spec in specs:
+            if spec.address is None:
+                continue
+            if spec.name in overrides:
+                addresses[spec.name] = overrides[spec.name]
+            elif spec.address.on_person:
+                addresses[spec.name] = spec.address.of_person(person)
+            else:
+                addresses[spec.name] = loaded.get(spec.name, {}).get(person_id)
+        facts[person_id] = Facts(prefs.get(person_id), addresses,
+                                 frozenset(name for name, ids_ in live.items()
+                                           if person_id in ids_), config)
+    return facts
 
-    `push_ok`: the person has a live push subscription (and Web Push is configured)."""
-    if sms_ok is None:
-        sms_ok = bool(settings().sms_gateway_url)
-    current: str | None = channel
-    while current is not None:
-        if current == "inbox" or (_allowed(pref, current, sms_ok, push_ok) and
-                                  (current == "webpush" or _address(current, phone, email))):
-            return current
-        current = FALLBACK[current]
-    return "inbox"
+
+def _resolve_channel(channel: str, facts: Facts, order: tuple[str, ...] | None = None) -> str:
+    """The requested channel, or the first in its fallback chain the person can receive."""
+    return registry.resolve(channel, facts, order)
 
 
 # --- enqueue --------------------------------------------------------------------------------
@@ -233,12 +261,13 @@ def _insert_ignoring_duplicates(rows: list[dict], *, returning: bool = False):
 
 def _row(event_key, recipient_id, channel, address, subject, body, locale, urgent, moment,
          pref, fallback_of_id=None, link=None) -> dict:
+    """One outbox row; `pref` for the quiet hours."""
     row = dict(event_key=event_key, recipient_id=recipient_id, channel=channel,
                address=address, subject=subject or "", body=body, link=link,
                locale=locale or "zh_Hans",
                urgent=bool(urgent), status="pending", attempts=0, next_attempt_at=moment,
                created_at=moment, delivered_at=None, fallback_of_id=fallback_of_id)
-    if channel == "inbox":  # the inbox is the database: delivered as soon as it commits
+    if registry.get(channel).delivered_on_commit:  # the database is the channel
         row.update(status="delivered", next_attempt_at=None, delivered_at=moment, address=None)
     elif not urgent:
         row["next_attempt_at"] = quiet_until(pref, moment) or moment
@@ -267,23 +296,21 @@ def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
     if not event_key or len(event_key) > 120:
         raise ValidationFailed(_l("An event key of 1 to 120 characters is required."),
                                field="event_key")
-    addresses = addresses or {}
-    phone = addresses.get("sms", recipient.phone)
-    email = addresses.get("email", recipient.email)
-    pref = get_preference(recipient.id)
     channels = list(channels)
-    push_ok = "webpush" in channels and bool(live_push_users([recipient.id]))
+    if any(requested not in CHANNELS for requested in channels):
+        raise ValidationFailed(_l("Unknown channel."), field="channels")
+    order = orders.orders_for([recipient.id]).get(recipient.id)
+    facts = person_facts([recipient], needed_channels(channels, [order]),
+                         overrides=addresses)[recipient.id]
     moment = now()
     rows, seen = [], set()
     for requested in channels:
-        if requested not in CHANNELS:
-            raise ValidationFailed(_l("Unknown channel."), field="channels")
-        channel = _resolve_channel(requested, pref, phone, email, push_ok=push_ok)
+        channel = _resolve_channel(requested, facts, order)
         if channel in seen:
             continue
         seen.add(channel)
-        rows.append(_row(event_key, recipient.id, channel, _address(channel, phone, email),
-                         subject, body, locale or recipient.locale, urgent, moment, pref,
+        rows.append(_row(event_key, recipient.id, channel, registry.address_of(channel, facts),
+                         subject, body, locale or recipient.locale, urgent, moment, facts.pref,
                          link=link))
     _insert_ignoring_duplicates(rows, returning=True)
     if translations:
@@ -337,28 +364,26 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
     if not requested or any(c not in CHANNELS for c in requested):
         raise ValidationFailed(_l("Unknown channel."), field="channel")
     moment = now()
-    sms_ok = bool(settings().sms_gateway_url)
+    config = settings()
     postgres = is_postgresql()
     copier = _PostgresCopy() if postgres else None
     total = 0
     batch: list[Target] = []
 
     def flush(batch: list[Target]) -> None:
-        user_ids = [t.user_id for t in batch]
-        prefs = _preferences_for(user_ids, postgres)
-        pushable = live_push_users(user_ids, postgres) if "webpush" in requested else set()
+        person_orders = orders.orders_for([t.user_id for t in batch])
+        needed = needed_channels(requested, set(person_orders.values()))
+        facts = person_facts(batch, needed, config=config, postgres=postgres)
         rows = []
         for target in batch:
-            pref = prefs.get(target.user_id)
-            push_ok = target.user_id in pushable
+            own, order = facts[target.user_id], person_orders.get(target.user_id)
             seen: set[str] = set()
             for wanted in requested:
-                resolved = _resolve_channel(wanted, pref, target.phone, target.email, sms_ok,
-                                            push_ok=push_ok)
+                resolved = _resolve_channel(wanted, own, order)
                 if resolved in seen:
                     continue
                 seen.add(resolved)
-                rows.append(_fanout_values(event_key, target, resolved, urgent, moment, pref))
+                rows.append(_fanout_values(event_key, target, resolved, urgent, moment, own))
         if copier is not None:
             copier.write(rows)
         else:
@@ -378,15 +403,15 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "s
 
 
 def _fanout_values(event_key: str, target: Target, channel: str, urgent: bool,
-                   moment: datetime, pref) -> tuple:
+                   moment: datetime, facts: Facts) -> tuple:
     """One outbox row in OUTBOX_COLUMNS order, as `_row` builds it, without the dict: a
     fan-out writes hundreds of thousands."""
     locale = target.locale or "zh_Hans"
-    if channel == "inbox":  # the inbox is the database: delivered as soon as it commits
+    if registry.get(channel).delivered_on_commit:  # the database is the channel
         return (event_key, target.user_id, channel, None, target.subject or "", target.body,
                 target.link, locale, bool(urgent), "delivered", 0, None, moment, moment, None)
-    due = moment if urgent else (quiet_until(pref, moment) or moment)
-    return (event_key, target.user_id, channel, _address(channel, target.phone, target.email),
+    due = moment if urgent else (quiet_until(facts.pref, moment) or moment)
+    return (event_key, target.user_id, channel, registry.address_of(channel, facts),
             target.subject or "", target.body, target.link, locale, bool(urgent), "pending", 0,
             due, moment, None, None)
 
@@ -460,14 +485,15 @@ def fallback(message: OutboxMessage, reason: str) -> OutboxMessage | None:
     user = db.session.get(User, message.recipient_id)
     if user is None:
         return None
-    pref = get_preference(user.id)
-    following = FALLBACK.get(message.channel)
+    order = orders.orders_for([user.id]).get(user.id)
+    following = registry.next_after(message.channel, order)
     if following is None:
         return None
-    channel = _resolve_channel(following, pref, user.phone, user.email)
+    facts = person_facts([user], needed_channels([following], [order]))[user.id]
+    channel = _resolve_channel(following, facts, order)
     moment = now()
-    row = _row(message.event_key, user.id, channel, _address(channel, user.phone, user.email),
-               message.subject, message.body, message.locale, True, moment, pref,
+    row = _row(message.event_key, user.id, channel, registry.address_of(channel, facts),
+               message.subject, message.body, message.locale, True, moment, facts.pref,
                fallback_of_id=message.id, link=message.link)
     row["ref_id"] = message.ref_id  # a shared text's personal link is made again
     # Quiet hours were honoured by the first message already; the fallback follows at once.
@@ -510,7 +536,8 @@ def mark_read(message_id: int, *, by) -> OutboxMessage:
     """Mark one of the caller's inbox messages read (idempotent). A shared text is not
     filled in: do that after the transaction (notify.fanout.filled)."""
     message = db.session.get(OutboxMessage, message_id)
-    if message is None or message.channel != "inbox" or message.recipient_id != by.id:
+    if (message is None or message.channel != registry.INBOX.name
+            or message.recipient_id != by.id):
         raise NotFound()
     if message.read_at is None:
         message.read_at = now()
@@ -518,31 +545,35 @@ def mark_read(message_id: int, *, by) -> OutboxMessage:
     return message
 
 
-# --- SMS receipts and replies ---------------------------------------------------------------
+# --- receipts and SMS replies ---------------------------------------------------------------
 
 RECEIPT_STATUSES = ("delivered", "failed")
 
 
-def _message_for_receipt(provider_message_id: str | None, key: str | None):
+def _message_for_receipt(provider_message_id: str | None, key: str | None, channel: str):
     if key:
         prefix = settings().idempotency_prefix
         raw = key[len(prefix):] if key.startswith(prefix) else key
         if raw.isdecimal():
             message = db.session.get(OutboxMessage, int(raw))
-            if message is not None and message.channel == "sms":
+            if message is not None and message.channel == channel:
                 return message
     if provider_message_id:
         return db.session.execute(
             select(OutboxMessage).where(OutboxMessage.provider_message_id == provider_message_id,
-                                        OutboxMessage.channel == "sms")
+                                        OutboxMessage.channel == channel)
             .order_by(OutboxMessage.id).limit(1)).scalar_one_or_none()
     return None
 
 
 def apply_receipt(*, status: str, provider_message_id: str | None = None,
-                  key: str | None = None, error: str | None = None) -> OutboxMessage:
-    """Record a provider's delivery receipt; a failure sends the next channel."""
-    message = _message_for_receipt(provider_message_id, key)
+                  key: str | None = None, error: str | None = None,
+                  channel: str = registry.SMS.name) -> OutboxMessage:
+    """Record a provider's delivery receipt for a message on `channel` (one that declares
+    receipts); a failure sends the next channel."""
+    if channel not in registry.RECEIPT_CHANNELS:
+        raise ValidationFailed(_l("Unknown channel."), field="channel")
+    message = _message_for_receipt(provider_message_id, key, channel)
     if message is None:
         raise NotFound(_l("No message matches this receipt."))
     if provider_message_id and not message.provider_message_id:
@@ -619,8 +650,9 @@ def receive_sms(*, from_phone: str, text: str, provider_message_id: str | None =
         inbound.handled_by = name
         inbound.reply = reply or None
         if reply and user is not None:
-            enqueue(f"sms-reply:{inbound.id}", user, body=reply, channels=("sms",),
-                    urgent=True, addresses={"sms": phone})
+            sms = registry.SMS.name
+            enqueue(f"sms-reply:{inbound.id}", user, body=reply, channels=(sms,),
+                    urgent=True, addresses={sms: phone})
         break
     db.session.flush()
     return inbound
@@ -778,7 +810,7 @@ def apply_push_receipt(*, key: str, signature: str) -> OutboxMessage:
     prefix = settings().idempotency_prefix
     raw = key[len(prefix):] if key.startswith(prefix) else ""
     message = db.session.get(OutboxMessage, int(raw)) if raw.isdecimal() else None
-    if message is None or message.channel != "webpush":
+    if message is None or message.channel != registry.WEBPUSH.name:
         raise NotFound(_l("No message matches this receipt."))
     if message.delivered_at is None:
         message.status = "delivered"
