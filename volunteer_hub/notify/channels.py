@@ -32,6 +32,10 @@ own idempotency key, so a mass alert costs one request per N people instead of o
 Receipts and replies come back to /api/v1/notify/sms/receipts and /api/v1/notify/sms/inbound
 (see api.py), authenticated by the `X-Gateway-Secret` header.
 
+Template SMS from Alibaba Cloud and Tencent Cloud (SMS_PROVIDER=aliyun|tencent):
+volunteer_hub.sms.providers, built by `build_sms_channel`; each message goes as its kind's
+approved template with named parameters (volunteer_hub.sms.kinds).
+
 Web Push (RFC 8030/8291/8292): one outbox row goes to every live subscription of the
 recipient (the dispatcher loads them into `Outgoing.push_targets`); the row succeeds if one
 push service accepted it. The payload is JSON, encrypted aes128gcm for each subscription;
@@ -93,6 +97,7 @@ class Outgoing:
     urgent: bool = False
     link: str | None = None
     push_targets: tuple[PushTarget, ...] = ()
+    event_key: str = ""  # names the message's kind for templated channels (sms.kinds)
 
 
 @dataclass(frozen=True)
@@ -409,6 +414,22 @@ class SmsGatewayChannel(Channel):
 
     def close(self) -> None:
         self._drop()
+
+
+def sms_configured(config=None, app=None) -> bool:
+    """Whether the configured SMS provider has what it needs to send (volunteer_hub.sms);
+    read from the app's settings (`config`, notify's Settings, is not needed)."""
+    from volunteer_hub.sms.settings import sms_configured as configured
+
+    return configured(app)
+
+
+def build_sms_channel(config, app=None) -> Channel | None:
+    """The SMS channel of the configured provider (SMS_PROVIDER: webhook, aliyun or
+    tencent; see volunteer_hub.sms), None when SMS is not configured."""
+    from volunteer_hub.sms.settings import build_channel
+
+    return build_channel(config, app)
 
 
 def push_ack_signature(secret: bytes, idempotency_key: str) -> str:
