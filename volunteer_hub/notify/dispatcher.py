@@ -112,7 +112,7 @@ class Dispatcher:
         return token, [Outgoing(id=r.id, channel=r.channel, address=r.address,
                                 subject=shown.subject, body=shown.body, locale=r.locale,
                                 idempotency_key=f"{prefix}{r.id}", urgent=bool(r.urgent),
-                                link=shown.link,
+                                link=shown.link, event_key=r.event_key,
                                 push_targets=tuple(targets.get(r.recipient_id, ())))
                        for r, shown in zip(rows, texts)]
 
