@@ -1,0 +1,119 @@
+"""Delivery reports and replies from each provider's callback, authenticated by the secret in
+the callback URL, into the outbox's receipts and the reply codes."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.sms.conftest import CALLBACK_SECRET
+from volunteer_hub.db import transaction
+from volunteer_hub.notify import services
+from volunteer_hub.notify.models import InboundSms, OutboxMessage
+
+BOTH = pytest.mark.parametrize("provider", ["aliyun", "tencent"], indirect=True)
+
+
+def sent_sms(db, dispatcher, make_user, count=2, event_key="notice:receipts"):
+    users = [make_user(email=True) for _ in range(count)]
+    with transaction():
+        for user in users:
+            services.enqueue(event_key, user, body="演练通知", subject="演练",
+                             channels=("sms",), urgent=True)
+    assert dispatcher.drain() == count
+    db.session.expire_all()
+    rows = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.event_key == event_key).order_by(OutboxMessage.id)).scalars().all()
+    assert [row.status for row in rows] == ["sent"] * count, [r.last_error for r in rows]
+    return users, rows
+
+
+def report(client, provider, rows, outcomes, secret=CALLBACK_SECRET):
+    """The provider's status report for `rows`, each delivered (True) or failed (False)."""
+    if provider.name == "aliyun":
+        by_out_id = {s["out_id"]: s for s in provider.sent}
+        items = [{"phone_number": by_out_id[f"vh-{row.id}"]["phone"],
+                  "send_time": "2026-12-05 18:00:00", "report_time": "2026-12-05 18:00:03",
+                  "success": ok, "err_code": "DELIVERED" if ok else "MK:0001",
+                  "err_msg": "用户接收成功" if ok else "空号", "sms_size": "1",
+                  "biz_id": by_out_id[f"vh-{row.id}"]["biz_id"],
+                  "out_id": f"vh-{row.id}"} for row, ok in zip(rows, outcomes)]
+        return client.post(f"/sms/callbacks/aliyun/{secret}/report", json=items)
+    items = [{"user_receive_time": "2026-12-05 18:00:03", "nationcode": "86",
+              "mobile": row.address, "report_status": "SUCCESS" if ok else "FAIL",
+              "errmsg": "DELIVRD" if ok else "MK:0001", "description": "用户短信送达成功",
+              "sid": row.provider_message_id} for row, ok in zip(rows, outcomes)]
+    return client.post(f"/sms/callbacks/tencent/{secret}/status", json=items)
+
+
+@BOTH
+def test_a_report_marks_the_message_delivered_or_failed_and_a_failure_falls_back(
+        client, db, provider, dispatcher, make_user, smtp_server):
+    users, rows = sent_sms(db, dispatcher, make_user)
+    answer = report(client, provider, rows, [True, False])
+    assert answer.status_code == 200
+    assert answer.get_json() == ({"code": 0, "msg": "成功"} if provider.name == "aliyun"
+                                 else {"result": 0, "errmsg": "OK"})
+    db.session.expire_all()
+    delivered, failed = (db.session.get(OutboxMessage, row.id) for row in rows)
+    assert delivered.status == "delivered" and delivered.delivered_at is not None
+    assert failed.status == "failed" and "0001" in failed.last_error
+    fallback = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.fallback_of_id == failed.id)).scalar_one()
+    assert fallback.channel == "email" and fallback.recipient_id == users[1].id
+    # the same report again changes nothing (providers push again when unsure)
+    assert report(client, provider, rows, [True, False]).status_code == 200
+    assert db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.fallback_of_id == failed.id)).scalars().all() == [fallback]
+
+
+@BOTH
+def test_a_wrong_or_missing_secret_changes_nothing(client, db, provider, dispatcher,
+                                                   make_user):
+    _users, rows = sent_sms(db, dispatcher, make_user, count=1)
+    assert report(client, provider, rows, [True], secret="guess").status_code == 401
+    path = ("/sms/callbacks/aliyun/x/reply" if provider.name == "aliyun"
+            else "/sms/callbacks/tencent/x/reply")
+    assert client.post(path, json={"mobile": "1", "text": "1"}).status_code == 401
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, rows[0].id).status == "sent"
+
+
+@BOTH
+def test_a_report_for_a_message_we_never_sent_is_acknowledged_and_skipped(client, db,
+                                                                          provider):
+    if provider.name == "aliyun":
+        items = [{"phone_number": "13700000000", "success": True, "biz_id": "9^0",
+                  "out_id": "vh-99999999"}]
+        path = f"/sms/callbacks/aliyun/{CALLBACK_SECRET}/report"
+    else:
+        items = [{"mobile": "13700000000", "report_status": "SUCCESS", "sid": "nope"}]
+        path = f"/sms/callbacks/tencent/{CALLBACK_SECRET}/status"
+    assert client.post(path, json=items).status_code == 200
+    assert client.post(path, data="not json", content_type="application/json"
+                       ).status_code == 400
+
+
+@BOTH
+def test_an_inbound_reply_reaches_the_reply_handlers_once(client, db, provider, make_user):
+    seen = []
+    services.register_inbound_handler("test-sms", lambda inbound: seen.append(
+        (inbound.user_id, inbound.text)) or "")
+    try:
+        user = make_user()
+        if provider.name == "aliyun":
+            body = [{"phone_number": user.phone, "send_time": "2026-12-05 18:01:02",
+                     "content": "1 20", "sign_name": "志愿汇", "dest_code": "",
+                     "sequence_id": 1234567890}]
+            path = f"/sms/callbacks/aliyun/{CALLBACK_SECRET}/reply"
+        else:
+            body = {"extend": "", "mobile": user.phone, "nationcode": "86",
+                    "sign": "志愿汇", "text": "1 20", "time": 1796464862}
+            path = f"/sms/callbacks/tencent/{CALLBACK_SECRET}/reply"
+        for _twice in range(2):  # a provider that pushes again is not a second reply
+            answer = client.post(path, json=body)
+            assert answer.status_code == 200, answer.get_data(as_text=True)
+    finally:
+        services.unregister_inbound_handler("test-sms")
+    assert seen == [(user.id, "1 20")]
+    [inbound] = db.session.execute(select(InboundSms)).scalars().all()
+    assert user.phone not in (inbound.provider_message_id or "")
