@@ -115,9 +115,26 @@ class DefaultConfig:
     NOTIFY_BREAKER_COOL_DOWN_SECONDS = 30.0
 
     # --- MATCH: matching cache (issue 12) ---
+    # Static volunteer pools kept per process (org subtrees x days), checked against the
+    # matching-data versions in the database before each run; 0 turns the cache off.
+    MATCHING_POOL_CACHE_SIZE = 8
     # --- end MATCH ---
 
     # --- LEDGER: ledger authentication and checkpoints (issue 14) ---
+    # Every transaction carries an HMAC-SHA256 made with a key the database does not hold.
+    # LEDGER_MAC_KEYS = {"key id": "base64 key", ...} (old ids kept to verify old rows) and
+    # LEDGER_MAC_CURRENT_KEY the id new rows use; unset: generated once into
+    # instance/ledger-keys.json (`volunteer-hub ledger rotate-key` adds one there).
+    LEDGER_MAC_KEYS: dict = {}
+    LEDGER_MAC_CURRENT_KEY: str | None = None
+    # Checkpoints: C2SP signed notes (Ed25519). Signer key "PRIVATE+KEY+<origin>+<hash>+<b64>"
+    # here, else generated once into instance/ledger-keys.json with a unique origin. Old or
+    # other trusted public keys ("<name>+<hash>+<b64>") for `ledger verify`:
+    LEDGER_CHECKPOINT_SIGNING_KEY: str | None = None
+    LEDGER_CHECKPOINT_VERIFIER_KEYS: tuple = ()
+    LEDGER_CHECKPOINT_DIR: str | None = None  # default instance/ledger-checkpoints
+    LEDGER_WITNESS_URLS: tuple = ()  # each new checkpoint is POSTed (text/plain) to these
+    LEDGER_WITNESS_TIMEOUT_SECONDS = 5.0
     # --- end LEDGER ---
 
     # --- PROOFS: certificates, proofs, backups, issuer fields, stars (issues 14 and 16) ---
@@ -135,6 +152,32 @@ class DefaultConfig:
     # --- end CHANNELS ---
 
     # --- SMS: template SMS providers (issue 15) ---
+    # Who sends SMS (volunteer_hub/sms): "webhook" (SMS_GATEWAY_URL, any gateway behind a
+    # thin shim), "aliyun" (Alibaba Cloud SMS) or "tencent" (Tencent Cloud SMS). The last two
+    # send only approved templates: `volunteer-hub sms-templates` prints the wordings to
+    # register; SMS_TEMPLATES = {"aliyun": {"callout": "SMS_123", ...}} or
+    # {"tencent": {"callout": "1234567", ...}}, a code per message kind (sms/kinds.py), or
+    # {"zh_Hans": code, "en": code} for a kind with a template per language.
+    SMS_PROVIDER = "webhook"
+    SMS_SIGN_NAME: str | None = None  # the approved signature (签名), without 【】
+    SMS_TEMPLATES: dict = {}
+    SMS_BATCH: int | None = None  # numbers per request (aliyun <= 100, tencent <= 200)
+    SMS_TIMEOUT_SECONDS = 10.0
+    SMS_PARAM_MAX_CHARS = 20  # a title parameter is shortened to this many characters
+    # The providers' callbacks (reports, replies) carry this secret in their URL path:
+    # https://<site>/sms/callbacks/aliyun/<secret>/report, .../aliyun/<secret>/reply,
+    # .../tencent/<secret>/status, .../tencent/<secret>/reply.
+    SMS_CALLBACK_SECRET: str | None = None
+    SMS_SHORT_LINK_RATE_LIMIT = "60/minute"  # per address, on /s/<code>
+    ALIYUN_SMS_ACCESS_KEY_ID: str | None = None
+    ALIYUN_SMS_ACCESS_KEY_SECRET: str | None = None
+    ALIYUN_SMS_ENDPOINT = "https://dysmsapi.aliyuncs.com/"
+    ALIYUN_SMS_REGION = "cn-hangzhou"
+    TENCENT_SMS_SECRET_ID: str | None = None
+    TENCENT_SMS_SECRET_KEY: str | None = None
+    TENCENT_SMS_SDK_APP_ID: str | None = None
+    TENCENT_SMS_ENDPOINT = "https://sms.tencentcloudapi.com/"
+    TENCENT_SMS_REGION = "ap-guangzhou"
     # --- end SMS ---
 
     # --- WECHAT: WeChat Official Account (issue 15) ---
@@ -172,7 +215,6 @@ class DefaultConfig:
     RETENTION_ACCESS_LOG_MIN_DAYS = 1095
     RETENTION_MESSAGES_DAYS = 365  # sent or failed messages, inbound SMS
     RETENTION_IDEMPOTENCY_DAYS = 7  # stored replies to retried writes
-    RETENTION_RUN_HOUR = 3  # local time of the nightly run
     # Downloads of "everything about me" per person (Flask-Limiter syntax).
     DATA_EXPORT_RATE_LIMIT = "5 per hour;20 per day"
     # --- end PRIVACY ---

@@ -51,7 +51,7 @@ import functools
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, TypeAlias
@@ -828,6 +828,9 @@ class VerifyReport:
     postings_checked: int = 0
     head_hash: str = GENESIS_HASH
     truncated: bool = False
+    # rows written before transactions were authenticated (all at the start of the chain)
+    unauthenticated: int = 0
+    last_transaction_id: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -962,10 +965,14 @@ _json_string = json.encoder.encode_basestring  # what the canonical encoder does
 
 TransactionRow: TypeAlias = tuple[int, str, str, "str | None", "int | None", str, str, int,
                                   "str | None", "str | None", "int | None", "int | None",
-                                  "int | None"]
+                                  "int | None", "str | None", "str | None"]
 """(id, kind, created_at as ``_iso_utc`` gives it, idempotency key, reverses id, stored
 previous hash, stored hash, format_version, request_hash, provenance, record_id,
-service_volunteer_id, created_by_id)."""
+service_volunteer_id, created_by_id, MAC key id, MAC)."""
+
+Authenticator: TypeAlias = "Callable[[str | None, str | None, int, str], bool]"
+"""(MAC key id, MAC, chain position from 0, chain hash) -> whether the MAC is the service's
+(timebank.signing.MacKeyRing.check)."""
 
 PostingRow: TypeAlias = tuple[int, int, int, int, bool]
 """(transaction id, posting id, account id, minutes, earned_as_group)."""
@@ -978,6 +985,9 @@ def verify_rows(
     *,
     expected_head: str | None = None,
     max_breaches: int = 1000,
+    authenticate: Authenticator | None = None,
+    leaves: list[bytes] | None = None,
+    ids: list[int] | None = None,
 ) -> VerifyReport:
     """:func:`verify` over raw table rows, minus the balances, in one merge pass.
 
@@ -987,6 +997,13 @@ def verify_rows(
     BALANCE_MISMATCH is made here, with the same chain hash; postings whose transaction is
     missing are ORPHAN_POSTING, and a stored previous hash that is not the previous row's
     hash is CHAIN_BROKEN too. Compare balances with :func:`compare_balances`.
+
+    With ``authenticate``, each row carrying a MAC must carry the service's MAC of its chain
+    position and (recomputed) chain hash, else FORGED; a row without one is counted in
+    ``unauthenticated`` while no authenticated row came before it, and FORGED after one (a
+    writer without the key cannot pass its rows off as older than authentication).
+    ``leaves``, when given, receives the Merkle leaf hash (RFC 9162) of each row's canonical
+    bytes in chain order, and ``ids`` the rows' ids in the same order.
     """
     report = VerifyReport()
     collector = _Collector(report, max_breaches)
@@ -994,6 +1011,11 @@ def verify_rows(
     seen_ids: set[int] = set()
     prev_hash = GENESIS_HASH
     transactions_count = postings_count = 0
+    authenticated_before = False
+    unauthenticated = 0
+    add_leaf = leaves.append if leaves is not None else None
+    add_id = ids.append if ids is not None else None
+    sha256 = hashlib.sha256
     posting_iter = iter(postings)
     pending = next(posting_iter, None)
     last_orphan = None
@@ -1035,10 +1057,29 @@ def verify_rows(
         seen_ids.add(tx_id)
         if not formats.known(version, str(tx_id)):
             computed = None
-        elif version == 2:
-            computed = _row_hash_v2(prev_hash, row, items, fast_owners)
+            canonical = b""
         else:
-            computed = _row_hash_v1(prev_hash, row, items, fast_owners)
+            canonical = (_row_canonical_v2(row, items, fast_owners) if version == 2
+                         else _row_canonical_v1(row, items, fast_owners))
+            computed = sha256(b"%s\n%s" % (prev_hash.encode("ascii"), canonical)).hexdigest()
+        if add_leaf is not None:
+            add_leaf(sha256(b"\x00" + canonical).digest())
+        if add_id is not None:
+            add_id(tx_id)
+        if authenticate is not None:
+            mac_key_id, mac = row[13], row[14]
+            if mac is None and mac_key_id is None:
+                if authenticated_before:
+                    collector.add(Breach("FORGED", "no MAC on a transaction after "
+                                         "authenticated ones", str(tx_id)))
+                else:
+                    unauthenticated += 1
+            else:
+                authenticated_before = True
+                if not authenticate(mac_key_id, mac, transactions_count - 1,
+                                    computed if computed is not None else stored_hash):
+                    collector.add(Breach("FORGED", f"MAC does not match (key {mac_key_id!r}): "
+                                         "not written by this service here", str(tx_id)))
         if computed is not None and computed != stored_hash:
             collector.add(
                 Breach("CHAIN_BROKEN", f"stored hash does not follow {prev_hash[:12]}…",
@@ -1056,6 +1097,8 @@ def verify_rows(
     report.transactions_checked = transactions_count
     report.postings_checked = postings_count
     report.head_hash = prev_hash
+    report.unauthenticated = unauthenticated
+    report.last_transaction_id = str(row[0]) if transactions_count else None
     if expected_head is not None and expected_head != prev_hash:
         collector.add(
             Breach("HEAD_MISMATCH", f"chain ends at {prev_hash}, expected {expected_head}")
@@ -1063,9 +1106,9 @@ def verify_rows(
     return report
 
 
-def _row_hash_v1(prev_hash: str, row: TransactionRow, items: list, fast_owners: bool) -> str:
-    """chain_hash_of(prev, canonical_bytes_of(...)) of a format 1 row; ``items`` as
-    verify_rows collects them (posting id first, in id order)."""
+def _row_canonical_v1(row: TransactionRow, items: list, fast_owners: bool) -> bytes:
+    """canonical_bytes_of(...) of a format 1 row; ``items`` as verify_rows collects them
+    (posting id first, in id order)."""
     tx_id, kind, created_at_iso, key, reverses_id = row[:5]
     postings = sorted((k, o, g, m) for _, _, k, o, g, m in items)
     if fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}{key or ''}") is None:
@@ -1073,41 +1116,39 @@ def _row_hash_v1(prev_hash: str, row: TransactionRow, items: list, fast_owners: 
             f'["{k}","{o}",{"true" if g else "false"},{m}]' for k, o, g, m in postings)
         quoted_key = "null" if key is None else f'"{key}"'
         reverses = "null" if reverses_id is None else f'"{reverses_id}"'
-        # byte for byte what chain_hash_of(prev, canonical_bytes_of(...)) hashes
-        message = (f'{prev_hash}\n[1,"{tx_id}","{kind}","{created_at_iso}",{quoted_key},'
-                   f'{reverses},[{postings_json}]]')
-        return hashlib.sha256(message.encode("utf-8")).hexdigest()
-    return chain_hash_of(prev_hash, canonical_bytes_of(
+        # byte for byte what canonical_bytes_of(...) gives
+        return (f'[1,"{tx_id}","{kind}","{created_at_iso}",{quoted_key},'
+                f'{reverses},[{postings_json}]]').encode("utf-8")
+    return canonical_bytes_of(
         str(tx_id), kind, created_at_iso, key,
-        str(reverses_id) if reverses_id is not None else None, postings))
+        str(reverses_id) if reverses_id is not None else None, postings)
 
 
-def _row_hash_v2(prev_hash: str, row: TransactionRow, items: list, fast_owners: bool) -> str:
-    """chain_hash_of(prev, canonical_bytes_v2_of(...)) of a format 2 row."""
+def _row_canonical_v2(row: TransactionRow, items: list, fast_owners: bool) -> bytes:
+    """canonical_bytes_v2_of(...) of a format 2 row."""
     (tx_id, kind, created_at_iso, key, reverses_id, _, _, _, request_hash, provenance,
-     record_id, service_volunteer_id, created_by_id) = row
+     record_id, service_volunteer_id, created_by_id) = row[:13]
     # nullable integers must really be integers or NULL (SQLite would hand back a text
     # 'null' as a str, which would print like NULL); ids and minutes are NOT NULL columns
     plain = (fast_owners and _JSON_ESCAPED.search(f"{kind}{created_at_iso}") is None
              and _is_int_or_none(reverses_id) and _is_int_or_none(record_id)
              and _is_int_or_none(service_volunteer_id) and _is_int_or_none(created_by_id))
     if not plain:
-        return chain_hash_of(prev_hash, canonical_bytes_v2_of(
+        return canonical_bytes_v2_of(
             str(tx_id), kind, created_at_iso, key,
             str(reverses_id) if reverses_id is not None else None, request_hash, provenance,
-            record_id, service_volunteer_id, created_by_id, items))
+            record_id, service_volunteer_id, created_by_id, items)
     items.sort()  # already in id order when the database sorted them: cheap
     postings_json = ",".join(
         f'[{p},{a},"{k}","{o}",{"true" if g else "false"},{m}]' for p, a, k, o, g, m in items)
-    # byte for byte what chain_hash_of(prev, canonical_bytes_v2_of(...)) hashes; strings
-    # that may need escaping go through the encoder's own string function
+    # byte for byte what canonical_bytes_v2_of(...) gives; strings that may need escaping
+    # go through the encoder's own string function
     reverses = "null" if reverses_id is None else f'"{reverses_id}"'
-    message = (
-        f'{prev_hash}\n[2,"{tx_id}","{kind}","{created_at_iso}",{_json_or_null(key)},{reverses},'
+    return (
+        f'[2,"{tx_id}","{kind}","{created_at_iso}",{_json_or_null(key)},{reverses},'
         f'{_json_or_null(request_hash)},{_json_or_null(provenance)},'
         f'{_int_or_null(record_id)},{_int_or_null(service_volunteer_id)},'
-        f'{_int_or_null(created_by_id)},[{postings_json}]]')
-    return hashlib.sha256(message.encode("utf-8")).hexdigest()
+        f'{_int_or_null(created_by_id)},[{postings_json}]]').encode("utf-8")
 
 
 def _is_int_or_none(value: object) -> bool:

@@ -92,6 +92,10 @@ class LedgerTransaction(db.Model):
     service_volunteer_id: Mapped[int | None] = mapped_column(index=True)
     record_id: Mapped[int | None] = mapped_column(index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # HMAC-SHA256 of (chain position, hash) with the key named here, kept outside the
+    # database (timebank.signing); NULL on rows written before authentication.
+    mac_key_id: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(64))
 
     postings: Mapped[list[Posting]] = relationship(
         back_populates="transaction", order_by="Posting.id", lazy="selectin")

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, is_postgresql, transaction, utcnow
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from volunteer_hub.timebank import ledger
+from volunteer_hub.timebank import checkpoints, ledger, merkle, signing
 from volunteer_hub.timebank.ledger import AccountKind, AccountRef, Balance
 from volunteer_hub.timebank.models import Account, Kinship, LedgerHead, LedgerTransaction, Posting
 
@@ -234,8 +234,11 @@ def _chained(values: dict, postings: list[dict], plan: ledger.PlannedTransaction
         provenance=values["provenance"], record_id=values["record_id"],
         service_volunteer_id=values["service_volunteer_id"],
         created_by_id=values["created_by_id"])
-    return {**values, "format_version": version, "prev_hash": prev_hash,
-            "hash": ledger.chain_hash(prev_hash, stored)}
+    row_hash = ledger.chain_hash(prev_hash, stored)
+    # ids are given under the head lock from 1 without gaps: the row's chain position is id - 1
+    key_id, mac = signing.mac_key_ring().sign(values["id"] - 1, row_hash)
+    return {**values, "format_version": version, "prev_hash": prev_hash, "hash": row_hash,
+            "mac_key_id": key_id, "mac": mac}
 
 
 RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
@@ -864,9 +867,26 @@ def newly_starred(since: datetime, *, by) -> list[dict]:
 
 # --- audit ----------------------------------------------------------------------------------
 
-def verify_ledger(*, batch: int = 20_000) -> ledger.VerifyReport:
+def verify_ledger(*, batch: int = 20_000, kept_checkpoints: Iterable[str] = ()) \
+        -> ledger.VerifyReport:
+    """`audit_ledger`'s report: see there."""
+    return audit_ledger(batch=batch, kept_checkpoints=kept_checkpoints).report
+
+
+@dataclass
+class Audit:
+    report: ledger.VerifyReport
+    tree: merkle.MerkleTree
+    ids: list[int]
+    checkpoints: list[checkpoints.Checkpoint]  # the trusted ones it was compared with
+    sealed_by: checkpoints.Checkpoint | None  # the first one covering every unauthenticated row
+
+
+def audit_ledger(*, batch: int = 20_000, kept_checkpoints: Iterable[str] = ()) -> Audit:
     """Check every transaction balances, every cached balance equals its postings, the chain
-    is intact up to the stored head, and no balance breaks the policy.
+    is intact up to the stored head, and no balance breaks the policy; that every row
+    carries the service's MAC (FORGED) and that the Merkle tree of the rows extends every
+    stored checkpoint and each of `kept_checkpoints` (texts): TRUNCATED, REWRITTEN.
 
     Transactions and postings are streamed as plain driver tuples in two ordered scans
     (server-side cursors on PostgreSQL) and merged by `ledger.verify_rows`; the balances the
@@ -878,14 +898,100 @@ def verify_ledger(*, batch: int = 20_000) -> ledger.VerifyReport:
         select(Account.id, Account.kind, Account.owner_id))}
     head = connection.execute(select(LedgerHead.hash).where(LedgerHead.id == HEAD_ID)).first()
     driver = connection.connection.driver_connection
+    leaves: list[bytes] = []
+    ids: list[int] = []
     with _stream(driver, _transactions_sql(), batch, "ledger_verify_transactions") as rows, \
             _stream(driver, POSTINGS_SQL, batch, "ledger_verify_postings") as postings:
         report = ledger.verify_rows(rows, postings, accounts,
-                                    expected_head=head[0] if head else None)
+                                    expected_head=head[0] if head else None,
+                                    authenticate=signing.mac_key_ring().check,
+                                    leaves=leaves, ids=ids)
     cached = _cached_balances()
     ledger.compare_balances(report, _balances_from_postings(accounts), cached)
     report.breaches.extend(ledger.check_invariants(cached, policy()))
-    return report
+    tree = merkle.MerkleTree(leaves)
+    del leaves
+    trusted = _compare_with_checkpoints(report, tree, ids, kept_checkpoints)
+    return Audit(report, tree, ids, trusted, _seal(report, trusted, ids))
+
+
+def _compare_with_checkpoints(report: ledger.VerifyReport, tree: merkle.MerkleTree,
+                              ids: list[int], kept: Iterable[str]) -> list[checkpoints.Checkpoint]:
+    """Breaches for every checkpoint the ledger does not extend; the trusted ones."""
+    verifiers = signing.checkpoint_verifiers()
+    origin = signing.checkpoint_signer().name
+    texts = [(path.name, path.read_text(encoding="utf-8"))
+             for path in checkpoints.stored_paths()] + [("--checkpoint", t) for t in kept]
+    trusted = []
+    root = tree.root()
+    for source, text_ in texts:
+        try:
+            checkpoint = checkpoints.verify_checkpoint(text_, verifiers)
+        except checkpoints.CheckpointError as error:
+            report.breaches.append(ledger.Breach(
+                "CHECKPOINT_UNTRUSTED", f"{source}: {error} (another ledger's, or altered)"))
+            continue
+        if checkpoint.origin != origin:
+            report.breaches.append(ledger.Breach(
+                "CHECKPOINT_UNTRUSTED", f"{source}: checkpoint of another log "
+                f"{checkpoint.origin}, this one is {origin}"))
+            continue
+        trusted.append(checkpoint)
+        when = checkpoint.time.isoformat() if checkpoint.time else source
+        if checkpoint.size > tree.size:
+            first_missing = ids[-1] + 1 if ids else 1
+            report.breaches.append(ledger.Breach(
+                "TRUNCATED", f"the checkpoint of {when} covers {checkpoint.size} transactions, "
+                f"the ledger has {tree.size}: transactions from {first_missing} are missing",
+                str(first_missing)))
+            continue
+        proof = tree.consistency_proof(checkpoint.size)
+        if not merkle.verify_consistency(checkpoint.size, tree.size, checkpoint.root, root,
+                                         proof):
+            last = ids[checkpoint.size - 1] if checkpoint.size else None
+            report.breaches.append(ledger.Breach(
+                "REWRITTEN", f"the first {checkpoint.size} transactions no longer hash to the "
+                f"root signed in the checkpoint of {when}; the rewrite is at or before {last}",
+                str(last) if last is not None else None))
+    return trusted
+
+
+def _seal(report: ledger.VerifyReport, trusted: list[checkpoints.Checkpoint],
+          ids: list[int]) -> checkpoints.Checkpoint | None:
+    """The first checkpoint covering every row that predates authentication. A checkpoint is
+    made by code that authenticates every row, so unauthenticated rows after one are forged."""
+    if not report.unauthenticated or not trusted:
+        return None
+    smallest = min(trusted, key=lambda c: c.size)
+    if smallest.size < report.unauthenticated:
+        report.breaches.append(ledger.Breach(
+            "FORGED", f"{report.unauthenticated - smallest.size} transaction(s) without a MAC "
+            f"after the checkpoint of size {smallest.size}", str(ids[smallest.size])))
+        return None
+    return smallest
+
+
+class CheckpointRefused(Exception):
+    """The ledger fails its audit: a checkpoint would seal the breach."""
+
+    def __init__(self, report: ledger.VerifyReport) -> None:
+        super().__init__(f"{len(report.breaches)} ledger breach(es): no checkpoint made")
+        self.report = report
+
+
+def make_checkpoint(*, batch: int = 20_000, audit: Audit | None = None) \
+        -> tuple[checkpoints.Checkpoint, dict[str, str]]:
+    """Audit the ledger and, if it is sound, sign a checkpoint of it, store it and send it to
+    the witnesses: (checkpoint, witness results)."""
+    audit = audit or audit_ledger(batch=batch)
+    if not audit.report.ok:
+        raise CheckpointRefused(audit.report)
+    app = current_app._get_current_object()
+    text_ = checkpoints.make_checkpoint(signing.checkpoint_signer(app), audit.tree.size,
+                                        audit.tree.root(), utcnow().astimezone(UTC))
+    checkpoint = checkpoints.parse_checkpoint(text_)
+    checkpoints.store(app, checkpoint)
+    return checkpoint, checkpoints.send_to_witnesses(app, checkpoint)
 
 
 POSTINGS_SQL = ("SELECT transaction_id, id, account_id, minutes, earned_as_group "
@@ -902,7 +1008,7 @@ def _transactions_sql() -> str:
         created = "replace(created_at, ' ', 'T') || '+00:00'"
     return (f"SELECT id, kind, {created}, idempotency_key, reverses_id, prev_hash, hash, "
             "format_version, request_hash, provenance, record_id, service_volunteer_id, "
-            "created_by_id FROM ledger_transactions ORDER BY id")
+            "created_by_id, mac_key_id, mac FROM ledger_transactions ORDER BY id")
 
 
 class _stream:
