@@ -16,6 +16,14 @@ from volunteer_hub.timebank import certificates
 from volunteer_hub.timebank.certificate_commands import certificate_group
 
 
+def ready_issuer(db, org, **fields):
+    values = {"person_in_charge": "王主任", "handler": "赵经办", "contact": "010-12345678",
+              "credit_code": "91110108551385082Q"} | fields
+    for name, value in values.items():
+        setattr(org, name, value)
+    db.session.commit()
+
+
 def _earn(db, tree, organizer, volunteer, minutes=180, **activity):
     row = builders.activity(tree["a"], organizer, **activity)
     record = builders.checked_out(row, volunteer, minutes=minutes)
@@ -30,6 +38,7 @@ def earned(db, tree, make_staff, make_volunteer):
 
     organizer = make_staff(tree["a"], "organizer")
     volunteer = make_volunteer(tree["b"], real_name="李小梅")
+    ready_issuer(db, tree["a"])
     first = _earn(db, tree, organizer, volunteer, 180)
     second = _earn(db, tree, organizer, volunteer, 90, name="社区环境清洁",
                    start=builders.START + timedelta(days=1))
@@ -89,25 +98,22 @@ def test_content_fields_are_present(client, earned, auth_header):
     assert service["records"][1]["activity"] == "社区环境清洁"
     assert service["records"][0]["organization"] == "甲社区"
     issuer = content["issuer"]
-    assert issuer["organization"] == "乙社区"  # the volunteer's community keeps the file
-    assert set(issuer) == {"organization", "person_in_charge", "handler", "contact"}
+    # whoever records the hours certifies them: not the volunteer's own community (乙社区)
+    assert issuer["organization"] == "甲社区"
+    assert issuer["person_in_charge"] == "王主任" and issuer["handler"] == "赵经办"
+    assert issuer["contact"] == "010-12345678"
+    assert issuer["credit_code"] == "91110108551385082Q"
     assert content["number"].startswith(volunteer.volunteer_number + "-")
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", content["issued_on"])
     assert content["verify_url"].endswith(f"/certificates/{content['number']}")
     assert content["locale"] == "zh_Hans"
 
 
-def test_issuer_settings_and_english_variant(app, client, earned, auth_header):
+def test_english_variant(app, client, earned, auth_header):
     volunteer = earned["volunteer"]
-    app.config["CERTIFICATE_ISSUERS"] = {"CB": {"person_in_charge": "王主任",
-                                                "handler": "赵经办", "contact": "010-12345678"}}
-    try:
-        zh = _embedded(_pdf(client, auth_header, volunteer.user, volunteer))
-        en = _embedded(_pdf(client, auth_header, volunteer.user, volunteer, "en"))
-    finally:
-        app.config["CERTIFICATE_ISSUERS"] = {}
-    assert zh["issuer"]["person_in_charge"] == "王主任" and zh["issuer"]["handler"] == "赵经办"
-    assert zh["issuer"]["contact"] == "010-12345678"
+    zh = _embedded(_pdf(client, auth_header, volunteer.user, volunteer))
+    en = _embedded(_pdf(client, auth_header, volunteer.user, volunteer, "en"))
+    assert en["issuer"]["organization"] == "Community A"
     assert en["locale"] == "en" and en["holder"]["id_type_label"] == "Mainland resident ID"
     assert en["service"]["records"][0]["organization"] == "Community A"
     assert en["number"] == zh["number"]  # one certificate, two languages
@@ -184,7 +190,7 @@ def test_public_verification_page(client, db, tree, earned, auth_header):
     html = page.get_data(as_text=True)
     assert 'data-certificate-valid="true"' in html
     assert "李*梅" in html and "李小梅" not in html
-    assert 'data-hours="4.5"' in html and "乙社区" in html
+    assert 'data-hours="4.5"' in html and "甲社区" in html
     assert volunteer.id_number_masked not in html
     unknown = number[:-1] + ("0" if number[-1] != "0" else "1")
     assert client.get(f"/certificates/{unknown}").status_code == 404

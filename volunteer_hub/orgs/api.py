@@ -1,13 +1,14 @@
 """Organization and team API."""
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.db import transaction
 from volunteer_hub.errors import NotFound
-from volunteer_hub.orgs import services
+from volunteer_hub.orgs import issuer, services
 from volunteer_hub.orgs.schemas import (
-    MembershipSchema, OrgPageSchema, OrgQueryArgsSchema, OrgSchema, OrgUpdateSchema,
+    IssuerSchema, MembershipSchema, OrgPageSchema, OrgQueryArgsSchema, OrgSchema, OrgUpdateSchema,
     TeamMemberSchema, TeamPageSchema, TeamQueryArgsSchema, TeamSchema, TeamUpdateSchema,
 )
 from volunteer_hub.pagination import paginate
@@ -111,3 +112,55 @@ class TeamMemberItem(MethodView):
         user = api_user()
         with transaction():
             services.remove_member(services.get_team(team_id, by=user), volunteer_id, by=user)
+
+
+def _managed_org(org_id: int):
+    """An org whose certificate settings the caller administers (others: 404)."""
+    from volunteer_hub.accounts.permissions import require
+
+    org = services.get_org(org_id)
+    require(api_user(), "orgs.manage", org, hide=True)
+    return org
+
+
+@blp.route("/orgs/<int:org_id>/issuer")
+class OrgIssuer(MethodView):
+    @blp.response(200, IssuerSchema)
+    def get(self, org_id):
+        """What this org's certificates print, and which required fields are still empty."""
+        return _managed_org(org_id)
+
+    @blp.arguments(IssuerSchema)
+    @blp.response(200, IssuerSchema)
+    def patch(self, changes, org_id):
+        """Set 负责人, 经办人, 联系方式 and the unified social credit code (org admins)."""
+        with transaction():
+            return issuer.update_issuer(_managed_org(org_id), changes, by=api_user())
+
+
+@blp.route("/orgs/<int:org_id>/seal")
+class OrgSeal(MethodView):
+    @blp.doc(requestBody={"required": True, "content": {
+        "image/png": {"schema": {"type": "string", "format": "binary"}},
+        "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}})
+    @blp.response(200, IssuerSchema)
+    def put(self, org_id):
+        """Upload the official seal (PNG or JPEG body, size-limited); printed on certificates."""
+        with transaction():
+            return issuer.set_seal(_managed_org(org_id), request.get_data(), by=api_user())
+
+    @blp.response(200, IssuerSchema)
+    def delete(self, org_id):
+        """Remove the seal."""
+        with transaction():
+            return issuer.clear_seal(_managed_org(org_id), by=api_user())
+
+    @blp.doc(responses={"200": {"description": "The seal image (org admins only)",
+                                "content": {"image/png": {}, "image/jpeg": {}}}})
+    def get(self, org_id):
+        """The seal as uploaded, for the org's own admins; never public."""
+        org = _managed_org(org_id)
+        if org.seal_image is None:
+            raise NotFound()
+        return Response(org.seal_image, mimetype=org.seal_mime,
+                        headers={"Cache-Control": "private, no-store"})

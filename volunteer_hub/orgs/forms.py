@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from flask_wtf.file import FileField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from volunteer_hub.accounts.forms import opts
@@ -25,3 +26,16 @@ class MemberForm(FlaskForm):
                             render_kw={"autocapitalize": "characters"})
     role = SelectField(_l("Role in the team"), choices=opts(list(TEAM_ROLE_LABELS.items())),
                        default="member")
+
+
+class IssuerForm(FlaskForm):
+    """What the org's certificates print (负责人, 经办人, 联系方式, 统一社会信用代码, seal)."""
+
+    person_in_charge = StringField(_l("Person in charge"), validators=[Length(max=50)])
+    handler = StringField(_l("Handler"), validators=[Length(max=50)])
+    contact = StringField(_l("Contact"), validators=[Length(max=100)])
+    credit_code = StringField(_l("Unified social credit code"), validators=[Length(max=18)],
+                              render_kw={"autocapitalize": "characters", "maxlength": 18})
+    seal = FileField(_l("Official seal (PNG or JPEG)"),
+                     render_kw={"accept": "image/png,image/jpeg"})
+    remove_seal = BooleanField(_l("Remove the seal"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
@@ -17,6 +17,16 @@ ORG_LEVEL_LABELS = {
     "community": _l("Community"),
     "grid": _l("Grid"),
     "building": _l("Building"),
+}
+
+# Printed on every certificate the org issues; none may be empty at issue time.
+ISSUER_FIELDS = ("person_in_charge", "handler", "contact")
+ISSUER_FIELD_LABELS = {
+    "person_in_charge": _l("Person in charge"),
+    "handler": _l("Handler"),
+    "contact": _l("Contact"),
+    "credit_code": _l("Unified social credit code"),
+    "seal": _l("Official seal"),
 }
 
 TEAM_TYPES = (
@@ -63,6 +73,13 @@ class Org(db.Model):
     lat: Mapped[float | None]
     lon: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What a certificate this org issues prints (issue 16): set by the org's admins.
+    person_in_charge: Mapped[str | None] = mapped_column(String(50))
+    handler: Mapped[str | None] = mapped_column(String(50))
+    contact: Mapped[str | None] = mapped_column(String(100))
+    credit_code: Mapped[str | None] = mapped_column(String(18))
+    seal_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    seal_mime: Mapped[str | None] = mapped_column(String(16))
 
     parent: Mapped[Org | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Org]] = relationship(back_populates="parent", order_by="Org.code")
@@ -84,6 +101,10 @@ class Org(db.Model):
         while node is not None and node.level != "community":
             node = node.parent
         return node
+
+    def missing_issuer_fields(self) -> list[str]:
+        """The certificate fields still empty (a certificate cannot be issued without them)."""
+        return [name for name in ISSUER_FIELDS if not (getattr(self, name) or "").strip()]
 
     def __repr__(self) -> str:
         return f"<Org {self.code} {self.name_zh}>"

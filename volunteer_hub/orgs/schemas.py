@@ -67,3 +67,18 @@ class TeamQueryArgsSchema(PageArgsSchema):
 
 class MembershipSchema(Schema):
     role = fields.String(load_default="member", validate=validate.OneOf(TEAM_ROLES))
+
+
+class IssuerSchema(Schema):
+    """What certificates this org issues print; `missing` lists what blocks issuing."""
+
+    person_in_charge = fields.String(allow_none=True, validate=validate.Length(max=50),
+                                     metadata={"description": "负责人"})
+    handler = fields.String(allow_none=True, validate=validate.Length(max=50),
+                            metadata={"description": "经办人"})
+    contact = fields.String(allow_none=True, validate=validate.Length(max=100),
+                            metadata={"description": "联系方式"})
+    credit_code = fields.String(allow_none=True, validate=validate.Length(max=18), metadata={
+        "description": "统一社会信用代码 (GB 32100-2015, 18 characters with check digit)"})
+    has_seal = fields.Function(lambda org: org.seal_mime is not None, dump_only=True)
+    missing = fields.Function(lambda org: org.missing_issuer_fields(), dump_only=True)

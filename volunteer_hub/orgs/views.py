@@ -103,3 +103,65 @@ def remove_member(team_id, volunteer_id):
         services.remove_member(team, volunteer_id, by=current_user)
     flash(gettext("The member is removed from the team."), "success")
     return redirect(url_for("orgs.team_detail", team_id=team.id))
+
+
+# --- certificate settings (issuer fields, credit code, seal) -----------------------------------
+
+def _administered_orgs():
+    nodes = db.session.execute(services.visible_orgs(current_user)).scalars().all()
+    return [org for org in nodes if can(current_user, "orgs.manage", org)]
+
+
+@blp.route("/org/certificate-settings")
+@role_required
+def certificate_settings_list():
+    """The orgs whose certificate settings the caller administers."""
+    return render_template("orgs/certificate_settings_list.html", orgs=_administered_orgs())
+
+
+@blp.route("/org/<int:org_id>/certificate-settings", methods=["GET", "POST"])
+@role_required
+def certificate_settings(org_id):
+    """Set what this org's certificates print; certificates wait until the required ones are
+    filled in. Org admins only (others: 404)."""
+    from flask import abort, request
+
+    from volunteer_hub.orgs import issuer
+    from volunteer_hub.orgs.forms import IssuerForm
+
+    org = services.get_org(org_id)
+    if not can(current_user, "orgs.manage", org):
+        abort(404)
+    form = IssuerForm(obj=org)
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                issuer.update_issuer(org, {name: form[name].data for name in (
+                    "person_in_charge", "handler", "contact", "credit_code")}, by=current_user)
+                upload = request.files.get(form.seal.name)
+                if form.remove_seal.data:
+                    issuer.clear_seal(org, by=current_user)
+                elif upload and upload.filename:
+                    issuer.set_seal(org, upload.read(), by=current_user)
+        except DomainError as error:
+            db.session.refresh(org)
+            attach_errors(form, error)
+        else:
+            flash(gettext("The certificate settings are saved."), "success")
+            return redirect(url_for("orgs.certificate_settings", org_id=org.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render_template("orgs/certificate_settings.html", org=org, form=form,
+                           missing=org.missing_issuer_fields()), status
+
+
+@blp.route("/org/<int:org_id>/seal")
+@role_required
+def seal_preview(org_id):
+    """The seal as uploaded, for the org's admins only (never public)."""
+    from flask import Response, abort
+
+    org = services.get_org(org_id)
+    if not can(current_user, "orgs.manage", org) or org.seal_image is None:
+        abort(404)
+    return Response(org.seal_image, mimetype=org.seal_mime,
+                    headers={"Cache-Control": "private, no-store"})

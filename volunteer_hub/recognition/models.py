@@ -116,3 +116,25 @@ class Award(db.Model):
 
     volunteer = relationship("Volunteer", lazy="joined")
     org = relationship("Org", lazy="joined")
+
+
+class StarNotice(db.Model):
+    """A new star level publicly listed (公示) until `ends_at`; final from then on.
+
+    One row per volunteer and level, made when the verified hours first reach the level's
+    threshold; the community the volunteer belongs to lists it on its public notice page.
+    """
+
+    __tablename__ = "star_notices"
+    __table_args__ = (UniqueConstraint("volunteer_id", "level", name="uq_star_notices_level"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    level: Mapped[int]
+    service_minutes: Mapped[int]
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+    volunteer = relationship("Volunteer", lazy="joined")
+    org = relationship("Org")

@@ -273,3 +273,28 @@ def revoke_award(award_id):
     else:
         flash(gettext("Award revoked."), "success")
     return redirect(url_for("recognition.org_home"))
+
+
+# --- star notices (公示) ---------------------------------------------------------------------
+
+from volunteer_hub.extensions import limiter  # noqa: E402
+
+
+@blp.route("/orgs/<code>/star-notices")
+@limiter.limit("60 per minute")
+def star_notices(code: str):
+    """Public (no login): new star levels of this org's volunteers still in their notice
+    period, with masked names only."""
+    from flask import current_app
+
+    from volunteer_hub.recognition.stars import public_notices
+    from volunteer_hub.timebank.certificates import mask_name
+
+    org = db.session.execute(select(Org).filter_by(code=code)).scalar_one_or_none()
+    if org is None:
+        abort(404)
+    rows = [{"name": mask_name(notice.volunteer.real_name), "level": notice.level,
+             "hours": _hours(notice.service_minutes), "starts_at": notice.starts_at,
+             "ends_at": notice.ends_at} for notice in public_notices(org)]
+    return render_template("recognition/star_notices.html", org=org, rows=rows,
+                           days=current_app.config["STAR_NOTICE_DAYS"], locale=_locale())

@@ -18,7 +18,7 @@ from volunteer_hub.pagination import paginate
 from volunteer_hub.timebank import services
 from volunteer_hub.timebank.models import Kinship, LedgerTransaction
 from volunteer_hub.timebank.schemas import (
-    BalanceSchema, DonationSchema, GiftSchema, HistoryArgsSchema, HistoryPageSchema,
+    BalanceSchema, CertificateIssuerSchema, DonationSchema, GiftSchema, HistoryArgsSchema, HistoryPageSchema,
     RedemptionSchema, RelativeSchema, ReversalSchema, StarNoticeArgsSchema, StarNoticeSchema,
     TransactionSchema,
 )
@@ -185,7 +185,11 @@ class Reversal(MethodView):
 class CertificatePdf(MethodView):
     @blp.doc(parameters=[{"name": "locale", "in": "query", "required": False,
                           "schema": {"type": "string", "enum": ["zh_Hans", "en"],
-                                     "default": "zh_Hans"}}],
+                                     "default": "zh_Hans"}},
+                         {"name": "org_id", "in": "query", "required": False,
+                          "description": "the issuing org (one that recorded the hours); "
+                                         "required when several did",
+                          "schema": {"type": "integer"}}],
              responses={"200": {"description": "The signed certificate (志愿服务记录证明)",
                                 "content": {"application/pdf": {}}}})
     def get(self, volunteer_id):
@@ -197,10 +201,23 @@ class CertificatePdf(MethodView):
 
         certificate = issue_certificate(_volunteer(volunteer_id),
                                         locale=request.args.get("locale", "zh_Hans"),
-                                        by=api_user())
+                                        by=api_user(),
+                                        org_id=request.args.get("org_id", type=int))
         return Response(certificate.pdf, mimetype="application/pdf", headers={
             "Content-Disposition": f'attachment; filename="{certificate.filename}"',
             "Cache-Control": "private, no-store"})
+
+
+@blp.route("/volunteers/<int:volunteer_id>/certificates")
+class CertificateIssuers(MethodView):
+    @blp.response(200, CertificateIssuerSchema(many=True))
+    def get(self, volunteer_id):
+        """The orgs that can issue this volunteer a certificate: each org certifies the hours
+        it recorded; `missing` names what the org must still fill in before it can."""
+        from volunteer_hub.timebank.certificates import issuing_orgs
+
+        return [{"org": org, "minutes": minutes}
+                for org, minutes in issuing_orgs(_volunteer(volunteer_id))]
 
 
 @blp.route("/star-notices")

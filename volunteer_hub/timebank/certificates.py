@@ -6,9 +6,14 @@ latest ledger transaction that minted (or reversed) hours for the volunteer. The
 behind the hours are the MINTs up to the cut-off that no REVERSAL up to the cut-off undid,
 so the same number can be recomputed at any later time (the ledger is never edited).
 
-* Number: ``<volunteer number>-<cut-off>-<digest>``; the digest is an HMAC (key derived from
-  the signing key) over the volunteer, the cut-off and the (record, minutes) pairs, so it is
-  deterministic and cannot be guessed from public data.
+* Issuer: whoever records the hours certifies them. A certificate covers the hours one org
+  recorded (the org of the records' activities) and that org issues it, with its person in
+  charge, handler, contact, unified social credit code and seal; a volunteer who served for
+  two orgs gets one certificate from each. An org whose required fields are empty cannot
+  issue (409 ISSUER_INCOMPLETE naming the fields and where to set them).
+* Number: ``<volunteer number>-O<org id>-<cut-off>-<digest>``; the digest is an HMAC (key
+  derived from the signing key) over the volunteer, the org, the cut-off and the (record,
+  minutes) pairs, so it is deterministic and cannot be guessed from public data.
 * Signature: Ed25519 over the canonical JSON of the whole content (holder, masked ID, hours,
   records, issuer, number, dates), embedded in the PDF's Keywords as
   ``vhcert1:<base64url JSON>.<base64url signature>``; :func:`verify_pdf` needs no Flask and
@@ -44,8 +49,8 @@ FORMAT = "vh-certificate/1"
 KEY_FILE = "certificate_key.pem"
 PAYLOAD_PREFIX = "vhcert1:"
 _PAYLOAD_RE = re.compile(rb"vhcert1:([A-Za-z0-9_\-]+={0,2})\.([A-Za-z0-9_\-]+={0,2})")
-NUMBER_RE = re.compile(r"^(?P<volunteer>[A-Za-z0-9_\-]{1,32})-(?P<cutoff>[0-9]{1,12})-"
-                       r"(?P<digest>[0-9A-F]{12})$")
+NUMBER_RE = re.compile(r"^(?P<volunteer>[A-Za-z0-9_\-]{1,32})-O(?P<org>[0-9]{1,9})-"
+                       r"(?P<cutoff>[0-9]{1,12})-(?P<digest>[0-9A-F]{12})$")
 
 # Chinese wording used when the zh_Hans catalogue has no translation yet: a certificate is an
 # official document and must never come out half in English for a Chinese reader.
@@ -68,6 +73,8 @@ _ZH = {
     "Person in charge": "负责人",
     "Handler": "经办人",
     "Contact": "联系方式",
+    "Unified social credit code": "统一社会信用代码",
+    "Issuing organization (seal)": "出具单位（盖章）",
     "Scan to verify": "扫码核验",
     "This is to certify that the volunteer below has the following verified volunteer "
     "service hours recorded in Volunteer Hub.":
@@ -283,8 +290,9 @@ class _Snapshot:
     reversed_later: set[int]  # mint ids (in the snapshot) reversed after the cut-off
 
 
-def _snapshot(volunteer, cutoff: int | None = None) -> _Snapshot:
-    """The verified hours as the ledger stood at `cutoff` (default: now)."""
+def _service_rows(volunteer) -> list[tuple]:
+    """(id, kind, record id, reverses id, created at, minutes) of the MINTs and REVERSALs
+    that moved `volunteer`'s verified service hours, oldest first."""
     from sqlalchemy import func, select
 
     from volunteer_hub.db import db
@@ -302,6 +310,56 @@ def _snapshot(volunteer, cutoff: int | None = None) -> _Snapshot:
         .group_by(LedgerTransaction.id, LedgerTransaction.kind, LedgerTransaction.record_id,
                   LedgerTransaction.reverses_id, LedgerTransaction.created_at)
         .order_by(LedgerTransaction.id)).all()
+    return [tuple(row) for row in rows]
+
+
+def _record_orgs(record_ids) -> dict[int, int]:
+    """record id -> id of the org that recorded it (its activity's org)."""
+    from sqlalchemy import select
+
+    from volunteer_hub.db import db
+    from volunteer_hub.records.models import Activity, ServiceRecord
+
+    ids = sorted(set(record_ids))
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        select(ServiceRecord.id, Activity.org_id)
+        .join(Activity, Activity.id == ServiceRecord.activity_id)
+        .where(ServiceRecord.id.in_(ids))).all())
+
+
+def _rows_of_org(rows: list[tuple], org_id: int) -> list[tuple]:
+    """The org's MINTs and the REVERSALs that undo them."""
+    orgs = _record_orgs(row[2] for row in rows if row[1] == "MINT" and row[2] is not None)
+    mints = {row[0] for row in rows if row[1] == "MINT" and orgs.get(row[2]) == org_id}
+    return [row for row in rows if row[0] in mints or (row[1] == "REVERSAL"
+                                                       and row[3] in mints)]
+
+
+def issuing_orgs(volunteer) -> list[tuple]:
+    """[(org, verified minutes)] of every org that recorded hours `volunteer` still holds."""
+    from volunteer_hub.db import db
+    from volunteer_hub.orgs.models import Org
+
+    rows = _service_rows(volunteer)
+    orgs = _record_orgs(row[2] for row in rows if row[1] == "MINT" and row[2] is not None)
+    result = []
+    for org_id in sorted(set(orgs.values())):
+        snapshot = _snapshot_of(_rows_of_org(rows, org_id), None)
+        if snapshot.minted:
+            result.append((db.session.get(Org, org_id),
+                           sum(minutes for _t, _r, minutes in snapshot.minted)))
+    return result
+
+
+def _snapshot(volunteer, org_id: int, cutoff: int | None = None) -> _Snapshot:
+    """The hours `org_id` recorded for `volunteer` as the ledger stood at `cutoff`."""
+    return _snapshot_of(_rows_of_org(_service_rows(volunteer), org_id), cutoff)
+
+
+def _snapshot_of(rows: list[tuple], cutoff: int | None) -> _Snapshot:
+    """The verified hours as the ledger stood at `cutoff` (default: now)."""
     if cutoff is None:
         cutoff = rows[-1][0] if rows else 0
     mints: dict[int, tuple[int, int]] = {}
@@ -327,31 +385,24 @@ def _number_key(app=None) -> bytes:
     return hashlib.sha256(b"volunteer-hub certificate number\n" + raw).digest()
 
 
-def certificate_number(volunteer, snapshot: _Snapshot) -> str:
-    core = json.dumps([volunteer.id, snapshot.cutoff,
+def certificate_number(volunteer, org_id: int, snapshot: _Snapshot) -> str:
+    core = json.dumps([volunteer.id, org_id, snapshot.cutoff,
                        [[record_id, minutes] for _tx, record_id, minutes in snapshot.minted]],
                       separators=(",", ":")).encode()
     digest = hmac.new(_number_key(), core, hashlib.sha256).hexdigest()[:12].upper()
-    return f"{volunteer.volunteer_number}-{snapshot.cutoff}-{digest}"
+    return f"{volunteer.volunteer_number}-O{org_id}-{snapshot.cutoff}-{digest}"
 
 
-def _issuer(volunteer, locale: str) -> dict:
-    """Issuing organization: the volunteer's community (谁记录谁证明 at the station that keeps
-    the volunteer's file), overridable per org code in CERTIFICATE_ISSUERS or globally."""
-    from flask import current_app
-
-    config = current_app.config
-    community = volunteer.community
-    per_org = (config.get("CERTIFICATE_ISSUERS") or {}).get(community.code, {})
-
-    def setting(name: str) -> str:
-        return str(per_org.get(name) or config.get(f"CERTIFICATE_{name.upper()}") or "")
-
+def _issuer(org, locale: str) -> dict:
+    """The issuing org as the certificate prints it (谁记录谁证明: the org that recorded)."""
     return {
-        "organization": setting("issuer_name") or community.name(locale),
-        "person_in_charge": setting("person_in_charge"),
-        "handler": setting("handler"),
-        "contact": setting("contact"),
+        "organization": org.name(locale),
+        "org_code": org.code,
+        "person_in_charge": org.person_in_charge or "",
+        "handler": org.handler or "",
+        "contact": org.contact or "",
+        "credit_code": org.credit_code or "",
+        "seal_sha256": hashlib.sha256(org.seal_image).hexdigest() if org.seal_image else "",
     }
 
 
@@ -366,14 +417,15 @@ def base_url() -> str:
     return "http://localhost"
 
 
-def build_content(volunteer, *, locale: str, cutoff: int | None = None) -> dict | None:
-    """The signed content of `volunteer`'s certificate (None: no verified hours)."""
+def build_content(volunteer, org, *, locale: str, cutoff: int | None = None) -> dict | None:
+    """The signed content of `volunteer`'s certificate for the hours `org` recorded
+    (None: no verified hours there)."""
     from sqlalchemy import select
 
     from volunteer_hub.db import db
     from volunteer_hub.records.models import ServiceRecord
 
-    snapshot = _snapshot(volunteer, cutoff)
+    snapshot = _snapshot(volunteer, org.id, cutoff)
     if not snapshot.minted:
         return None
     zone = _zone()
@@ -396,7 +448,7 @@ def build_content(volunteer, *, locale: str, cutoff: int | None = None) -> dict 
         })
     lines.sort(key=lambda line: line.pop("_sort"))
     total = sum(line["minutes"] for line in lines)
-    number = certificate_number(volunteer, snapshot)
+    number = certificate_number(volunteer, org.id, snapshot)
     public_key = deployment_public_key()
     with _locale(locale):
         from volunteer_hub.volunteers.catalogue import ID_TYPE_LABELS
@@ -410,7 +462,7 @@ def build_content(volunteer, *, locale: str, cutoff: int | None = None) -> dict 
                    "id_type_label": id_label, "id_number_masked": volunteer.id_number_masked,
                    "volunteer_number": volunteer.volunteer_number},
         "service": {"total_minutes": total, "total_hours": _hours(total), "records": lines},
-        "issuer": _issuer(volunteer, locale),
+        "issuer": _issuer(org, locale),
         "issued_on": snapshot.as_of.astimezone(zone).date().isoformat(),
         "as_of": snapshot.as_of.isoformat(timespec="seconds"),
         "ledger_cutoff": snapshot.cutoff,
@@ -490,7 +542,8 @@ def _qr_png(url: str) -> bytes:
     return buffer.getvalue()
 
 
-def render_pdf(content: dict, canonical: bytes, signature: bytes) -> bytes:
+def render_pdf(content: dict, canonical: bytes, signature: bytes,
+               seal: bytes | None = None) -> bytes:
     """Lay the content out on A4 pages; the signed payload goes into the Keywords."""
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
@@ -591,26 +644,38 @@ def render_pdf(content: dict, canonical: bytes, signature: bytes) -> bytes:
         y -= 5.5 * mm
     pdf.line(left, y + 3 * mm, right, y + 3 * mm)
 
-    # issuer, QR code and signature note
-    block = 62 * mm
+    # issuer details and QR code, then the signature area: issuer and date bottom right,
+    # the seal stamped over them as on a printed certificate
+    block = 95 * mm
     if y - block < 18 * mm:
         y = new_page()
     y -= 6 * mm
     issuer = content["issuer"]
     top = y
-    for name, value in ((L("Issuing organization"), issuer["organization"]),
-                        (L("Person in charge"), issuer["person_in_charge"] or "—"),
+    for name, value in ((L("Person in charge"), issuer["person_in_charge"] or "—"),
                         (L("Handler"), issuer["handler"] or "—"),
                         (L("Contact"), issuer["contact"] or "—"),
-                        (L("Issue date"), content["issued_on"])):
+                        (L("Unified social credit code"), issuer.get("credit_code") or "—")):
         text(left, y, f"{name}:", 10)
-        text(left + 35 * mm, y, value, 10)
+        text(left + 45 * mm, y, value, 10)
         y -= 6 * mm
-    qr_size = 34 * mm
+    qr_size = 30 * mm
     pdf.drawImage(ImageReader(io.BytesIO(_qr_png(content["verify_url"]))),
                   right - qr_size, top - qr_size + 4 * mm, qr_size, qr_size)
     text(right - qr_size / 2, top - qr_size, L("Scan to verify"), 8, align="center")
-    y = min(y, top - qr_size - 4 * mm) - 4 * mm
+    y = min(y, top - qr_size - 4 * mm) - 12 * mm
+    name_line = f"{L('Issuing organization (seal)')}: {issuer['organization']}"
+    text(right, y, name_line, 11, align="right")
+    date_y = y - 7 * mm
+    text(right, date_y, f"{L('Issue date')}: {content['issued_on']}", 11, align="right")
+    if seal:
+        seal_size = 40 * mm
+        centre_x = right - 25 * mm
+        centre_y = (y + date_y) / 2 + 2 * mm
+        pdf.drawImage(ImageReader(io.BytesIO(seal)), centre_x - seal_size / 2,
+                      centre_y - seal_size / 2, seal_size, seal_size, mask="auto",
+                      preserveAspectRatio=True, anchor="c")
+    y = date_y - 20 * mm
     text(left, y, content["verify_url"], 8)
     y -= 5 * mm
     note = L("Signed electronically (Ed25519, key %(key)s). Verify offline with "
@@ -628,27 +693,74 @@ def render_pdf(content: dict, canonical: bytes, signature: bytes) -> bytes:
 
 # --- services ----------------------------------------------------------------------------------
 
-def issue_certificate(volunteer, *, locale: str, by) -> Certificate:
-    """The volunteer's certificate in `locale` (zh_Hans or en): the volunteer themself or an
-    organizer in scope; anyone else gets NotFound, like an unknown volunteer."""
+def choose_issuer(volunteer, org_id: int | None):
+    """The org whose recorded hours the certificate covers: `org_id`, or the only one."""
+    from flask_babel import lazy_gettext as _l
+
+    from volunteer_hub.errors import Conflict, ValidationFailed
+
+    orgs = [org for org, _minutes in issuing_orgs(volunteer)]
+    if not orgs:
+        raise Conflict(_l("There are no verified hours to certify yet."),
+                       code="NO_VERIFIED_HOURS")
+    if org_id is None and len(orgs) == 1:
+        return orgs[0]
+    chosen = next((org for org in orgs if org.id == org_id), None)
+    if chosen is None:
+        raise ValidationFailed(
+            _l("Choose the organization that recorded the hours: each one issues a "
+               "certificate for the hours it recorded."), code="ISSUER_REQUIRED",
+            field="org_id", location="query")
+    return chosen
+
+
+def require_issuer_ready(org) -> None:
+    """409 ISSUER_INCOMPLETE naming each empty field and where the org's admins set it."""
+    from flask_babel import lazy_gettext as _l
+
+    from volunteer_hub.errors import Conflict
+    from volunteer_hub.orgs.models import ISSUER_FIELD_LABELS
+
+    missing = org.missing_issuer_fields()
+    if not missing:
+        return
+    where = f"/org/{org.id}/certificate-settings"
+    errors = {name: [_l("%(org)s has not set %(field)s yet: an administrator fills it in on "
+                        "the certificate settings page %(where)s.", org=org.name_zh,
+                        field=ISSUER_FIELD_LABELS[name], where=where)] for name in missing}
+    raise Conflict(_l("%(org)s cannot issue certificates until its administrators fill in "
+                      "%(fields)s on the certificate settings page %(where)s.",
+                      org=org.name_zh, where=where,
+                      fields=", ".join(str(ISSUER_FIELD_LABELS[name]) for name in missing)),
+                   code="ISSUER_INCOMPLETE", errors=errors, location="issuer")
+
+
+def issue_certificate(volunteer, *, locale: str, by, org_id: int | None = None) -> Certificate:
+    """The volunteer's certificate in `locale` (zh_Hans or en) for the hours one org recorded,
+    issued by that org: the volunteer themself or an organizer in scope; anyone else gets
+    NotFound, like an unknown volunteer."""
     from flask import current_app
     from flask_babel import lazy_gettext as _l
 
-    from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
+    from volunteer_hub.errors import NotFound, ValidationFailed
     from volunteer_hub.timebank.services import can_read_ledger
 
     if by is not None and not can_read_ledger(by, volunteer):
         raise NotFound()
     if locale not in current_app.config["LANGUAGES"]:
-        raise ValidationFailed(_l("Unknown language."), code="LOCALE_UNKNOWN", field="locale")
-    content = build_content(volunteer, locale=locale)
-    if content is None:
-        raise Conflict(_l("There are no verified hours to certify yet."),
-                       code="NO_VERIFIED_HOURS")
+        raise ValidationFailed(_l("Unknown language."), code="LOCALE_UNKNOWN", field="locale",
+                               location="query")
+    org = choose_issuer(volunteer, org_id)
+    require_issuer_ready(org)
+    content = build_content(volunteer, org, locale=locale)
     canonical = canonical_json(content)
     signature = signing_key().sign(canonical)
     return Certificate(content["number"], content, canonical, signature,
-                       render_pdf(content, canonical, signature))
+                       render_pdf(content, canonical, signature, seal=_seal_of(org)))
+
+
+def _seal_of(org) -> bytes | None:
+    return org.seal_image if org.seal_mime else None
 
 
 @dataclass(frozen=True)
@@ -674,19 +786,22 @@ def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
     match = NUMBER_RE.match(number or "")
     if match is None:
         return None
+    from volunteer_hub.orgs.models import Org
+
     volunteer = db.session.execute(select(Volunteer).filter_by(
         volunteer_number=match["volunteer"])).scalar_one_or_none()
-    if volunteer is None:
+    org = db.session.get(Org, int(match["org"]))
+    if volunteer is None or org is None:
         return None
-    snapshot = _snapshot(volunteer, int(match["cutoff"]))
-    if not snapshot.minted or not hmac.compare_digest(certificate_number(volunteer, snapshot),
-                                                      number):
+    snapshot = _snapshot(volunteer, org.id, int(match["cutoff"]))
+    if not snapshot.minted or not hmac.compare_digest(
+            certificate_number(volunteer, org.id, snapshot), number):
         return None
     total = sum(minutes for _tx, _r, minutes in snapshot.minted)
     superseded = bool(snapshot.reversed_later)
     return PublicCheck(
         number=number, valid=not superseded,
         masked_name=mask_name(volunteer.real_name), total_hours=_hours(total),
-        issuer=_issuer(volunteer, locale)["organization"],
+        issuer=org.name(locale),
         issued_on=snapshot.as_of.astimezone(_zone()).date().isoformat(),
         superseded=superseded)

@@ -92,3 +92,12 @@ class StarNoticeSchema(Schema):
 
 class HistoryArgsSchema(PageArgsSchema):
     pass
+
+
+class CertificateIssuerSchema(Schema):
+    org_id = fields.Integer(attribute="org.id")
+    organization = fields.String(attribute="org.name_zh")
+    organization_en = fields.String(attribute="org.name_en", allow_none=True)
+    verified_minutes = fields.Integer(attribute="minutes")
+    missing = fields.Function(lambda row: row["org"].missing_issuer_fields(),
+                              metadata={"description": "fields the org must fill in first"})

@@ -1,7 +1,7 @@
 """Pages: the volunteer's hours, balance, star level and ledger history."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
@@ -25,10 +25,14 @@ def my_hours():
     history = services.history_entries(volunteer, db.session.execute(
         services.history_query(volunteer).limit(50)).scalars().unique().all())
     records = db.session.execute(records_of(volunteer).limit(50)).scalars().all()
+    from volunteer_hub.recognition.stars import pending_notices
+    from volunteer_hub.timebank.certificates import issuing_orgs
+
     return render_template(
         "timebank/certificate_my_hours.html", v=volunteer, balance=services.balance_of(volunteer),
         served=served, stars=services.star_level(served), history=history, records=records,
-        thresholds=services.STAR_THRESHOLDS_HOURS, METHOD_LABELS=METHOD_LABELS,
+        thresholds=current_app.config["STAR_THRESHOLDS_HOURS"], METHOD_LABELS=METHOD_LABELS,
+        issuers=issuing_orgs(volunteer), star_notices=pending_notices(volunteer),
         RECORD_STATUS_LABELS=STATUS_LABELS, TRANSACTION_LABELS=TRANSACTION_LABELS)
 
 
@@ -55,7 +59,8 @@ def my_certificate():
     if volunteer is None:
         abort(404)
     certificate = issue_certificate(volunteer, locale=request.args.get("locale", "zh_Hans"),
-                                    by=current_user)
+                                    by=current_user,
+                                    org_id=request.args.get("org_id", type=int))
     return Response(certificate.pdf, mimetype="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{certificate.filename}"',
         "Cache-Control": "private, no-store"})
