@@ -16,11 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 
 # Providers count a Chinese character as one; notice templates allow 20 to 35 characters a
 # variable (Alibaba Cloud 35, Huawei 20): 20 fits everywhere.
 DEFAULT_PARAM_MAX_CHARS = 20
+# A reply's text (help or confirmation) is cut last: Alibaba Cloud's limit for a notice.
+TEXT_PARAM_MAX_CHARS = 35
 LOCALES = ("zh_Hans", "en")
 _URL = re.compile(r"https?://\S+")
 # Carriers refuse these in a variable: 【】 looks like a signature, a link must be fixed text.
@@ -34,7 +37,7 @@ class MessageKind:
     name: str
     pattern: str  # a regular expression matched at the start of the event key
     params: tuple[str, ...]
-    wording: str  # English msgid; ${param} where a parameter goes
+    wording: str  # lazy English msgid; ${param} where a parameter goes
 
     def matches(self, event_key: str) -> bool:
         return re.match(self.pattern, event_key or "") is not None
@@ -42,13 +45,13 @@ class MessageKind:
     def text(self, locale: str) -> str:
         """The wording to register with a provider, in `locale` (zh_Hans or en)."""
         with force_locale(locale):
-            return gettext(self.wording)
+            return str(self.wording)
 
     def values(self, *, subject: str, body: str, code: str,
                max_chars: int = DEFAULT_PARAM_MAX_CHARS) -> dict[str, str]:
         """The named parameters of one message, in template order."""
         found = {"title": _title(subject, body, max_chars), "code": code,
-                 "text": _shortened(_plain(body), max_chars)}
+                 "text": _shortened(_plain(body), max(max_chars, TEXT_PARAM_MAX_CHARS))}
         return {name: found[name] for name in self.params}
 
 
@@ -56,28 +59,28 @@ class MessageKind:
 # the site's address where <site> stands.
 KINDS: tuple[MessageKind, ...] = (
     MessageKind("callout", r"emergency:\d+:alert:", ("title", "code"),
-                'Emergency call-out: ${title}. Answer at <site>/s/${code} or reply "1 30" '
-                '(coming, 30 minutes away) or "2" (cannot come).'),
+                _l('Emergency call-out: ${title}. Answer at <site>/s/${code} or reply "1 30" '
+                   '(coming, 30 minutes away) or "2" (cannot come).')),
     MessageKind("stand_down", r"emergency:\d+:stand_down$", ("title",),
-                "${title}: the call-out is stood down. Thank you for answering."),
+                _l("${title}: the call-out is stood down. Thank you for answering.")),
     MessageKind("assigned", r"emergency:\d+:assigned:", ("code",),
-                "You have an emergency role. Role and assembly point: <site>/s/${code}"),
+                _l("You have an emergency role. Role and assembly point: <site>/s/${code}")),
     MessageKind("unassigned", r"emergency:\d+:unassigned:", ("code",),
-                "Your emergency role was changed. Please stand by; details: "
-                "<site>/s/${code}"),
+                _l("Your emergency role was changed. Please stand by; details: "
+                   "<site>/s/${code}")),
     MessageKind("wellbeing", r"emergency:\d+:wellbeing:", ("code",),
-                "Please check on people in the affected area: <site>/s/${code}"),
+                _l("Please check on people in the affected area: <site>/s/${code}")),
     MessageKind("coordinator_page", r"emergency:\d+:page:", ("title", "code"),
-                "${title}: roles are still short. See <site>/s/${code}"),
+                _l("${title}: roles are still short. See <site>/s/${code}")),
     MessageKind("sms_reply", r"sms-reply:", ("text",),
-                "Your reply was received: ${text}"),
+                _l("Your reply was received: ${text}")),
     MessageKind("task_notice", r"match:", ("title", "code"),
-                "Task notice: ${title}. Details: <site>/s/${code}"),
+                _l("Task notice: ${title}. Details: <site>/s/${code}")),
     MessageKind("reminder", r"records:", ("title", "code"),
-                "Reminder: ${title}. Details: <site>/s/${code}"),
+                _l("Reminder: ${title}. Details: <site>/s/${code}")),
     # Last: every other message, so that nothing is left without an approved template.
     MessageKind("notice", r"", ("title", "code"),
-                "New notice: ${title}. Details: <site>/s/${code}"),
+                _l("New notice: ${title}. Details: <site>/s/${code}")),
 )
 KIND_NAMES = tuple(kind.name for kind in KINDS)
 
