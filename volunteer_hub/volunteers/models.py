@@ -31,6 +31,8 @@ class Volunteer(db.Model):
     org_path: Mapped[str] = mapped_column(String(255), index=True)  # home node's path, for scope
     lat: Mapped[float | None]
     lon: Mapped[float | None]
+    # 志愿者编号 in the national volunteer information system (national/), once known.
+    national_number: Mapped[str | None] = mapped_column(String(32), unique=True, index=True)
     languages: Mapped[str] = mapped_column(String(100), default="zh")  # comma separated codes
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     status_reason: Mapped[str | None] = mapped_column(String(255))
