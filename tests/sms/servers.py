@@ -69,6 +69,7 @@ class _Server:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
+        self.server.handle_error = lambda *_args: None  # a killed client resets: expected
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
