@@ -149,6 +149,11 @@ def _add_feature_commands() -> None:
 _add_feature_commands()
 
 
+from volunteer_hub.backup_commands import backup_group  # noqa: E402
+
+main.add_command(backup_group)
+
+
 def register_cli(app) -> None:
     """Expose the same commands as `flask vh ...`."""
     group = click.Group("vh", help="Volunteer Hub commands.")

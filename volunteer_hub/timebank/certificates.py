@@ -763,6 +763,13 @@ def _seal_of(org) -> bytes | None:
     return org.seal_image if org.seal_mime else None
 
 
+def _holder_name(volunteer) -> str:
+    """The masked name of issue time (kept when the account is closed)."""
+    from volunteer_hub.privacy.services import certificate_holder_name
+
+    return certificate_holder_name(volunteer)
+
+
 @dataclass(frozen=True)
 class PublicCheck:
     """What the public verification page shows: never the full name or the ID number."""
@@ -801,7 +808,7 @@ def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
     superseded = bool(snapshot.reversed_later)
     return PublicCheck(
         number=number, valid=not superseded,
-        masked_name=mask_name(volunteer.real_name), total_hours=_hours(total),
+        masked_name=_holder_name(volunteer), total_hours=_hours(total),
         issuer=org.name(locale),
         issued_on=snapshot.as_of.astimezone(_zone()).date().isoformat(),
         superseded=superseded)
