@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from bench.matching import service as scene
 from tests.needs import helpers
 from volunteer_hub.db import db, is_postgresql
-from volunteer_hub.matching import jobs, loading
+from volunteer_hub.matching import cache, jobs, loading
 from volunteer_hub.matching import services as matching
 from volunteer_hub.matching.candidates import VolunteerTable, vocabulary_for
 from volunteer_hub.matching.models import Assignment
@@ -120,6 +120,7 @@ def _bulk_volunteers_in_sql(community: Org, count: int) -> None:
         "INSERT INTO availability_windows (volunteer_id, weekday, start_minute, end_minute) "
         "SELECT 100000 + n, d, 0, 1440 FROM generate_series(1, :count) AS n, "
         "generate_series(0, 6) AS d"), {"count": count})
+    cache.bump([community.id])  # raw SQL: the session cannot see what it wrote
     db.session.commit()
 
 

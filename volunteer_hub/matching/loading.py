@@ -9,7 +9,7 @@ Slots are few (thousands), so they become engine.Slot values, each from one row.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -148,11 +148,20 @@ class Pool:
     served: tuple[np.ndarray, np.ndarray]  # pool row, beneficiary id
     preferences: list[tuple]  # (id, need_types, max_km, weekdays, day_parts, categories)
     today: date
+    # What only depends on the static data above (the vocabulary, the whole pool's table
+    # without busy time, load and people served), computed once; shared by the copies that
+    # with_dynamic makes, so a cached pool computes it once for all runs.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def vocabulary(self) -> Vocabulary:
+        if "vocabulary" not in self.memo:
+            self.memo["vocabulary"] = self._vocabulary()
+        return self.memo["vocabulary"]
+
+    def _vocabulary(self) -> Vocabulary:
         def codes(values) -> dict[str, int]:
             return {code: i for i, code in enumerate(sorted(set(values)))}
 
@@ -164,7 +173,39 @@ class Pool:
 
     def table(self, keep: np.ndarray | None = None, vocabulary: Vocabulary | None = None) -> VolunteerTable:
         """The engine's table over the volunteers flagged in keep (default: everyone)."""
-        vocabulary = vocabulary or self.vocabulary()
+        whole = keep is None and (vocabulary is None or vocabulary is self.vocabulary())
+        if whole:
+            if "static_table" not in self.memo:
+                self.memo["static_table"] = _read_only(self._static_table(None, self.vocabulary()))
+            static = self.memo["static_table"]
+            position = np.arange(len(self.ids), dtype=np.int64)
+        else:
+            vocabulary = vocabulary or self.vocabulary()
+            keep = np.ones(len(self.ids), dtype=bool) if keep is None else keep
+            static = self._static_table(keep, vocabulary)
+            position = np.full(len(self.ids), -1, dtype=np.int64)
+            position[keep] = np.arange(len(static))
+        return replace(static, **self._dynamic_columns(position, len(static)))
+
+    def _dynamic_columns(self, position: np.ndarray, n: int) -> dict:
+        """Busy time, recent load and people served: they change with every run."""
+        def rows(pool_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            at = position[pool_rows]
+            return at >= 0, at
+
+        ok, at = rows(self.busy[0])
+        busy_keys, busy_ends = merge_intervals(
+            at[ok] * KEY_SHIFT + self.busy[1][ok], self.busy[2][ok], lambda k: k // KEY_SHIFT, int(KEY_SHIFT))
+        recent_load = np.zeros(n, dtype=np.int64)
+        ok, at = rows(self.load[0])
+        recent_load[at[ok]] = self.load[1][ok]
+        ok, at = rows(self.served[0])
+        served = np.unique(at[ok] * KEY_SHIFT + self.served[1][ok])
+        return {"busy_keys": busy_keys, "busy_ends": busy_ends, "recent_load": recent_load,
+                "served_keys": served}
+
+    def _static_table(self, keep: np.ndarray | None, vocabulary: Vocabulary) -> VolunteerTable:
+        """The table's columns from the static data; busy time, load and served empty."""
         keep = np.ones(len(self.ids), dtype=bool) if keep is None else keep
         ids = self.ids[keep]
         n = len(ids)
@@ -198,22 +239,15 @@ class Pool:
             lambda k: k // WINDOW_STRIDE, WINDOW_STRIDE)
         ok, at = rows(self.exceptions[0])
         unavailable = np.unique(at[ok] * KEY_SHIFT + self.exceptions[1][ok])
-        ok, at = rows(self.busy[0])
-        busy_keys, busy_ends = merge_intervals(
-            at[ok] * KEY_SHIFT + self.busy[1][ok], self.busy[2][ok], lambda k: k // KEY_SHIFT, int(KEY_SHIFT))
-        recent_load = np.zeros(n, dtype=np.int64)
-        ok, at = rows(self.load[0])
-        recent_load[at[ok]] = self.load[1][ok]
-        ok, at = rows(self.served[0])
-        served = np.unique(at[ok] * KEY_SHIFT + self.served[1][ok])
         prefs = self._preference_columns(position, n, vocabulary)
+        empty = np.empty(0, np.int64)
         return VolunteerTable(
             ids=ids, lat=col["lat"], lon=col["lon"], grid=col["grid"], community=col["community"],
             street=col["street"], gender=_ints((vocabulary.genders[g] for g in col["gender"]), np.int64),
             age=col["age"], active=np.ones(n, dtype=bool), background_checked=background,
             skill_levels=skill_levels, cert_expiry=cert_expiry, avail_keys=avail_keys,
-            avail_ends=avail_ends, unavailable_keys=unavailable, busy_keys=busy_keys,
-            busy_ends=busy_ends, recent_load=recent_load, served_keys=served,
+            avail_ends=avail_ends, unavailable_keys=unavailable, busy_keys=empty,
+            busy_ends=empty, recent_load=np.zeros(n, dtype=np.int64), served_keys=empty,
             vocabulary=vocabulary, **prefs)
 
     def _preference_columns(self, position: np.ndarray, n: int, vocabulary: Vocabulary) -> dict:
@@ -299,6 +333,14 @@ def _days(values: list, missing: int) -> np.ndarray:
 
 def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -> Pool:
     """Every volunteer id selected by `pool` with all matching data (one query per table)."""
+    return with_dynamic(load_static_pool(pool, today=today), pool, now=now,
+                        except_slot_ids=except_slot_ids)
+
+
+def load_static_pool(pool: Select, *, today: date) -> Pool:
+    """The pool with what only a write to a volunteer's matching data changes (their row,
+    skills, certifications, availability, preferences); busy time, load and people served
+    left empty (with_dynamic reads them)."""
     members = pool.subquery()
     joined = members.c.id
     community, parent = aliased(Org), aliased(Org)
@@ -364,6 +406,43 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
         .where(of_pool(AvailabilityException.volunteer_id),
                AvailabilityException.available.is_(False)))
     e_id, e_day = _columns(exceptions, 2)
+    preferences = list(_rows(
+        select(MatchingPreference.volunteer_id, MatchingPreference.need_types,
+               MatchingPreference.max_travel_km, MatchingPreference.weekdays,
+               MatchingPreference.day_parts, MatchingPreference.categories)
+        .where(of_pool(MatchingPreference.volunteer_id))))
+    pool_ids = _ints(ids)
+    members_now = set(ids)
+    none = np.empty(0, np.int64)
+    return Pool(
+        ids=pool_ids, paths=np.array(paths, dtype=str), columns=columns,
+        skills=_of_rows(pool_ids, s_id, np.array(s_code, dtype=object), s_level),
+        certs=_of_rows(pool_ids, c_id, np.array(c_kind, dtype=object), _days(c_expiry, NO_EXPIRY)),
+        windows=_of_rows(pool_ids, *w_cols),
+        exceptions=_of_rows(pool_ids, e_id, _days(e_day, 0)),
+        busy=(none, none, none), load=(none, none), served=(none, none),
+        preferences=[p for p in preferences if p[0] in members_now], today=today)
+
+
+def _of_rows(pool_ids: np.ndarray, volunteer_ids, *values) -> tuple:
+    """(pool row, *values) of the attribute rows whose volunteer is in the pool. Two queries
+    of one load may see different pools (a volunteer activated in between): the rows of a
+    volunteer missing from pool_ids are left out."""
+    volunteer_ids = np.asarray(volunteer_ids, dtype=np.int64)
+    at = np.searchsorted(pool_ids, volunteer_ids)
+    found = at < len(pool_ids)
+    found[found] = pool_ids[at[found]] == volunteer_ids[found]
+    return (at[found], *(np.asarray(v)[found] for v in values))
+
+
+def with_dynamic(static: Pool, pool: Select, *, now: datetime, except_slot_ids=()) -> Pool:
+    """A copy of a static pool with what changes with every run: busy time (active
+    assignments but those in except_slot_ids), recent load and people served."""
+    members = pool.subquery()
+
+    def of_pool(model_id):
+        return model_id.in_(select(members.c.id))
+
     busy = _raw(
         select(Assignment.volunteer_id, NeedSlot.start, NeedSlot.end)
         .join(NeedSlot, Assignment.slot_id == NeedSlot.id)
@@ -385,25 +464,18 @@ def load_pool(pool: Select, *, today: date, now: datetime, except_slot_ids=()) -
         .where(of_pool(Assignment.volunteer_id), Assignment.state == "accepted",
                Need.beneficiary_id.isnot(None)))
     v_id, v_benef = _int_columns(served, 2)
-    preferences = list(_rows(
-        select(MatchingPreference.volunteer_id, MatchingPreference.need_types,
-               MatchingPreference.max_travel_km, MatchingPreference.weekdays,
-               MatchingPreference.day_parts, MatchingPreference.categories)
-        .where(of_pool(MatchingPreference.volunteer_id))))
-    pool_ids = _ints(ids)
+    return replace(
+        static, busy=_of_rows(static.ids, b_id, _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
+        load=_of_rows(static.ids, l_id, l_count), served=_of_rows(static.ids, v_id, v_benef))
 
-    def row_of(volunteer_ids) -> np.ndarray:
-        return _index(pool_ids, np.asarray(volunteer_ids, dtype=np.int64))
 
-    return Pool(
-        ids=pool_ids, paths=np.array(paths, dtype=str), columns=columns,
-        skills=(row_of(s_id), np.array(s_code, dtype=object), s_level),
-        certs=(row_of(c_id), np.array(c_kind, dtype=object), _days(c_expiry, NO_EXPIRY)),
-        windows=(row_of(w_cols[0]), *w_cols[1:]),
-        exceptions=(row_of(e_id), _days(e_day, 0)),
-        busy=(row_of(b_id), _minutes(b_start, ceil=False), _minutes(b_end, ceil=True)),
-        load=(row_of(l_id), l_count), served=(row_of(v_id), v_benef),
-        preferences=preferences, today=today)
+def _read_only(table: VolunteerTable) -> VolunteerTable:
+    """A memoized table is shared by runs (and threads): numpy refuses writes into it."""
+    for column in fields(table):
+        value = getattr(table, column.name)
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return table
 
 
 def in_subtree(paths: np.ndarray, prefix: str) -> np.ndarray:
@@ -429,4 +501,4 @@ def with_assignments(table: VolunteerTable, vi: np.ndarray, start: np.ndarray, e
 
 
 __all__ = ["Pool", "SlotSet", "active_pool_query", "in_subtree", "load_pool", "load_slot_rows",
-           "with_assignments"]
+           "load_static_pool", "with_assignments", "with_dynamic"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from volunteer_hub.db import db, utcnow
@@ -105,3 +105,19 @@ class MatchingPreference(db.Model):
     day_parts: Mapped[list] = mapped_column(JSON, default=list)  # morning/afternoon/evening
     categories: Mapped[list] = mapped_column(JSON, default=list)  # beneficiary categories
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class MatchingDataVersion(db.Model):
+    """A token that changes with every write to the matching data of the volunteers homed at
+    an org node (their skills, certifications, availability, status, home...), or to the
+    node itself. A process keeps an org's loaded volunteer table while the tokens of the
+    org's subtree and ancestors stay the same (matching/cache.py); in the database, so that
+    every process and machine sees every write. A token is random, not a counter: a
+    restored or emptied table must never hand back a version a cache already holds.
+    No foreign key: a version row is never a reason to refuse a write, and a row left by a
+    deleted org only means one more reload."""
+
+    __tablename__ = "matching_data_versions"
+
+    org_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger)

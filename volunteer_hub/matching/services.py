@@ -27,7 +27,7 @@ from volunteer_hub.matching.models import (
     ASSIGNMENT_STATE_LABELS,
     ACTIVE_STATES, COMMITTED_STATES, Assignment, MatchingPreference, MatchingRun,
 )
-from volunteer_hub.matching import candidates, loading, rules, solver
+from volunteer_hub.matching import cache, candidates, loading, rules, solver
 from volunteer_hub.matching import series as series_module
 from volunteer_hub.matching.candidates import SlotTable
 from volunteer_hub.matching.domain import DAY_PARTS, PREFERENCE_KINDS
@@ -248,8 +248,8 @@ def load_tables(org: Org, start: date, end: date, *, except_slot_ids=()):
     first, stop = slot_window(start, end)
     slots, paths = loading.load_slot_rows(
         Need.org_path.startswith(org.path, autoescape=True), first, stop)
-    pool = loading.load_pool(loading.active_pool_query(org.path), today=needs.local_today(),
-                             now=needs.local_now(), except_slot_ids=except_slot_ids)
+    pool = cache.org_pool(org.path, today=needs.local_today(), now=needs.local_now(),
+                          except_slot_ids=except_slot_ids)
     vocabulary = pool.vocabulary()
     return loading.SlotSet(slots, paths, SlotTable.from_slots(slots, vocabulary)), pool
 
@@ -665,8 +665,8 @@ def rematch_slot(slot: NeedSlot, *, previous: Assignment | None = None,
     excluded = set(db.session.execute(select(Assignment.volunteer_id).where(
         Assignment.slot_id == slot.id,
         Assignment.state.in_(("declined", "cancelled")))).scalars())
-    pool = loading.load_pool(loading.active_pool_query(org.path), today=needs.local_today(),
-                             now=needs.local_now(), except_slot_ids=[slot.id])
+    pool = cache.org_pool(org.path, today=needs.local_today(), now=needs.local_now(),
+                          except_slot_ids=[slot.id])
     keep = ~np.isin(pool.ids, np.fromiter(excluded, dtype=np.int64))
     vols = pool.table(keep) if keep.any() else None
     outcome = _solve_rounds([engine_slot(slot)], vols, weights_for(org), max_rounds=1)
