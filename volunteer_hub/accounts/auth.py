@@ -62,7 +62,28 @@ def api_user():
     user = bearer_user()
     if user is None:
         raise Unauthenticated(_l("Send a valid token: Authorization: Bearer <token>."))
+    _require_current_consents(user)
     return user
+
+
+# Reachable while a changed consent text waits for acceptance: reading and accepting it,
+# the caller's own tokens and data, closing the account.
+CONSENT_EXEMPT_BLUEPRINTS = frozenset({"privacy_api"})
+CONSENT_EXEMPT_ENDPOINTS = frozenset({"accounts_api.Tokens", "accounts_api.TokenItem",
+                                      "accounts_api.Me"})
+
+
+def _require_current_consents(user) -> None:
+    """403 CONSENT_REQUIRED until the person accepts a consent text that changed."""
+    if request.environ.get("vh.consents_checked") == user.id:
+        return
+    endpoint = request.endpoint or ""
+    if (endpoint not in CONSENT_EXEMPT_ENDPOINTS
+            and endpoint.split(".", 1)[0] not in CONSENT_EXEMPT_BLUEPRINTS):
+        from volunteer_hub.privacy.consents import require_consents
+
+        require_consents(user)
+    request.environ["vh.consents_checked"] = user.id
 
 
 def touch_token(response):

@@ -67,7 +67,10 @@ def login():
             if user.must_change_password:
                 flash(gettext("Please choose a new password before you go on."), "info")
                 return redirect(url_for("accounts.password"))
-            return redirect(safe_next(request.args.get("next")) or home_url())
+            from volunteer_hub.privacy.views import ask_after_login
+
+            return redirect(ask_after_login(user, request.args.get("next"))
+                            or safe_next(request.args.get("next")) or home_url())
     return render_template("accounts/login.html", form=form)
 
 

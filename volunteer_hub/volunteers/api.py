@@ -76,7 +76,9 @@ class IdNumber(MethodView):
     def get(self, volunteer_id):
         """The clear ID number, for the volunteer or an organizer in scope; logged."""
         volunteer = _volunteer(volunteer_id)
-        return {"id_number": services.reveal_id_number(volunteer, by=api_user())}
+        with transaction():  # the reveal is recorded in the access log
+            return {"id_number": services.reveal_id_number(
+                volunteer, by=api_user(), route="api.volunteers.id-number")}
 
 
 @blp.route("/volunteers/<int:volunteer_id>/status")

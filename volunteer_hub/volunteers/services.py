@@ -115,12 +115,15 @@ def age_of(volunteer: Volunteer) -> int:
     return idnumbers.age_on(volunteer.birth_date, date.today())
 
 
-def reveal_id_number(volunteer: Volunteer, *, by) -> str:
-    """The clear ID number, for the volunteer themself or an organizer in scope (logged)."""
+def reveal_id_number(volunteer: Volunteer, *, by,
+                     route: str = "volunteers.reveal_id_number") -> str:
+    """The clear ID number, for the volunteer themself or an organizer in scope (recorded in
+    the access log: flush only, the caller commits)."""
     if by.id != volunteer.user_id:
         require(by, "volunteers.reveal_id", volunteer.community, hide=True)
-        current_app.logger.info("user %s revealed the ID number of volunteer %s",
-                                by.id, volunteer.id)
+        from volunteer_hub.privacy.services import record_reveal
+
+        record_reveal(volunteer, by=by, route=route)
     return decrypt(volunteer.id_number_encrypted) or ""
 
 
@@ -189,11 +192,13 @@ def register_volunteer(data: dict, *, by=None) -> Volunteer:
     volunteer.volunteer_number = f"{community.code}-{volunteer.id:06d}"
     version = current_app.config["CONSENT_TEXT_VERSION"]
     recorded_by = by.id if by else None
+    from volunteer_hub.privacy.consents import current_version  # texts stored by version
+
     db.session.add_all([
-        Consent(volunteer=volunteer, kind="service_terms", text_version=version,
-                recorded_by_id=recorded_by),
-        Consent(volunteer=volunteer, kind="sensitive_data", text_version=version,
-                recorded_by_id=recorded_by),
+        Consent(volunteer=volunteer, kind="service_terms",
+                text_version=current_version("service_terms"), recorded_by_id=recorded_by),
+        Consent(volunteer=volunteer, kind="sensitive_data",
+                text_version=current_version("sensitive_data"), recorded_by_id=recorded_by),
     ])
     if guardian:
         db.session.add(Consent(
@@ -455,8 +460,9 @@ def record_consent(volunteer: Volunteer, kind: str, *, guardian: dict | None = N
                                    code="GUARDIAN_DETAILS_REQUIRED", field="guardian")
         guardian["phone"] = accounts.normalize_phone(guardian["phone"])
     guardian = guardian or {}
-    consent = Consent(volunteer=volunteer, kind=kind,
-                      text_version=current_app.config["CONSENT_TEXT_VERSION"],
+    from volunteer_hub.privacy.consents import current_version
+
+    consent = Consent(volunteer=volunteer, kind=kind, text_version=current_version(kind),
                       guardian_name=guardian.get("name"), guardian_phone=guardian.get("phone"),
                       guardian_relationship=guardian.get("relationship"),
                       recorded_by_id=by.id if by else None)

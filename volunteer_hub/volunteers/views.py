@@ -380,7 +380,9 @@ def org_confirm_skill(volunteer_id, code):
 @role_required
 def org_reveal_id(volunteer_id):
     volunteer = _managed(volunteer_id)
-    number = services.reveal_id_number(volunteer, by=current_user)
+    with transaction():  # the reveal is recorded in the access log
+        number = services.reveal_id_number(volunteer, by=current_user,
+                                           route="web.org.volunteers.reveal-id")
     return _detail(volunteer, revealed_id=number)
 
 

@@ -1,0 +1,155 @@
+"""Closing an account: personal data gone or pseudonymized, hours and certificates kept."""
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import func, select
+
+from tests import factories
+from tests.web.helpers import csrf_token, login, post_form, text
+from volunteer_hub.accounts.models import ApiToken, User
+from volunteer_hub.notify.models import PushSubscription
+from volunteer_hub.privacy.models import ClosedAccount, PersonalDataAccess
+from volunteer_hub.reports.services import liability_report, month_range, monthly_report
+from volunteer_hub.timebank.models import Account
+from volunteer_hub.volunteers import services as volunteers
+from volunteer_hub.volunteers.models import Consent, Volunteer, VolunteerSkill
+
+
+def _close(client, headers, password=factories.PASSWORD):
+    return client.post("/api/v1/me/account-closure", json={"password": password},
+                       headers=headers)
+
+
+def _subscribe(db, user):
+    db.session.add(PushSubscription(user_id=user.id, endpoint=f"https://push.example/{user.id}",
+                                    p256dh="k" * 10, auth="a" * 10))
+    db.session.commit()
+
+
+def test_a_wrong_password_closes_nothing(client, db, served, auth_header):
+    volunteer = served["volunteer"]
+    headers = auth_header(volunteer.user)
+    response = _close(client, headers, password="not-my-password1")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["json"]["password"]
+    assert db.session.get(Volunteer, volunteer.id).real_name == "李小梅"
+    assert client.get("/api/v1/me", headers=headers).status_code == 200
+
+
+def test_closing_pseudonymizes_and_refuses_logins(client, db, served, auth_header, tree,
+                                                  make_staff):
+    volunteer = served["volunteer"]
+    user_id, phone, number = volunteer.user_id, volunteer.user.phone, volunteer.volunteer_number
+    clear_id = volunteers.reveal_id_number(volunteer, by=volunteer.user)
+    volunteers.set_skills(volunteer, [{"code": "companionship", "level": 2}],
+                          by=volunteer.user)
+    db.session.commit()
+    _subscribe(db, volunteer.user)
+    admin = make_staff(tree["street"], "admin")
+    volunteers.reveal_id_number(volunteer, by=admin)
+    db.session.commit()
+    headers = auth_header(volunteer.user)
+
+    response = _close(client, headers)
+    assert response.status_code == 200, response.get_json()
+    closed = db.session.execute(select(ClosedAccount)).scalar_one()
+    assert response.get_json()["pseudonym"] == f"已注销志愿者 #{closed.id}"
+    assert closed.certificate_name == "李*梅"
+
+    db.session.expire_all()
+    user, row = db.session.get(User, user_id), db.session.get(Volunteer, volunteer.id)
+    assert user.display_name == row.real_name == f"已注销志愿者 #{closed.id}"
+    assert (user.phone, user.email, user.password_hash, user.active) == (None, None, None, False)
+    assert row.phone == "" and row.id_number_encrypted == "" and row.id_number_masked == ""
+    assert row.volunteer_number == number  # issued certificates name it
+    assert (row.lat, row.lon) == (None, None) and row.birth_date.month == row.birth_date.day == 1
+    assert db.session.scalar(select(func.count()).select_from(VolunteerSkill)) == 0
+    assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
+    assert all(c.guardian_name_encrypted is None for c in
+               db.session.execute(select(Consent)).scalars())
+    # the access log stays (3 years), under the pseudonym
+    assert db.session.scalar(select(func.count()).select_from(PersonalDataAccess)) == 1
+    # no login any more, by token or by password
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
+    again = client.post("/api/v1/tokens", json={"login": phone, "password": factories.PASSWORD})
+    assert again.status_code == 401
+    # nothing of the person is left in clear anywhere in the two rows
+    dumped = json.dumps([str(getattr(row, c.name)) for c in Volunteer.__table__.columns]
+                        + [str(getattr(user, c.name)) for c in User.__table__.columns],
+                        ensure_ascii=False)
+    assert "李小梅" not in dumped and phone not in dumped and clear_id not in dumped
+
+
+def test_the_same_id_number_may_register_again_after_closing(client, db, served, auth_header,
+                                                              tree):
+    volunteer = served["volunteer"]
+    clear_id = volunteers.reveal_id_number(volunteer, by=volunteer.user)
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    response = client.post("/api/v1/volunteers", json=factories.registration_data(
+        tree["b"], id_number=clear_id, real_name="李小梅", community_id=tree["b"].id))
+    assert response.status_code == 201, response.get_json()
+
+
+def test_hours_still_sum_in_org_and_monthly_reports(client, db, served, auth_header, tree):
+    volunteer = served["volunteer"]
+    months = month_range("2026-11", "2026-11")
+    before = monthly_report(tree["city"], months, by=None)
+    liability_before = liability_report(tree["city"], by=None)
+    assert before.total_minutes == 180
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    db.session.expire_all()
+    after = monthly_report(tree["city"], months, by=None)
+    assert after.total_minutes == before.total_minutes == 180
+    assert after.months[0].active_volunteers == before.months[0].active_volunteers == 1
+    assert liability_report(tree["city"], by=None).total_minutes == \
+        liability_before.total_minutes
+    account = db.session.execute(select(Account).filter_by(
+        kind="VOLUNTEER", owner_id=str(volunteer.id))).scalar_one()
+    assert account.balance_minutes == 180
+
+
+def test_issued_certificate_still_checks_with_the_masked_name(client, db, served,
+                                                               auth_header):
+    volunteer = served["volunteer"]
+    pdf = client.get(f"/api/v1/volunteers/{volunteer.id}/certificate.pdf",
+                     headers=auth_header(volunteer.user))
+    assert pdf.status_code == 200, pdf.get_data(as_text=True)[:300]
+    from volunteer_hub.timebank.certificates import extract
+
+    number = json.loads(extract(pdf.data)[0])["number"]
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    page = client.get(f"/certificates/{number}")
+    assert page.status_code == 200
+    html = text(page)
+    assert 'data-certificate-valid="true"' in html
+    assert "李*梅" in html and "已注销" not in html
+
+
+def test_org_admins_see_the_closed_account_in_lists(client, db, served, auth_header, tree,
+                                                    make_staff):
+    volunteer = served["volunteer"]
+    admin = make_staff(tree["street"], "admin")
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    listed = client.get("/api/v1/volunteers", headers=auth_header(admin)).get_json()
+    names = [item["real_name"] for item in listed["items"]]
+    assert any(name.startswith("已注销志愿者 #") for name in names)
+    login(client, admin)
+    assert "已注销志愿者 #" in text(client.get("/org/volunteers?status=left"))
+
+
+def test_account_page_closes_after_the_password(client, db, served):
+    volunteer = served["volunteer"]
+    login(client, volunteer.user)
+    assert "/account/privacy" in text(client.get("/account"))
+    assert "/account/close" in text(client.get("/account/privacy"))
+    wrong = post_form(client, "/account/close", {"password": "wrong-one-1", "understood": "y"})
+    assert wrong.status_code == 422
+    assert db.session.get(Volunteer, volunteer.id).real_name == "李小梅"
+    done = post_form(client, "/account/close", {"password": factories.PASSWORD,
+                                                "understood": "y"})
+    assert done.status_code == 200 and "已注销志愿者 #" in text(done)
+    # logged out: the account page asks for a login again
+    assert client.get("/account").status_code == 302
+    assert csrf_token(client, "/login")
