@@ -1,4 +1,4 @@
-"""Scheduled time-bank jobs: nightly ledger audit, optional expiry."""
+"""Scheduled time-bank jobs: nightly ledger audit and checkpoint, optional expiry."""
 from __future__ import annotations
 
 import logging
@@ -9,14 +9,20 @@ log = logging.getLogger(__name__)
 
 
 def verify_ledger_job() -> None:
-    """Nightly audit; a breach is logged as an error and raised so the run counts as failed."""
-    from volunteer_hub.timebank.services import LedgerBreach, report_breaches, verify_ledger
+    """Nightly audit, then a signed checkpoint of the audited ledger (stored, sent to the
+    witnesses); a breach is logged as an error and raised so the run counts as failed, and no
+    checkpoint seals it."""
+    from volunteer_hub.timebank.services import (
+        LedgerBreach, audit_ledger, make_checkpoint, report_breaches,
+    )
 
-    report = verify_ledger()
-    if not report.ok:
-        report_breaches(report)
-        raise LedgerBreach(f"{len(report.breaches)} ledger breach(es)")
-    log.info("ledger verified: %d transactions", report.transactions_checked)
+    audit = audit_ledger()
+    if not audit.report.ok:
+        report_breaches(audit.report)
+        raise LedgerBreach(f"{len(audit.report.breaches)} ledger breach(es)")
+    checkpoint, _ = make_checkpoint(audit=audit)
+    log.info("ledger verified: %d transactions; checkpoint %d", audit.report.transactions_checked,
+             checkpoint.size)
 
 
 def expire_job() -> None:
