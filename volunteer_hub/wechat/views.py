@@ -90,12 +90,30 @@ def login():
     return _start("login", safe_next(request.args.get("next")))
 
 
+def _policy_allowing_wechat_forms(settings: Settings | None) -> dict:
+    """The site's Content-Security-Policy, with WeChat's authorization page as a place the
+    bind form may lead to: browsers check `form-action` on the form's redirects too, and
+    the bind form's answer is a redirect to WeChat."""
+    if settings is None:
+        return {}
+    from urllib.parse import urlsplit
+
+    from volunteer_hub.web.http_guards import CONTENT_SECURITY_POLICY
+
+    parts = urlsplit(settings.oauth_base)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    policy = CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+    return {"Content-Security-Policy": policy}
+
+
 @blp.route("/account")
 @login_required
 def account():
     binding = services.binding_of(current_user)
-    return render_template("wechat/account.html", binding=binding, in_wechat=in_wechat(),
-                           configured=_settings() is not None)
+    settings = _settings()
+    page = render_template("wechat/account.html", binding=binding, in_wechat=in_wechat(),
+                           configured=settings is not None)
+    return page, 200, _policy_allowing_wechat_forms(settings)
 
 
 @blp.route("/bind", methods=["POST"])
