@@ -44,8 +44,13 @@ def app(tmp_path_factory):
 
 
 @pytest.fixture
-def db(app):
-    """An app context and a clean database for each test."""
+def db(app, tmp_path):
+    """An app context and a clean database for each test.
+
+    Signed ledger checkpoints live outside the database: each test gets its own store, or a
+    checkpoint of an earlier test's ledger would make this test's ledger look truncated.
+    """
+    app.config["LEDGER_CHECKPOINT_DIR"] = str(tmp_path / "ledger-checkpoints")
     with app.app_context():
         yield _db
         _db.session.rollback()
