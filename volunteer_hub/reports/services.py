@@ -117,6 +117,9 @@ class MonthlyReport:
     resident_population: int | None
     distinct_active_volunteers: int = 0
     totals_by_type: dict[str, int] = field(default_factory=dict)
+    # the latest signed time-bank ledger checkpoint (timebank.checkpoints.summary), published
+    # with the report so that readers keep copies and can hold the ledger to it
+    ledger_checkpoint: dict | None = None
 
     @property
     def first(self) -> Month:
@@ -264,7 +267,15 @@ def monthly_report(org: Org, months: list[Month], *, by) -> MonthlyReport:
     totals = {kind: sum(row.minutes_by_type[kind] for row in rows) for kind in types}
     return MonthlyReport(org=org, months=rows, service_types=types,
                          resident_population=population, totals_by_type=totals,
-                         distinct_active_volunteers=_distinct_active_volunteers(org, edges))
+                         distinct_active_volunteers=_distinct_active_volunteers(org, edges),
+                         ledger_checkpoint=_latest_ledger_checkpoint())
+
+
+def _latest_ledger_checkpoint() -> dict | None:
+    from volunteer_hub.timebank import checkpoints
+
+    latest = checkpoints.latest()
+    return checkpoints.summary(latest) if latest is not None else None
 
 
 # --- the liability report ----------------------------------------------------------------------
