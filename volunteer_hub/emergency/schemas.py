@@ -10,6 +10,7 @@ from volunteer_hub.common_schemas import (
 )
 from volunteer_hub.emergency.models import ACTIVATION_STATUSES, CATEGORIES, ESCALATION_ACTIONS
 from volunteer_hub.emergency.plans import MAX_LIST_ITEMS as MAX_PLAN_LIST_ITEMS
+from volunteer_hub.geo.schemas import WGS84Input
 
 
 class PlanRoleSchema(Schema):
@@ -41,7 +42,7 @@ class PlanLevelSchema(Schema):
                               max_items=MAX_PLAN_LIST_ITEMS, load_default=list)
 
 
-class PlanAssemblyPointSchema(Schema):
+class PlanAssemblyPointSchema(WGS84Input):  # coord_system: stored as WGS-84
     name = fields.String(required=True)
     address = fields.String(load_default="")
     lat = Latitude(required=True)
@@ -102,7 +103,7 @@ class PlanQueryArgsSchema(PageArgsSchema):
     include_archived = fields.Boolean(load_default=False)
 
 
-class ActivateSchema(Schema):
+class ActivateSchema(WGS84Input):  # coord_system: stored as WGS-84
     level = fields.Integer(required=True, validate=validate.Range(min=1, max=4))
     is_drill = fields.Boolean(required=True)
     lat = Latitude(allow_none=True, load_default=None)

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from volunteer_hub.common_schemas import (
     Id, Instant, Latitude, Longitude, PageArgsSchema, bounded_list, page_of,
 )
+from volunteer_hub.geo.schemas import WGS84Input
 from volunteer_hub.needs.catalogue import (
     BENEFICIARY_CATEGORIES, NEED_STATES, NEED_TYPES, PRIORITIES,
 )
@@ -29,7 +30,7 @@ class BeneficiaryGuardianSchema(Schema):
     relationship = fields.String(allow_none=True, validate=validate.Length(max=30))
 
 
-class BeneficiaryCreateSchema(Schema):
+class BeneficiaryCreateSchema(WGS84Input):  # coord_system: stored as WGS-84
     category = fields.String(required=True, validate=validate.OneOf(BENEFICIARY_CATEGORIES))
     name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     gender = fields.String(allow_none=True, validate=validate.OneOf(("male", "female")))
@@ -45,7 +46,7 @@ class BeneficiaryCreateSchema(Schema):
     lon = Longitude(allow_none=True)
 
 
-class BeneficiaryUpdateSchema(Schema):
+class BeneficiaryUpdateSchema(WGS84Input):  # coord_system: stored as WGS-84
     name = fields.String(validate=validate.Length(min=1, max=50))
     gender = fields.String(allow_none=True, validate=validate.OneOf(("male", "female")))
     birth_date = fields.Date(allow_none=True)
@@ -131,7 +132,7 @@ class RequiredSkillSchema(Schema):
     min_level = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
 
 
-class NeedCreateSchema(Schema):
+class NeedCreateSchema(WGS84Input):  # coord_system: stored as WGS-84
     org_id = Id()
     beneficiary_id = Id(allow_none=True)
     type = fields.String(required=True, validate=validate.OneOf(NEED_TYPES))

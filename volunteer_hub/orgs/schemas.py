@@ -2,10 +2,11 @@
 from marshmallow import Schema, fields, validate
 
 from volunteer_hub.common_schemas import Id, Instant, Latitude, Longitude, PageArgsSchema, page_of
+from volunteer_hub.geo.schemas import WGS84Input
 from volunteer_hub.orgs.models import ORG_LEVELS, TEAM_ROLES, TEAM_TYPES
 
 
-class OrgSchema(Schema):
+class OrgSchema(WGS84Input):  # coord_system: stored as WGS-84
     id = fields.Integer(dump_only=True)
     parent_id = Id(allow_none=True)
     level = fields.String(required=True, validate=validate.OneOf(ORG_LEVELS))
@@ -18,7 +19,7 @@ class OrgSchema(Schema):
     lon = Longitude(allow_none=True)
 
 
-class OrgUpdateSchema(Schema):
+class OrgUpdateSchema(WGS84Input):  # coord_system: stored as WGS-84
     name_zh = fields.String(validate=validate.Length(min=1, max=100))
     name_en = fields.String(allow_none=True, validate=validate.Length(max=100))
     requires_approval = fields.Boolean()

@@ -2,10 +2,11 @@
 from marshmallow import Schema, fields, validate
 
 from volunteer_hub.common_schemas import Id, Instant, Latitude, Longitude, PageArgsSchema, page_of
+from volunteer_hub.geo.schemas import WGS84Input
 from volunteer_hub.records.models import METHODS, SERVICE_TYPES
 
 
-class ActivityCreateSchema(Schema):
+class ActivityCreateSchema(WGS84Input):  # coord_system: stored as WGS-84
     org_id = Id(required=True)
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     service_type = fields.String(load_default="community",
@@ -59,7 +60,7 @@ class QrTokenSchema(Schema):
     valid_minutes = fields.Integer()
 
 
-class CheckSchema(Schema):
+class CheckSchema(WGS84Input):  # coord_system: stored as WGS-84
     method = fields.String(required=True, validate=validate.OneOf(("qr", "code", "geofence")))
     token = fields.String(load_only=True)
     code = fields.String(load_only=True, validate=validate.Length(max=6))

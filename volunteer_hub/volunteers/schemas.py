@@ -5,6 +5,7 @@ from volunteer_hub.accounts.auth import bearer_user
 from volunteer_hub.common_schemas import (
     Id, Instant, Latitude, Longitude, PageArgsSchema, bounded_list, page_of,
 )
+from volunteer_hub.geo.schemas import WGS84Input
 from volunteer_hub.volunteers import services
 from volunteer_hub.volunteers.catalogue import STATUSES
 from volunteer_hub.volunteers.idnumbers import ID_TYPES
@@ -21,7 +22,7 @@ class GuardianSchema(Schema):
     relationship = fields.String(validate=validate.Length(max=30))
 
 
-class RegistrationSchema(Schema):
+class RegistrationSchema(WGS84Input):  # coord_system: stored as WGS-84
     real_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     gender = fields.String(validate=validate.OneOf(("male", "female")))
     birth_date = fields.Date()
@@ -42,7 +43,7 @@ class RegistrationSchema(Schema):
     locale = fields.String(validate=validate.OneOf(("zh_Hans", "en")))
 
 
-class ProfileUpdateSchema(Schema):
+class ProfileUpdateSchema(WGS84Input):  # coord_system: stored as WGS-84
     real_name = fields.String(validate=validate.Length(min=1, max=50))
     phone = fields.String()
     community_id = Id()
