@@ -67,7 +67,8 @@ def pool(db, tree):
 def configured(app, sms: bool, push: bool, wechat: bool):
     values = {"SMS_GATEWAY_URL": "http://127.0.0.1:9/sms" if sms else "",
               "VAPID_PRIVATE_KEY": "test-vapid-key" if push else "",
-              "WECHAT_APP_ID": "wx-test" if wechat else ""}
+              "WECHAT_APP_ID": "wx-test" if wechat else "",
+              "WECHAT_APP_SECRET": "wx-secret" if wechat else ""}
     saved = {key: app.config.get(key) for key in values}
     app.config.update(values)
     try:

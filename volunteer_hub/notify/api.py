@@ -7,10 +7,12 @@ from flask_smorest import Blueprint
 
 from volunteer_hub.accounts.auth import api_user
 from volunteer_hub.db import transaction
-from volunteer_hub.notify import fanout, services
+from volunteer_hub.errors import NotFound
+from volunteer_hub.idempotency import idempotent
+from volunteer_hub.notify import fanout, orders, registry, services
 from volunteer_hub.notify.models import NotificationPreference
 from volunteer_hub.notify.schemas import (
-    InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
+    ChannelOrderInSchema, ChannelOrderSchema, InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
     InboxQueryArgsSchema, OutboxMessagePageSchema, OutboxMessageSchema, OutboxQueryArgsSchema,
     PreferenceSchema, PushEndpointSchema, PushKeySchema, PushReceiptSchema,
     PushSubscriptionInSchema, PushSubscriptionSchema, ReceiptResultSchema, ReceiptSchema,
@@ -162,3 +164,54 @@ class PushReceipts(MethodView):
         with transaction():
             message = services.apply_push_receipt(key=receipt["id"], signature=receipt["sig"])
             return {"id": message.id, "status": message.status}
+
+
+def _org(org_id: int):
+    from volunteer_hub.db import db
+    from volunteer_hub.orgs.models import Org
+
+    org = db.session.get(Org, org_id)
+    if org is None:
+        raise NotFound()
+    return org
+
+
+def channel_order_view(org) -> dict:
+    names, set_by = orders.order_of(org)
+    return {"org_id": org.id, "channels": list(names), "set_by_org_id": set_by,
+            "available": [{"name": name, "label": str(spec.label)}
+                          for name, spec in registry.SPECS.items()]}
+
+
+@blp.route("/orgs/<int:org_id>/channel-order")
+class ChannelOrderResource(MethodView):
+    @blp.response(200, ChannelOrderSchema)
+    def get(self, org_id):
+        """The order the organization's people are tried in: its own, an ancestor's, or the
+        default. An unconfirmed message falls back to the next after the channel's receipt
+        timeout."""
+        from volunteer_hub.accounts.permissions import require
+
+        org = _org(org_id)
+        require(api_user(), orders.READ, org)
+        return channel_order_view(org)
+
+    @idempotent
+    @blp.arguments(ChannelOrderInSchema)
+    @blp.response(200, ChannelOrderSchema)
+    def put(self, data, org_id):
+        """Set the organization's own order (for its whole subtree, unless a node below sets
+        its own). Organization admins only."""
+        with transaction():
+            org = _org(org_id)
+            orders.set_order(org, data["channels"], by=api_user())
+        return channel_order_view(org)
+
+    @idempotent
+    @blp.response(200, ChannelOrderSchema)
+    def delete(self, org_id):
+        """Drop the organization's own order: its parent's (or the default) holds again."""
+        with transaction():
+            org = _org(org_id)
+            orders.clear_order(org, by=api_user())
+        return channel_order_view(org)

@@ -15,6 +15,9 @@ from volunteer_hub.db import db
 from volunteer_hub.notify import registry
 from volunteer_hub.notify.models import ChannelOrder
 
+READ = "volunteers.read"  # staff who can see the organization's people see how they are reached
+MANAGE = "orgs.manage"
+
 
 def configured() -> list[tuple[str, tuple[str, ...]]]:
     """(org path, order) of every organization that set one, deepest first (ties: by path,
@@ -67,10 +70,19 @@ def order_case(org_path_column, build: Callable[[tuple[str, ...] | None], object
     return case(*whens, else_=build(None))
 
 
-def get_order(org) -> tuple[str, ...]:
-    """The order that holds for the organization's own people (its own, an ancestor's, or the
-    declared one)."""
-    return _order_at(org.path, configured()) or registry.default_order()
+def order_of(org) -> tuple[tuple[str, ...], int | None]:
+    """The order that holds for the organization's own people, and the organization that set
+    it (itself or an ancestor; None: the channels' declared order)."""
+    from volunteer_hub.orgs.models import Org
+
+    rows = db.session.execute(select(Org.id, Org.path, ChannelOrder.channels)
+                              .join(Org, Org.id == ChannelOrder.org_id)).all()
+    holding = sorted((row for row in rows if org.path.startswith(row.path)),
+                     key=lambda row: (-len(row.path), row.path))
+    if not holding:
+        return registry.default_order(), None
+    row = holding[0]
+    return tuple(name for name in row.channels.split(",") if name), row.id
 
 
 def own_order(org) -> ChannelOrder | None:
@@ -79,9 +91,14 @@ def own_order(org) -> ChannelOrder | None:
 
 def set_order(org, names: list[str], *, by) -> ChannelOrder:
     """Store the organization's order (the inbox always ends it)."""
-    from volunteer_hub.errors import ValidationFailed
     from flask_babel import lazy_gettext as _l
 
+    from volunteer_hub.accounts.permissions import require
+    from volunteer_hub.errors import ValidationFailed
+
+    require(by, MANAGE, org)
+    if not names:
+        raise ValidationFailed(_l("Choose at least one channel."), field="channels")
     try:
         order = registry.valid_order(names)
     except ValueError:
@@ -96,8 +113,11 @@ def set_order(org, names: list[str], *, by) -> ChannelOrder:
     return row
 
 
-def clear_order(org) -> None:
+def clear_order(org, *, by) -> None:
     """Back to the parent's order (or the declared one)."""
+    from volunteer_hub.accounts.permissions import require
+
+    require(by, MANAGE, org)
     row = own_order(org)
     if row is not None:
         db.session.delete(row)

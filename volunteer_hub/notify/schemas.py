@@ -127,3 +127,24 @@ class PushReceiptSchema(Schema):
 
     id = fields.String(required=True, validate=validate.Length(max=60))
     sig = fields.String(required=True, validate=validate.Length(max=60))
+
+
+class ChannelOrderInSchema(Schema):
+    channels = fields.List(fields.String(validate=validate.OneOf(CHANNELS)), required=True,
+                           validate=validate.Length(min=1, max=len(CHANNELS)),
+                           metadata={"description": "tried in this order; the inbox always "
+                                                    "comes last"})
+
+
+class ChannelChoiceSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+
+
+class ChannelOrderSchema(Schema):
+    org_id = fields.Integer()
+    channels = fields.List(fields.String())
+    set_by_org_id = fields.Integer(allow_none=True, metadata={
+        "description": "the organization whose order this is (itself or an ancestor); "
+                       "null: the default order"})
+    available = fields.List(fields.Nested(ChannelChoiceSchema))

@@ -124,7 +124,8 @@ def settings(app=None) -> Settings:
         # A phone that has not shown an urgent push within two minutes gets the SMS.
         webpush_ack_timeout=get("WEBPUSH_ACK_TIMEOUT_SECONDS", 120, int),
         webpush_endpoint_hosts=tuple(get("WEBPUSH_ENDPOINT_HOSTS", PUSH_SERVICE_HOSTS, _hosts)),
-        wechat_app_id=get("WECHAT_APP_ID", None),
+        # Without its secret the app id cannot send: WeChat counts as not set up.
+        wechat_app_id=get("WECHAT_APP_ID", None) if get("WECHAT_APP_SECRET", None) else None,
         wechat_rate=get("WECHAT_RATE", 100.0, float),
         # WeChat reports a template message's fate (TEMPLATESENDJOBFINISH) within seconds;
         # five minutes without it and the next channel is tried.
