@@ -202,6 +202,11 @@ class DefaultConfig:
     WORKDAYS_EXTRA_HOLIDAYS: tuple = ()
     WORKDAYS_EXTRA_WORKDAYS: tuple = ()
     RECORDS_DEADLINE_REMINDER_WORKING_DAYS = 2
+    # Calendar feeds (feeds/): days of past tasks kept in the feed, hours an open emergency
+    # duty lasts in the calendar, the domain in event UIDs.
+    FEEDS_PAST_DAYS = 30
+    FEEDS_DUTY_HOURS = 4
+    FEEDS_UID_DOMAIN = "volunteer-hub"
     # --- end LAND ---
 
     # --- PRIVACY: personal-data rights and retention (issue 16) ---

@@ -53,7 +53,7 @@ def _zip_section(body: bytes, section: str) -> list[dict]:
 def test_org_export_has_every_art_4_section_and_only_the_orgs_volunteers(client, tree, people,
                                                                          auth_header):
     response = client.get(f"/api/v1/national/orgs/{tree['b'].id}/export",
-                          headers=auth_header(people["admin"]))
+                          headers={**auth_header(people["admin"]), "Accept-Language": "en"})
     assert response.status_code == 200
     document = json.loads(response.data)
     assert (document["format"], document["version"]) == (fmt.FORMAT_NAME, fmt.FORMAT_VERSION)
@@ -63,6 +63,7 @@ def test_org_export_has_every_art_4_section_and_only_the_orgs_volunteers(client,
     assert (service["hours"], service["activity_name"], service["organiser"]) == \
         ("2.00", "敬老院陪伴", "乙社区")
     assert service["start"].endswith("+08:00")
+    assert service["service_type"] == "助老服务"  # Chinese whatever the caller's language
     assert [t["title"] for t in document["training"]] == ["急救培训"]
     assert document["training"][0]["hours"] == "3.00"
     assert [a["title"] for a in document["awards"]] == ["优秀志愿者"]

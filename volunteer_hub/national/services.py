@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ from volunteer_hub.volunteers.services import may_reveal_id
 EXPORT_PERMISSION = "orgs.manage"
 NATIONAL_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
 REVEAL_ROUTE = "national.export"
+EXPORT_LOCALE = "zh_Hans"
 
 
 def _zone() -> ZoneInfo:
@@ -95,7 +97,8 @@ def build_export(volunteers: list[Volunteer], *, by, scope: dict) -> Export:
         export.sections["volunteers"].append(
             _basic(volunteer, by=by, service_minutes=minutes.get(volunteer.id, 0)))
     people = {v.id: v for v in volunteers}
-    export.sections["service"] = _service(people)
+    with force_locale(EXPORT_LOCALE):  # the national system reads Chinese labels
+        export.sections["service"] = _service(people)
     export.sections["training"], export.sections["awards"], export.sections["evaluations"] = \
         _recognition(people)
     return export
