@@ -293,11 +293,21 @@ def broadcast(activation: Activation, event_key: str, texts: dict[str, tuple[str
     notify supports it: for someone without a live subscription it falls back to SMS,
     which they get anyway, so it adds a message only for those who have one."""
     channels = FAN_OUT_CHANNELS + (("webpush",) if "webpush" in CHANNELS else ())
+    channels += _wechat_when_configured()
     recipients = select(Responder.user_id.label("user_id"),
                         (Responder.id if with_links else null()).label("ref_id")).where(
         Responder.activation_id == activation.id, true() if which is None else which)
     fanout.enqueue_query(event_key, recipients, texts=texts, channels=channels,
                          new_event=True)
+
+
+def _wechat_when_configured() -> tuple[str, ...]:
+    """WeChat along with SMS where it is set up: someone not bound resolves WeChat to SMS,
+    which they get anyway (the fan-out writes it once)."""
+    from volunteer_hub.notify import registry, services
+
+    wechat = registry.WECHAT
+    return (wechat.name,) if wechat.configured(services.settings()) else ()
 
 
 # --- activate ---------------------------------------------------------------------------------
