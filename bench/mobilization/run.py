@@ -2,7 +2,8 @@
 
     python -m bench.mobilization.run [--members 100000] [--repeat 3] [--clients 16]
                                      [--seconds 10] [--workers 2] [--skip-intake]
-                                     [--dispatch [--gateway-batch 100]]
+                                     [--dispatch [--gateway-batch 100]
+                                      [--providers webhook,aliyun,tencent]]
 
 1. Fan-out: a street with one flood team of `--members` active adult members, each with a
    valid licence, all within 20 km of the incident. The time is `with transaction():` around
@@ -18,6 +19,8 @@ postgresql+psycopg://postgres@127.0.0.1:5432/vh_e3_mobilization_bench, created w
 3. `--dispatch`: the last call-out's SMS alerts through `--workers` real `volunteer-hub worker`
    processes to the local gateway, each text made at send time with the person's own link
    (bench/notify measures the dispatcher on stored texts; docs/BENCHMARKS-notify.md).
+   `--providers`: the same alerts through each SMS provider client in turn, each against its
+   local server (bench/mobilization/dispatch.py): msg/s per provider.
 """
 from __future__ import annotations
 
@@ -164,10 +167,13 @@ def bench_fanout(db, plan) -> tuple[float, int, int]:
     return seconds, responders, rows
 
 
-def bench_dispatch(db_app, db, workers: int, gateway_batch: int) -> dict:
+def bench_dispatch(db_app, db, workers: int, gateway_batch: int,
+                   provider: str = "webhook") -> dict:
     """The last activation's SMS alerts, each with the person's own link made at send time,
-    through real workers to the local gateway. Its e-mails are held back a day (the SMTP
-    path has its own, lower, speed) so that the number is the SMS path's."""
+    through real workers to `provider`'s local server (dispatch.py). Its e-mails are held
+    back a day (the SMTP path has its own, lower, speed) so that the number is the SMS
+    path's."""
+    from bench.mobilization.dispatch import reset_alerts, run_provider
     from bench.notify.run import run_workers
     from volunteer_hub.emergency.models import Activation
     from volunteer_hub.notify.models import OutboxMessage, now
@@ -178,9 +184,12 @@ def bench_dispatch(db_app, db, workers: int, gateway_batch: int) -> dict:
                        .values(next_attempt_at=now() + timedelta(days=1)))
     sms = alerts & (OutboxMessage.channel == "sms")
     total = db.session.execute(select(func.count()).where(sms)).scalar_one()
-    db.session.commit()
-    return run_workers(db_app, db, sms, total, workers=workers, batch=200, threads=8,
-                       gateway_batch=gateway_batch)
+    reset_alerts(db, sms)
+    if provider == "webhook":
+        return run_workers(db_app, db, sms, total, workers=workers, batch=200, threads=8,
+                           gateway_batch=gateway_batch)
+    return run_provider(db_app, db, sms, total, provider=provider, workers=workers,
+                        batch_size=gateway_batch)
 
 
 # --- 2. intake ---
@@ -235,6 +244,9 @@ def main() -> None:
                         help="send the last activation's SMS and e-mail alerts (2 workers)")
     parser.add_argument("--gateway-batch", type=int, default=100,
                         help="SMS per gateway request when dispatching")
+    parser.add_argument("--providers", default="webhook",
+                        help="SMS provider clients to dispatch through, in turn: any of "
+                             "webhook,aliyun,tencent")
     parser.add_argument("--skip-fanout", action="store_true",
                         help="reuse the last activation of the database for intake")
     args = parser.parse_args()
@@ -267,12 +279,14 @@ def main() -> None:
                 server_kind=args.server)
             print(intake.summary(results, args), flush=True)
         if args.dispatch:
-            result = bench_dispatch(app, db, args.workers, args.gateway_batch)
-            print(f"dispatch of the call-out's {result['messages']:,} SMS alerts, "
-                  f"{args.workers} workers, {args.gateway_batch} per request: "
-                  f"{result['seconds']:.2f} s = {result['per_second']:,.0f} msg/s "
-                  f"({result['unique']:,} unique SMS in {result['gateway_posts']:,} "
-                  f"requests) [load {load_average()}]", flush=True)
+            for provider in args.providers.split(","):
+                result = bench_dispatch(app, db, args.workers, args.gateway_batch,
+                                        provider.strip())
+                requests = result.get("gateway_posts", result.get("requests"))
+                print(f"dispatch via {provider}: the call-out's {result['messages']:,} SMS "
+                      f"alerts, {args.workers} workers, batch {args.gateway_batch}: "
+                      f"{result['seconds']:.2f} s = {result['per_second']:,.0f} msg/s "
+                      f"({requests:,} requests) [load {load_average()}]", flush=True)
         if not args.skip_board:
             load = load_average()
             with app.test_request_context():
