@@ -43,6 +43,12 @@ def _png(size=200, colour=(200, 0, 0, 255)) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def checkpoint_dir(app, monkeypatch, tmp_path):
+    """Issuing makes checkpoints: keep them out of the session-wide instance folder."""
+    monkeypatch.setitem(app.config, "LEDGER_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+
+
 @pytest.fixture
 def served(db, tree, make_staff, make_volunteer):
     organizer_a = make_staff(tree["a"], "organizer")

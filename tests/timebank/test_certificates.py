@@ -33,8 +33,11 @@ def _earn(db, tree, organizer, volunteer, minutes=180, **activity):
 
 
 @pytest.fixture
-def earned(db, tree, make_staff, make_volunteer):
+def earned(app, db, tree, make_staff, make_volunteer, monkeypatch, tmp_path):
     from datetime import timedelta
+
+    # issuing makes checkpoints: keep them out of the session-wide instance folder
+    monkeypatch.setitem(app.config, "LEDGER_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
 
     organizer = make_staff(tree["a"], "organizer")
     volunteer = make_volunteer(tree["b"], real_name="李小梅")

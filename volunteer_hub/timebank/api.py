@@ -208,6 +208,21 @@ class CertificatePdf(MethodView):
             "Cache-Control": "private, no-store"})
 
 
+@blp.route("/volunteers/<int:volunteer_id>/ledger/proofs")
+class HistoryWithProofs(MethodView):
+    @blp.doc(responses={"200": {
+        "description": "vh-history/1: every transaction on the volunteer's account with its "
+                       "canonical bytes and inclusion proof against a signed checkpoint; "
+                       "check it offline with `volunteer-hub certificate verify FILE.json` "
+                       "(format: volunteer_hub/timebank/proofs.py, docs/ARCHITECTURE.md)",
+        "content": {"application/json": {}}}})
+    def get(self, volunteer_id):
+        """The volunteer's whole history as an open, self-proving JSON file."""
+        from volunteer_hub.timebank.views import history_response
+
+        return history_response(_volunteer(volunteer_id))
+
+
 @blp.route("/volunteers/<int:volunteer_id>/certificates")
 class CertificateIssuers(MethodView):
     @blp.response(200, CertificateIssuerSchema(many=True))

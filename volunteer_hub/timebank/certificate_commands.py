@@ -1,7 +1,10 @@
-"""`volunteer-hub certificate ...`: verify certificates offline, make the signing key."""
+"""`volunteer-hub certificate ...`: verify certificates and history files offline, make the
+signing key."""
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,33 +14,65 @@ def certificate_group():
     """Service record certificates (志愿服务记录证明)."""
 
 
+def _ledger_keys(values: tuple[str, ...]) -> list[str]:
+    """Each --ledger-key is a verifier key ("<name>+<hash>+<base64>") or a file holding one."""
+    keys = []
+    for value in values:
+        path = Path(value)
+        keys.append(path.read_text(encoding="utf-8").strip() if path.is_file() else value)
+    return keys
+
+
 @certificate_group.command("verify")
-@click.argument("pdf_file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("document", type=click.Path(exists=True, dir_okay=False))
 @click.option("--public-key", "public_key_file", type=click.Path(exists=True, dir_okay=False),
-              help="PEM of the issuing deployment's public key (from /certificates/"
+              help="PEM of the issuing deployment's certificate key (from /certificates/"
                    "public-key.pem); default: this deployment's key.")
+@click.option("--ledger-key", "ledger_keys", multiple=True,
+              help="The ledger's checkpoint key (<name>+<hash>+<base64>, from /certificates/"
+                   "ledger-key.txt) or a file holding it; repeatable. Default: the key the "
+                   "certificate names (covered by its signature).")
 @click.pass_context
-def certificate_verify_command(ctx, pdf_file: str, public_key_file: str | None):
-    """Verify a certificate PDF offline; exit 0 when valid, 1 otherwise."""
+def certificate_verify_command(ctx, document: str, public_key_file: str | None,
+                               ledger_keys: tuple[str, ...]):
+    """Verify a certificate PDF or a history JSON file offline; exit 0 when valid, 1 otherwise.
+
+    A PDF: its Ed25519 signature, and that each certified record is a MINT transaction of
+    the signed ledger (inclusion proof against the embedded signed checkpoint). A history
+    file: every transaction's proof and amounts against its checkpoint."""
+    from volunteer_hub.timebank import certificates, proofs
+
+    keys = _ledger_keys(ledger_keys) or None
+    data = Path(document).read_bytes()
+    if data.lstrip()[:1] == b"{":
+        try:
+            message = proofs.verify_history(json.loads(data), keys)
+        except (ValueError, proofs.ProofError) as error:
+            click.echo(f"INVALID: {error}", err=True)
+            sys.exit(1)
+        click.echo(message)
+        return
+    try:
+        if public_key_file:
+            public_key = certificates.load_public_key(Path(public_key_file).read_bytes())
+        else:
+            public_key = _deployment_key(ctx)
+    except certificates.CertificateError as error:
+        click.echo(f"ERROR: {error}", err=True)
+        sys.exit(1)
+    result = certificates.verify_pdf(data, public_key, keys)
+    click.echo(result.message, err=not result.ok)
+    sys.exit(0 if result.ok else 1)
+
+
+def _deployment_key(ctx):
     from flask.cli import ScriptInfo
 
     from volunteer_hub.timebank import certificates
 
-    try:
-        if public_key_file:
-            with open(public_key_file, "rb") as handle:
-                public_key = certificates.load_public_key(handle.read())
-        else:
-            app = ctx.ensure_object(ScriptInfo).load_app()
-            with app.app_context():
-                public_key = certificates.signing_key(app, create=False).public_key()
-    except certificates.CertificateError as error:
-        click.echo(f"ERROR: {error}", err=True)
-        sys.exit(1)
-    with open(pdf_file, "rb") as handle:
-        result = certificates.verify_pdf(handle.read(), public_key)
-    click.echo(result.message, err=not result.ok)
-    sys.exit(0 if result.ok else 1)
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        return certificates.signing_key(app, create=False).public_key()
 
 
 @certificate_group.command("keygen")
@@ -49,8 +84,6 @@ def certificate_verify_command(ctx, pdf_file: str, public_key_file: str | None):
 @click.pass_context
 def certificate_keygen_command(ctx, to_stdout: bool, force: bool):
     """Create the deployment's Ed25519 certificate key; print its public key."""
-    from pathlib import Path
-
     from flask.cli import ScriptInfo
 
     from volunteer_hub.timebank import certificates

@@ -42,10 +42,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey, Ed25519PublicKey,
 )
 
+from volunteer_hub.timebank.proofs import (
+    ProofError, check_log, check_transaction, issued_minutes, kind_of, record_of,
+)
 from volunteer_hub.pdf_fonts import font_for as _font_for
 from volunteer_hub.pdf_fonts import register_fonts as _fonts
 
-FORMAT = "vh-certificate/1"
+FORMAT = "vh-certificate/2"  # 2: with ledger proofs; 1 (before proofs) still verifies
+FORMATS = ("vh-certificate/1", FORMAT)
 KEY_FILE = "certificate_key.pem"
 PAYLOAD_PREFIX = "vhcert1:"
 _PAYLOAD_RE = re.compile(rb"vhcert1:([A-Za-z0-9_\-]+={0,2})\.([A-Za-z0-9_\-]+={0,2})")
@@ -173,7 +177,8 @@ def extract(pdf: bytes) -> tuple[bytes, bytes]:
         raise CertificateError("the embedded signature is damaged") from None
 
 
-def verify_pdf(pdf: bytes, public_key: Ed25519PublicKey) -> Verification:
+def verify_pdf(pdf: bytes, public_key: Ed25519PublicKey,
+               ledger_keys: list[str] | None = None) -> Verification:
     """Verify offline: the embedded content is signed by `public_key` and well formed."""
     try:
         canonical, signature = extract(pdf)
@@ -188,16 +193,47 @@ def verify_pdf(pdf: bytes, public_key: Ed25519PublicKey) -> Verification:
         content = json.loads(canonical.decode("utf-8"))
     except ValueError:
         return Verification(False, "INVALID: the signed content is not JSON")
-    if not isinstance(content, dict) or content.get("format") != FORMAT:
+    if not isinstance(content, dict) or content.get("format") not in FORMATS:
         return Verification(False, "INVALID: unknown certificate format")
     if content.get("key_id") != key_id(public_key):
         return Verification(False, "INVALID: the certificate names another signing key")
+    try:
+        ledger_note = check_proofs(content, ledger_keys)
+    except ProofError as error:
+        return Verification(False, f"INVALID: {error}")
     return Verification(True, f"VALID: certificate {content.get('number')} for "
                               f"{content['holder']['name']} "
                               f"({content['holder']['id_number_masked']}), "
                               f"{content['service']['total_hours']} verified hours, "
                               f"issued {content['issued_on']} by "
-                              f"{content['issuer']['organization']}", content)
+                              f"{content['issuer']['organization']}; {ledger_note}", content)
+
+
+def check_proofs(content: dict, ledger_keys: list[str] | None = None) -> str:
+    """Each certified line is a MINT in the signed ledger with the minutes printed; returns
+    what was checked, raises ProofError otherwise."""
+    if content.get("format") == "vh-certificate/1":
+        return "issued before ledger proofs: the signature is its only proof"
+    proofs = content.get("proofs") or {}
+    checkpoint = check_log(proofs.get("log") or {}, ledger_keys)
+    entries = {entry.get("id"): entry for entry in proofs.get("transactions") or []}
+    lines = content["service"]["records"]
+    if sorted(entries) != sorted(line["transaction_id"] for line in lines):
+        raise ProofError("the proofs do not cover exactly the certified records")
+    for line in lines:
+        parsed = check_transaction(entries[line["transaction_id"]], checkpoint)
+        if kind_of(parsed) != "MINT" or issued_minutes(parsed) != line["minutes"]:
+            raise ProofError(f"record {line['record_id']}: the certificate says "
+                             f"{line['minutes']} minutes, the ledger's transaction "
+                             f"{line['transaction_id']} {kind_of(parsed)} "
+                             f"{issued_minutes(parsed)}")
+        if record_of(parsed) not in (None, line["record_id"]):
+            raise ProofError(f"transaction {line['transaction_id']} is of another record")
+    if sum(line["minutes"] for line in lines) != content["service"]["total_minutes"]:
+        raise ProofError("the total is not the sum of the records")
+    keys = "the given ledger key" if ledger_keys else "the ledger key named in the certificate"
+    return (f"{len(lines)} ledger transactions proven in checkpoint {checkpoint.origin} "
+            f"size {checkpoint.size} (checked with {keys})")
 
 
 # --- the deployment key ----------------------------------------------------------------------
@@ -433,11 +469,12 @@ def build_content(volunteer, org, *, locale: str, cutoff: int | None = None) -> 
         ServiceRecord.id.in_([record_id for _tx, record_id, _m in snapshot.minted])
     )).scalars()}
     lines = []
-    for _tx, record_id, minutes in snapshot.minted:
+    for tx_id, record_id, minutes in snapshot.minted:
         record = records[record_id]
         started = _aware(record.check_in_at or record.activity.starts_at)
         lines.append({
             "record_id": record_id,
+            "transaction_id": tx_id,
             "date": started.astimezone(zone).date().isoformat(),
             "activity": record.activity.name,
             "service_type": record.activity.service_type,
@@ -449,6 +486,7 @@ def build_content(volunteer, org, *, locale: str, cutoff: int | None = None) -> 
     lines.sort(key=lambda line: line.pop("_sort"))
     total = sum(line["minutes"] for line in lines)
     number = certificate_number(volunteer, org.id, snapshot)
+    proofs = _proofs([tx_id for tx_id, _r, _m in snapshot.minted])
     public_key = deployment_public_key()
     with _locale(locale):
         from volunteer_hub.volunteers.catalogue import ID_TYPE_LABELS
@@ -469,7 +507,18 @@ def build_content(volunteer, org, *, locale: str, cutoff: int | None = None) -> 
         "verify_url": f"{base_url()}/certificates/{number}",
         "public_key_url": f"{base_url()}/certificates/public-key.pem",
         "key_id": key_id(public_key),
+        "proofs": proofs,
     }
+
+
+def _proofs(transaction_ids: list[int]) -> dict:
+    """The signed checkpoint and each MINT's inclusion proof (see timebank/proofs.py)."""
+    from volunteer_hub.timebank import proofs
+
+    anchor = proofs.anchor_for(transaction_ids)
+    entries = proofs.proof_entries(transaction_ids, anchor)
+    return {"log": proofs.log_block(anchor),
+            "transactions": [entries[tx_id] for tx_id in sorted(transaction_ids)]}
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -684,6 +733,16 @@ def render_pdf(content: dict, canonical: bytes, signature: bytes,
     for line in _wrap(note, _font_for(note), 8, right - left):
         text(left, y, line, 8)
         y -= 4.5 * mm
+    proofs = content.get("proofs")
+    if proofs:
+        checkpoint_lines = proofs["log"]["checkpoint"].split("\n")
+        ids = ", ".join(f"#{line['transaction_id']}" for line in content["service"]["records"])
+        proof_note = L("Ledger transactions %(ids)s are proven (embedded inclusion proofs) in "
+                       "the signed ledger checkpoint of %(size)s transactions of %(origin)s.",
+                       ids=ids, size=checkpoint_lines[1], origin=checkpoint_lines[0])
+        for line in _wrap(proof_note, _font_for(proof_note), 8, right - left):
+            text(left, y, line, 8)
+            y -= 4.5 * mm
     text(left, y, L("Issued free of charge."), 8)
     footer()
     pdf.showPage()
@@ -742,7 +801,8 @@ def issue_certificate(volunteer, *, locale: str, by, org_id: int | None = None) 
     from flask import current_app
     from flask_babel import lazy_gettext as _l
 
-    from volunteer_hub.errors import NotFound, ValidationFailed
+    from volunteer_hub.errors import DomainError, NotFound, ValidationFailed
+    from volunteer_hub.timebank.proofs import LedgerUnsound
     from volunteer_hub.timebank.services import can_read_ledger
 
     if by is not None and not can_read_ledger(by, volunteer):
@@ -752,7 +812,12 @@ def issue_certificate(volunteer, *, locale: str, by, org_id: int | None = None) 
                                location="query")
     org = choose_issuer(volunteer, org_id)
     require_issuer_ready(org)
-    content = build_content(volunteer, org, locale=locale)
+    try:
+        content = build_content(volunteer, org, locale=locale)
+    except LedgerUnsound:
+        raise DomainError(_l("The time-bank ledger failed its audit: certificates are paused "
+                             "until an administrator has repaired it."), code="LEDGER_UNSOUND",
+                          status=503) from None
     canonical = canonical_json(content)
     signature = signing_key().sign(canonical)
     return Certificate(content["number"], content, canonical, signature,
@@ -781,6 +846,9 @@ class PublicCheck:
     issuer: str
     issued_on: str
     superseded: bool  # some hours were corrected or reversed after issue
+    transactions: int = 0
+    proven_in: object = None  # the signed checkpoint that includes its transactions, if any
+    ledger_sound: bool = True
 
 
 def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
@@ -806,9 +874,16 @@ def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
         return None
     total = sum(minutes for _tx, _r, minutes in snapshot.minted)
     superseded = bool(snapshot.reversed_later)
+    from volunteer_hub.timebank.proofs import LedgerUnsound, covering_checkpoint
+
+    try:
+        proven_in, sound = covering_checkpoint([tx for tx, _r, _m in snapshot.minted]), True
+    except LedgerUnsound:
+        proven_in, sound = None, False
     return PublicCheck(
-        number=number, valid=not superseded,
+        number=number, valid=not superseded and sound,
         masked_name=_holder_name(volunteer), total_hours=_hours(total),
         issuer=org.name(locale),
         issued_on=snapshot.as_of.astimezone(_zone()).date().isoformat(),
-        superseded=superseded)
+        superseded=superseded, transactions=len(snapshot.minted), proven_in=proven_in,
+        ledger_sound=sound)

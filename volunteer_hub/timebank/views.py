@@ -77,6 +77,50 @@ def certificate_public_key():
                     headers={"Content-Disposition": 'inline; filename="certificate-key.pem"'})
 
 
+@blp.route("/certificates/ledger-key.txt")
+def ledger_public_key():
+    """The ledger's checkpoint verifier key (C2SP note format), for offline checks of the
+    proofs in certificates and history files."""
+    from flask import Response
+
+    from volunteer_hub.timebank.signing import checkpoint_signer
+
+    return Response(checkpoint_signer().verifier.encoded + "\n", mimetype="text/plain")
+
+
+@blp.route("/me/hours/history.json")
+@login_required
+def my_history():
+    """My whole time-bank history, each transaction with its proof (vh-history/1)."""
+    from flask import Response
+
+    volunteer = current_user.volunteer
+    if volunteer is None:
+        abort(404)
+    return history_response(volunteer)
+
+
+def history_response(volunteer):
+    import json
+
+    from flask import Response
+
+    from volunteer_hub.errors import DomainError
+    from volunteer_hub.timebank.proofs import LedgerUnsound, history_document
+
+    try:
+        document = history_document(volunteer)
+    except LedgerUnsound:
+        raise DomainError(_l("The time-bank ledger failed its audit: proofs are paused until "
+                             "an administrator has repaired it."), code="LEDGER_UNSOUND",
+                          status=503) from None
+    body = json.dumps(document, ensure_ascii=False, indent=1)
+    name = f"history-{volunteer.volunteer_number}.json"
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store"})
+
+
 from volunteer_hub.extensions import limiter  # noqa: E402
 
 
@@ -88,7 +132,9 @@ def certificate_check(number: str):
 
     from volunteer_hub.timebank.certificates import check_number
 
+    from volunteer_hub.timebank.checkpoints import latest
+
     result = check_number(number, locale=str(get_locale() or "zh_Hans"))
     if result is None:
         abort(404)
-    return render_template("timebank/certificate_check.html", c=result)
+    return render_template("timebank/certificate_check.html", c=result, latest=latest())

@@ -1,0 +1,286 @@
+"""Transactions that prove themselves: inclusion proofs against signed checkpoints (issue 14
+item 4), for certificates and for a volunteer's downloadable history.
+
+A proof bundle names the ledger (``log``: origin, the signed checkpoint text, the checkpoint
+verifier key) and lists transactions, each with its canonical bytes (exactly what the ledger
+hashes: the Merkle leaf is SHA-256(0x00 || canonical), RFC 9162), its leaf index and the
+audit path to the checkpoint's root. Anyone holding the checkpoint public key checks it
+offline: the checkpoint's signature, each leaf's path to the root, and that the amounts the
+document states are the amounts in the canonical bytes (:func:`check_transaction`).
+
+Issuing picks the first stored checkpoint that covers every transaction (so the same data
+gives the same bytes) and makes one when none does. The audit behind it (the whole ledger
+verified, the Merkle tree built) is cached per ledger head; a ledger that fails its audit
+issues nothing.
+
+The history file (``vh-history/1``)::
+
+    {"format": "vh-history/1", "generated_at": ISO-8601, "volunteer_number": str,
+     "account": {"kind": "VOLUNTEER", "owner_id": str},
+     "log": {"origin": str, "checkpoint": signed note, "verifier_key": "<name>+<hash>+<b64>"},
+     "transactions": [{"id": int, "kind": str, "created_at": ISO-8601, "minutes": int (net for
+        the account), "leaf_index": int, "canonical": str, "inclusion_proof": [base64]}],
+     "balance_minutes": int}
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+
+from volunteer_hub.timebank import merkle
+from volunteer_hub.timebank.checkpoints import Checkpoint, CheckpointError, verify_checkpoint
+from volunteer_hub.timebank.signing import LedgerKeyError, parse_verifier
+
+HISTORY_FORMAT = "vh-history/1"
+
+
+class ProofError(Exception):
+    """A proof does not check (message for the person verifying)."""
+
+
+# --- offline checks (no Flask, no database) ----------------------------------------------------
+
+def check_log(log: dict, verifier_keys: list[str] | None = None) -> Checkpoint:
+    """The checkpoint of a proof bundle, its signature checked with `verifier_keys` (default:
+    the key the bundle names, itself covered by the certificate's signature)."""
+    keys = verifier_keys or [log.get("verifier_key", "")]
+    try:
+        verifiers = [parse_verifier(key) for key in keys]
+        checkpoint = verify_checkpoint(log["checkpoint"], verifiers)
+    except (LedgerKeyError, CheckpointError, KeyError, TypeError) as error:
+        raise ProofError(f"the checkpoint does not verify: {error}") from None
+    if checkpoint.origin != log.get("origin"):
+        raise ProofError("the checkpoint is of another ledger")
+    return checkpoint
+
+
+def check_transaction(entry: dict, checkpoint: Checkpoint) -> list:
+    """The parsed canonical transaction, after checking its path to the checkpoint's root."""
+    try:
+        canonical = entry["canonical"].encode("utf-8")
+        proof = [base64.b64decode(node, validate=True) for node in entry["inclusion_proof"]]
+        index = int(entry["leaf_index"])
+        parsed = json.loads(canonical)
+    except (KeyError, TypeError, ValueError) as error:
+        raise ProofError(f"transaction {entry.get('id')}: malformed proof ({error})") from None
+    if not merkle.verify_inclusion(merkle.leaf_hash(canonical), index, checkpoint.size, proof,
+                                   checkpoint.root):
+        raise ProofError(f"transaction {entry.get('id')}: not in the signed ledger (its "
+                         f"inclusion proof does not lead to the checkpoint's root)")
+    if str(parsed[1]) != str(entry.get("id")):
+        raise ProofError(f"transaction {entry.get('id')}: the proof is of transaction "
+                         f"{parsed[1]}")
+    return parsed
+
+
+def kind_of(parsed: list) -> str:
+    return parsed[2]
+
+
+def record_of(parsed: list) -> int | None:
+    """The service record a format-2 transaction names (format 1 names none)."""
+    return parsed[8] if parsed[0] == 2 else None
+
+
+def postings_of(parsed: list) -> list[tuple[str, str, int]]:
+    """(account kind, owner id, minutes) of each posting, in either canonical format."""
+    if parsed[0] == 2:
+        return [(p[2], p[3], p[5]) for p in parsed[11]]
+    return [(p[0], p[1], p[3]) for p in parsed[6]]
+
+
+def issued_minutes(parsed: list) -> int:
+    """The minutes a MINT (or REVERSAL) moved out of (back into) the issuance accounts."""
+    return -sum(minutes for kind, _owner, minutes in postings_of(parsed) if kind == "ISSUANCE")
+
+
+def account_minutes(parsed: list, kind: str, owner: str) -> int:
+    return sum(minutes for k, o, minutes in postings_of(parsed) if (k, o) == (kind, owner))
+
+
+def verify_history(document: dict, verifier_keys: list[str] | None = None) -> str:
+    """Check a history file; returns a summary line, raises ProofError on the first fault."""
+    if document.get("format") != HISTORY_FORMAT:
+        raise ProofError("not a Volunteer Hub history file")
+    checkpoint = check_log(document.get("log") or {}, verifier_keys)
+    account = document.get("account") or {}
+    kind, owner = account.get("kind"), str(account.get("owner_id"))
+    total = 0
+    for entry in document.get("transactions") or []:
+        parsed = check_transaction(entry, checkpoint)
+        minutes = account_minutes(parsed, kind, owner)
+        if minutes != entry.get("minutes") or kind_of(parsed) != entry.get("kind"):
+            raise ProofError(f"transaction {entry.get('id')}: the file says {entry.get('kind')} "
+                             f"{entry.get('minutes')} minutes, the signed ledger "
+                             f"{kind_of(parsed)} {minutes}")
+        total += minutes
+    if total != document.get("balance_minutes"):
+        raise ProofError(f"the balance says {document.get('balance_minutes')} minutes, the "
+                         f"transactions sum to {total}")
+    return (f"VALID: {len(document.get('transactions') or [])} transactions of volunteer "
+            f"{document.get('volunteer_number')}, balance {total} minutes, all in the ledger "
+            f"{checkpoint.origin} as signed at size {checkpoint.size}")
+
+
+# --- issuing (Flask app and database) ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Anchor:
+    """A signed checkpoint and the tree it was taken from."""
+
+    checkpoint: Checkpoint
+    tree: merkle.MerkleTree
+    index_of: dict[int, int]  # transaction id -> leaf index
+    verifier_key: str
+
+
+class LedgerUnsound(Exception):
+    """The ledger failed its audit: nothing is certified until it is repaired."""
+
+
+def _audit():
+    """The audit of the ledger as it stands, reused while the head and the store are
+    unchanged."""
+    from flask import current_app
+    from sqlalchemy import select
+
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import checkpoints, services
+    from volunteer_hub.timebank.models import LedgerHead
+
+    app = current_app._get_current_object()
+    head = db.session.execute(select(LedgerHead.hash)).scalar()
+    key = (head, tuple(path.name for path in checkpoints.stored_paths(app)),
+           str(checkpoints.directory(app)))
+    cached = app.extensions.get("ledger_proof_audit")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    audit = services.audit_ledger()
+    if not audit.report.ok:
+        raise LedgerUnsound(", ".join(breach.code for breach in audit.report.breaches[:5]))
+    app.extensions["ledger_proof_audit"] = (key, audit)
+    return audit
+
+
+def anchor_for(transaction_ids: list[int]) -> Anchor:
+    """The first trusted checkpoint covering every transaction; a new one if none does."""
+    from flask import current_app
+
+    from volunteer_hub.timebank import services, signing
+
+    audit = _audit()
+    index_of = {tx_id: index for index, tx_id in enumerate(audit.ids)}
+    needed = max((index_of[tx_id] for tx_id in transaction_ids), default=-1) + 1
+    covering = sorted((cp for cp in audit.checkpoints if needed <= cp.size <= audit.tree.size),
+                      key=lambda cp: (cp.size, cp.time or 0, cp.text))
+    if covering:
+        checkpoint = covering[0]
+    else:
+        checkpoint, _witnesses = services.make_checkpoint(audit=audit)
+        current_app.extensions.pop("ledger_proof_audit", None)
+    verifier = signing.checkpoint_signer().verifier
+    return Anchor(checkpoint, audit.tree, index_of, verifier.encoded)
+
+
+def covering_checkpoint(transaction_ids: list[int]) -> Checkpoint | None:
+    """The first trusted stored checkpoint that includes every transaction (none is made)."""
+    audit = _audit()
+    index_of = {tx_id: index for index, tx_id in enumerate(audit.ids)}
+    if any(tx_id not in index_of for tx_id in transaction_ids):
+        return None
+    needed = max((index_of[tx_id] for tx_id in transaction_ids), default=-1) + 1
+    covering = sorted((cp for cp in audit.checkpoints if needed <= cp.size <= audit.tree.size),
+                      key=lambda cp: (cp.size, cp.time or 0, cp.text))
+    return covering[0] if covering else None
+
+
+def log_block(anchor: Anchor) -> dict:
+    return {"origin": anchor.checkpoint.origin, "checkpoint": anchor.checkpoint.text,
+            "verifier_key": anchor.verifier_key}
+
+
+def canonical_texts(transaction_ids: list[int]) -> dict[int, bytes]:
+    """The canonical bytes the ledger hashes for each transaction (format 1 or 2)."""
+    from sqlalchemy import select, text
+
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import ledger, services
+    from volunteer_hub.timebank.models import Account
+
+    ids = sorted(set(transaction_ids))
+    if not ids:
+        return {}
+    listed = ",".join(str(int(tx_id)) for tx_id in ids)
+    rows = db.session.execute(text(
+        f"SELECT * FROM ({services._transactions_sql()}) AS t WHERE id IN ({listed})")).all()
+    postings: dict[int, list] = {tx_id: [] for tx_id in ids}
+    accounts = dict(db.session.execute(select(Account.id, Account.kind)).all())
+    owners = dict(db.session.execute(select(Account.id, Account.owner_id)).all())
+    for tx_id, posting_id, account_id, minutes, group in db.session.execute(text(
+            f"SELECT transaction_id, id, account_id, minutes, earned_as_group "
+            f"FROM ledger_postings WHERE transaction_id IN ({listed})")):
+        postings[tx_id].append((posting_id, account_id, accounts[account_id],
+                                owners[account_id], bool(group), minutes))
+    result = {}
+    for row in rows:
+        (tx_id, kind, created, key, reverses_id, _prev, _hash, version, request_hash,
+         provenance, record_id, service_volunteer_id, created_by_id) = tuple(row)[:13]
+        reverses = str(reverses_id) if reverses_id is not None else None
+        items = postings[tx_id]
+        if version == 2:
+            result[tx_id] = ledger.canonical_bytes_v2_of(
+                str(tx_id), kind, created, key, reverses, request_hash, provenance, record_id,
+                service_volunteer_id, created_by_id, list(items))
+        else:
+            result[tx_id] = ledger.canonical_bytes_of(
+                str(tx_id), kind, created, key, reverses,
+                [(k, o, g, m) for _p, _a, k, o, g, m in items])
+    return result
+
+
+def proof_entries(transaction_ids: list[int], anchor: Anchor) -> dict[int, dict]:
+    """tx id -> {id, leaf_index, canonical, inclusion_proof}, each checked before it is given."""
+    size = anchor.checkpoint.size
+    entries = {}
+    for tx_id, canonical in canonical_texts(transaction_ids).items():
+        index = anchor.index_of[tx_id]
+        path = anchor.tree.inclusion_proof(index, size)
+        if not merkle.verify_inclusion(merkle.leaf_hash(canonical), index, size, path,
+                                       anchor.checkpoint.root):
+            raise LedgerUnsound(f"transaction {tx_id} does not hash to its leaf")
+        entries[tx_id] = {"id": tx_id, "leaf_index": index,
+                          "canonical": canonical.decode("utf-8"),
+                          "inclusion_proof": [base64.b64encode(node).decode() for node in path]}
+    return entries
+
+
+def history_document(volunteer) -> dict:
+    """Every transaction on the volunteer's account with its proof (vh-history/1)."""
+    from datetime import UTC, datetime
+
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import services
+
+    rows = db.session.execute(services.history_query(volunteer)).scalars().unique().all()
+    entries = sorted(services.history_entries(volunteer, rows),
+                     key=lambda entry: entry.transaction.id)
+    ids = [entry.transaction.id for entry in entries]
+    anchor = anchor_for(ids)
+    proofs = proof_entries(ids, anchor)
+    transactions = []
+    for entry in entries:
+        tx = entry.transaction
+        transactions.append({"id": tx.id, "kind": tx.kind,
+                             "created_at": tx.created_at.astimezone(UTC).isoformat(),
+                             "minutes": entry.minutes, **_without_id(proofs[tx.id])})
+    return {"format": HISTORY_FORMAT,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "volunteer_number": volunteer.volunteer_number,
+            "account": {"kind": "VOLUNTEER", "owner_id": str(volunteer.id)},
+            "log": log_block(anchor), "transactions": transactions,
+            "balance_minutes": sum(entry.minutes for entry in entries)}
+
+
+def _without_id(entry: dict) -> dict:
+    return {key: value for key, value in entry.items() if key != "id"}
