@@ -191,3 +191,59 @@ def test_only_admins_of_the_org_set_its_order_and_unknown_channels_are_refused(
                           headers=auth_header(admin))
     assert response.status_code == 422
     assert client.get(ORDER_URL.format(tree["a"].id)).status_code == 401
+
+
+def test_an_admin_sets_the_order_on_a_page_in_chinese_without_typing_ids(
+        db, client, make_staff, tree):
+    from tests.web.helpers import csrf_token, login
+
+    admin = make_staff(tree["street"], "admin")
+    login(client, admin)
+    listing = client.get("/org/channel-order", headers={"Accept-Language": "zh-CN"})
+    html = listing.get_data(as_text=True)
+    assert listing.status_code == 200 and "渠道顺序" in html
+    assert f'/org/{tree["a"].id}/channel-order' in html  # a link per organization
+    url = f'/org/{tree["a"].id}/channel-order'
+    page = client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "默认顺序" in page and "微信" in page and 'name="place_1"' in page
+    token = csrf_token(client, url)
+    response = client.post(url, data={"csrf_token": token, "place_1": "wechat",
+                                      "place_2": "sms", "place_3": "", "place_4": "email"},
+                           headers={"Accept-Language": "zh-CN"})
+    assert response.status_code == 302
+    page = client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert [m for m in ("wechat", "sms", "email", "inbox")
+            if f'<li data-channel="{m}">' in page] == ["wechat", "sms", "email", "inbox"]
+    assert "由本组织设置" in page
+    grid = client.get(f'/org/{tree["grid_a"].id}/channel-order',
+                      headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "甲社区" in grid  # set by the community above
+    response = client.post(url, data={"csrf_token": token, "inherit": "y"})
+    assert response.status_code == 302
+    assert "默认顺序" in client.get(url, headers={"Accept-Language": "zh-CN"}).get_data(
+        as_text=True)
+    bad = client.post(url, data={"csrf_token": token, "place_1": "fax"},
+                      headers={"Accept-Language": "zh-CN"})
+    assert bad.status_code == 422
+
+
+def test_the_channel_order_page_is_only_for_the_orgs_admins(db, client, make_staff, tree):
+    from tests.web.helpers import login
+
+    login(client, make_staff(tree["b"], "admin"))
+    assert client.get(f'/org/{tree["a"].id}/channel-order').status_code == 404
+
+
+def test_a_person_switches_wechat_messages_off(db, client, make_user, person, wechat_config):
+    from tests.web.helpers import csrf_token, login
+
+    login(client, person)
+    page = client.get("/account/notifications", headers={"Accept-Language": "zh-CN"})
+    assert 'name="wechat"' in page.get_data(as_text=True)
+    token = csrf_token(client, "/account/notifications")
+    response = client.post("/account/notifications", data={
+        "csrf_token": token, "sms": "y", "email": "y"})
+    assert response.status_code == 302
+    assert services.get_preference(person.id).wechat is False
+    [message] = services.enqueue("pref:off", person, body="x", channels=("wechat",))
+    assert message.channel == "sms"  # WeChat's declared fallback

@@ -11,8 +11,8 @@ from flask_login import current_user, login_required
 from volunteer_hub.accounts.forms import attach_errors
 from volunteer_hub.db import transaction
 from volunteer_hub.errors import DomainError, ValidationFailed, error_payload
-from volunteer_hub.notify import services
-from volunteer_hub.notify.forms import PreferencesForm, hh_mm
+from volunteer_hub.notify import orders, registry, services
+from volunteer_hub.notify.forms import PreferencesForm, channel_order_form, hh_mm
 
 blp = Blueprint("notify", __name__, template_folder="templates")
 
@@ -43,9 +43,9 @@ def _page(form: PreferencesForm, status: int = 200):
 def settings():
     """Channels, quiet hours and the phones that get push notifications."""
     pref = services.get_preference(current_user.id)
+    switched = {name: getattr(pref, name) if pref else True for name in registry.PREFERENCES}
     form = PreferencesForm(
-        formdata=None, webpush=pref.webpush if pref else True, sms=pref.sms if pref else True,
-        email=pref.email if pref else True, quiet_start=hh_mm(pref.quiet_start if pref else None),
+        formdata=None, **switched, quiet_start=hh_mm(pref.quiet_start if pref else None),
         quiet_end=hh_mm(pref.quiet_end if pref else None))
     return _page(form)
 
@@ -73,6 +73,60 @@ def remove_device(subscription_id: int):
         services.unsubscribe(current_user, subscription_id=subscription_id)
     flash(gettext("The phone will no longer get push notifications."), "success")
     return redirect(url_for("notify.settings"))
+
+
+# --- an organization's channel order --------------------------------------------------------
+
+def _administered_orgs():
+    from volunteer_hub.accounts.permissions import can
+    from volunteer_hub.db import db
+    from volunteer_hub.orgs.services import visible_orgs
+
+    nodes = db.session.execute(visible_orgs(current_user)).scalars().all()
+    return [org for org in nodes if can(current_user, orders.MANAGE, org)]
+
+
+@blp.route("/org/channel-order")
+@login_required
+def channel_order_list():
+    """The organizations whose channel order the caller sets."""
+    return render_template("notify/channel_order_list.html", orgs=_administered_orgs(),
+                           order_of=orders.order_of, labels=registry.LABELS)
+
+
+@blp.route("/org/<int:org_id>/channel-order", methods=["GET", "POST"])
+@login_required
+def channel_order(org_id: int):
+    """Set the order the organization's people are tried in. Org admins only (others: 404)."""
+    from flask import abort
+
+    from volunteer_hub.accounts.permissions import can
+    from volunteer_hub.db import db
+    from volunteer_hub.orgs.models import Org
+
+    org = db.session.get(Org, org_id)
+    if org is None or not can(current_user, orders.MANAGE, org):
+        abort(404)
+    current, set_by = orders.order_of(org)
+    choices = [name for name in registry.NAMES if name != registry.LAST]
+    form = channel_order_form(choices, registry.LABELS, current)
+    if form.validate_on_submit():
+        try:
+            with transaction():
+                if form.inherit.data:
+                    orders.clear_order(org, by=current_user)
+                else:
+                    orders.set_order(org, form.chosen(), by=current_user)
+        except DomainError as error:
+            attach_errors(form, error)
+        else:
+            flash(gettext("The channel order is saved."), "success")
+            return redirect(url_for("notify.channel_order", org_id=org.id))
+    status = 422 if form.errors or form.form_errors else 200
+    set_by_org = db.session.get(Org, set_by) if set_by else None
+    return render_template("notify/channel_order.html", org=org, form=form, current=current,
+                           set_by_org=set_by_org, labels=registry.LABELS,
+                           inbox=registry.LAST), status
 
 
 # --- JSON for push.js: the browser session, CSRF token in the X-CSRFToken header ----------
