@@ -306,7 +306,46 @@ def test_the_nightly_audit_makes_a_checkpoint(app, db, ledger_rows, checkpoint_d
     latest = checkpoints.latest(app)
     assert latest is not None and latest.size == len(ledger_rows)
     assert latest.origin == signing.checkpoint_signer(app).name
-    assert len(list(checkpoint_dir.iterdir())) == 1
+    assert len(list(checkpoint_dir.glob("*.checkpoint"))) == 1
+
+
+def test_later_checkpoints_hash_only_the_new_transactions(app, db, ledger_rows, checkpoint_dir):
+    first, _ = timebank.make_checkpoint()
+    volunteer = _volunteer(db)
+    for n in range(3):
+        timebank.donate(volunteer, 1, key=f"more-{n}", by=volunteer.user)
+        db.session.commit()
+        second, _ = timebank.make_checkpoint()
+    full, _ = timebank.make_checkpoint(full=True)
+    assert second.size == first.size + 3 == full.size
+    assert second.root == full.root
+    audit = timebank.audit_ledger()
+    assert audit.report.ok and audit.tree.root() == second.root
+    assert {c.size for c in audit.checkpoints} == {first.size + n for n in range(4)}
+
+
+def test_a_forged_row_since_the_last_checkpoint_is_not_sealed(app, db, ledger_rows):
+    _checkpoint(app)
+    forged = ledger_rows[-1] + 1
+    with attacker(db.engine) as connection:
+        _append_copy(connection, ledger_rows[0], forged, keep_mac=False)
+        rehash_chain(connection, mac_key=secrets.token_bytes(32), from_id=forged)
+    with pytest.raises(timebank.CheckpointRefused) as refused:
+        timebank.make_checkpoint()
+    assert [(b.code, b.transaction_id) for b in refused.value.report.breaches] == \
+        [("FORGED", str(forged))]
+
+
+def test_an_altered_tree_store_is_not_used(app, db, ledger_rows, checkpoint_dir):
+    first, _ = timebank.make_checkpoint()
+    level = checkpoint_dir / "tree" / "level-01.bin"
+    level.write_bytes(bytes(32) + level.read_bytes()[32:])
+    volunteer = _volunteer(db)
+    timebank.donate(volunteer, 1, key="after-tamper", by=volunteer.user)
+    db.session.commit()
+    second, _ = timebank.make_checkpoint()  # rebuilt from the audited database
+    assert second.root == timebank.audit_ledger().tree.root()
+    assert _verify(app).exit_code == 0
 
 
 def test_a_checkpoint_is_posted_to_each_witness(app, db, ledger_rows, monkeypatch):

@@ -970,6 +970,15 @@ TransactionRow: TypeAlias = tuple[int, str, str, "str | None", "int | None", str
 previous hash, stored hash, format_version, request_hash, provenance, record_id,
 service_volunteer_id, created_by_id, MAC key id, MAC)."""
 
+@dataclass(frozen=True, slots=True)
+class ChainPoint:
+    """Where an audited prefix of the chain ends: its size, last hash and last id."""
+
+    size: int
+    hash: str
+    last_id: int
+
+
 Authenticator: TypeAlias = "Callable[[str | None, str | None, int, str], bool]"
 """(MAC key id, MAC, chain position from 0, chain hash) -> whether the MAC is the service's
 (timebank.signing.MacKeyRing.check)."""
@@ -988,6 +997,7 @@ def verify_rows(
     authenticate: Authenticator | None = None,
     leaves: list[bytes] | None = None,
     ids: list[int] | None = None,
+    after: ChainPoint | None = None,
 ) -> VerifyReport:
     """:func:`verify` over raw table rows, minus the balances, in one merge pass.
 
@@ -1004,14 +1014,20 @@ def verify_rows(
     writer without the key cannot pass its rows off as older than authentication).
     ``leaves``, when given, receives the Merkle leaf hash (RFC 9162) of each row's canonical
     bytes in chain order, and ``ids`` the rows' ids in the same order.
+
+    ``after`` checks only the rows that follow an already audited prefix (a checkpoint's):
+    the chain continues from its hash and positions, reversals may name its ids, and every
+    row must be authenticated.
     """
     report = VerifyReport()
     collector = _Collector(report, max_breaches)
     formats = _FormatOrder(collector)
     seen_ids: set[int] = set()
-    prev_hash = GENESIS_HASH
+    prev_hash = after.hash if after else GENESIS_HASH
+    first_position = after.size if after else 0
+    earlier_ids = after.last_id if after else 0
     transactions_count = postings_count = 0
-    authenticated_before = False
+    authenticated_before = after is not None
     unauthenticated = 0
     add_leaf = leaves.append if leaves is not None else None
     add_id = ids.append if ids is not None else None
@@ -1051,7 +1067,8 @@ def verify_rows(
         if tx_id in seen_ids:
             collector.add(Breach("DUPLICATE_TRANSACTION", "transaction id appears twice",
                                  str(tx_id)))
-        if reverses_id is not None and reverses_id not in seen_ids:
+        if reverses_id is not None and reverses_id not in seen_ids and \
+                not (isinstance(reverses_id, int) and 0 < reverses_id <= earlier_ids):
             collector.add(Breach("DANGLING_REVERSAL", f"reverses unknown or later {reverses_id}",
                                  str(tx_id)))
         seen_ids.add(tx_id)
@@ -1076,7 +1093,7 @@ def verify_rows(
                     unauthenticated += 1
             else:
                 authenticated_before = True
-                if not authenticate(mac_key_id, mac, transactions_count - 1,
+                if not authenticate(mac_key_id, mac, first_position + transactions_count - 1,
                                     computed if computed is not None else stored_hash):
                     collector.add(Breach("FORGED", f"MAC does not match (key {mac_key_id!r}): "
                                          "not written by this service here", str(tx_id)))

@@ -64,10 +64,8 @@ class MerkleTree:
             first_pair = min(start // 2, len(above))
             del above[first_pair:]
             sha = _sha256
-            above.extend(
-                sha(b"\x01" + below[i] + below[i + 1]).digest()
-                for i in range(2 * first_pair, len(below) - 1, 2)
-            )
+            pairs = iter(below[2 * first_pair:len(below) & ~1])
+            above.extend([sha(b"\x01" + left + right).digest() for left, right in zip(pairs, pairs)])
             start = first_pair
             height += 1
 
@@ -78,9 +76,13 @@ class MerkleTree:
             return EMPTY_ROOT
         height = size.bit_length() - 1
         if size == 1 << height:
-            return self.levels[height][start >> height]
+            return self.complete_node(height, start >> height)
         k = 1 << height
         return node_hash(self.subtree_root(start, k), self.subtree_root(start + k, size - k))
+
+    def complete_node(self, height: int, index: int) -> bytes:
+        """Root of the complete subtree of 2**height leaves from leaf index * 2**height."""
+        return self.levels[height][index]
 
     def root(self, size: int | None = None) -> bytes:
         size = self.size if size is None else size

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError
 from volunteer_hub.accounts.permissions import can, path_filter, require, scope_paths
 from volunteer_hub.db import db, is_postgresql, transaction, utcnow
 from volunteer_hub.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
-from volunteer_hub.timebank import checkpoints, ledger, merkle, signing
+from volunteer_hub.timebank import checkpoints, ledger, merkle, signing, tree_store
 from volunteer_hub.timebank.ledger import AccountKind, AccountRef, Balance
 from volunteer_hub.timebank.models import Account, Kinship, LedgerHead, LedgerTransaction, Posting
 
@@ -979,26 +979,75 @@ class CheckpointRefused(Exception):
         self.report = report
 
 
-def make_checkpoint(*, batch: int = 20_000, audit: Audit | None = None) \
+def make_checkpoint(*, batch: int = 20_000, audit: Audit | None = None, full: bool = False) \
         -> tuple[checkpoints.Checkpoint, dict[str, str]]:
-    """Audit the ledger and, if it is sound, sign a checkpoint of it, store it and send it to
-    the witnesses: (checkpoint, witness results)."""
-    audit = audit or audit_ledger(batch=batch)
-    if not audit.report.ok:
-        raise CheckpointRefused(audit.report)
+    """Sign a checkpoint of the ledger, store it and send it to the witnesses: (checkpoint,
+    witness results).
+
+    Usually only the transactions since the last checkpoint are read: they must follow its
+    chain hash and carry the service's MACs (else CheckpointRefused), and their leaves are
+    added to the tree store (tree_store), whose root at the last checkpoint's size must be
+    that checkpoint's signed root. Without a usable store (first checkpoint, store lost or
+    not matching), with `full`, or given an `audit`, the whole ledger is audited instead and
+    the store rebuilt from it."""
     app = current_app._get_current_object()
-    text_ = checkpoints.make_checkpoint(signing.checkpoint_signer(app), audit.tree.size,
-                                        audit.tree.root(), utcnow().astimezone(UTC))
+    tree = tree_store.FileTree(checkpoints.directory(app) / "tree")
+    try:
+        delta = None if full or audit is not None else _audited_delta(tree, batch)
+        if delta is None:
+            audit = audit or audit_ledger(batch=batch)
+            if not audit.report.ok:
+                raise CheckpointRefused(audit.report)
+            tree.replace_with(audit.tree, head_hash=audit.report.head_hash,
+                              last_id=audit.ids[-1] if audit.ids else 0)
+        else:
+            leaves, head_hash, last_id = delta
+            tree.append_leaves(leaves, head_hash=head_hash, last_id=last_id)
+        text_ = checkpoints.make_checkpoint(signing.checkpoint_signer(app), tree.size,
+                                            tree.root(), utcnow().astimezone(UTC))
+    finally:
+        tree.close()
     checkpoint = checkpoints.parse_checkpoint(text_)
     checkpoints.store(app, checkpoint)
     return checkpoint, checkpoints.send_to_witnesses(app, checkpoint)
+
+
+def _audited_delta(tree: tree_store.FileTree, batch: int) \
+        -> tuple[list[bytes], str, int] | None:
+    """(leaves, head hash, last id) of the transactions after the tree store's, checked; None
+    when the store cannot be trusted to extend the latest checkpoint."""
+    latest = checkpoints.latest()
+    if latest is None or tree.head_hash is None or not 0 < latest.size <= tree.size \
+            or tree.root(latest.size) != latest.root:
+        if latest is not None:
+            log.warning("ledger tree store does not extend the latest checkpoint: full audit")
+        return None
+    _begin_consistent_snapshot()
+    connection = db.session.connection()
+    accounts = {account_id: (kind, owner) for account_id, kind, owner in connection.execute(
+        select(Account.id, Account.kind, Account.owner_id))}
+    head = connection.execute(select(LedgerHead.hash).where(LedgerHead.id == HEAD_ID)).first()
+    driver = connection.connection.driver_connection
+    leaves: list[bytes] = []
+    ids: list[int] = []
+    postings_sql = POSTINGS_SQL.replace(
+        "ORDER BY", f"WHERE transaction_id > {int(tree.last_id)} ORDER BY")
+    with _stream(driver, _transactions_sql(tree.last_id), batch, "ledger_delta") as rows, \
+            _stream(driver, postings_sql, batch, "ledger_delta_postings") as postings:
+        report = ledger.verify_rows(
+            rows, postings, accounts, expected_head=head[0] if head else None,
+            authenticate=signing.mac_key_ring().check, leaves=leaves, ids=ids,
+            after=ledger.ChainPoint(tree.size, tree.head_hash, tree.last_id))
+    if not report.ok:
+        raise CheckpointRefused(report)
+    return leaves, report.head_hash, ids[-1] if ids else tree.last_id
 
 
 POSTINGS_SQL = ("SELECT transaction_id, id, account_id, minutes, earned_as_group "
                 "FROM ledger_postings ORDER BY transaction_id, id")
 
 
-def _transactions_sql() -> str:
+def _transactions_sql(after_id: int | None = None) -> str:
     # The database formats the timestamp as ledger._iso_utc does, off the Python loop. SQLite
     # holds UTCDateTime as naive UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (SQLAlchemy's format).
     if is_postgresql():
@@ -1008,7 +1057,8 @@ def _transactions_sql() -> str:
         created = "replace(created_at, ' ', 'T') || '+00:00'"
     return (f"SELECT id, kind, {created}, idempotency_key, reverses_id, prev_hash, hash, "
             "format_version, request_hash, provenance, record_id, service_volunteer_id, "
-            "created_by_id, mac_key_id, mac FROM ledger_transactions ORDER BY id")
+            "created_by_id, mac_key_id, mac FROM ledger_transactions "
+            f"{'' if after_id is None else f'WHERE id > {int(after_id)} '}ORDER BY id")
 
 
 class _stream:
