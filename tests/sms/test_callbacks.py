@@ -117,3 +117,40 @@ def test_an_inbound_reply_reaches_the_reply_handlers_once(client, db, provider, 
     assert seen == [(user.id, "1 20")]
     [inbound] = db.session.execute(select(InboundSms)).scalars().all()
     assert user.phone not in (inbound.provider_message_id or "")
+
+
+@pytest.mark.parametrize("provider", ["aliyun"], indirect=True)
+def test_aliyun_reports_of_a_batch_find_each_message_by_bizid_and_number(
+        app, client, db, provider, dispatcher, make_user, monkeypatch):
+    monkeypatch.setitem(app.config, "SMS_BATCH", 100)
+    from volunteer_hub.notify.dispatcher import Dispatcher
+
+    batching = Dispatcher(app, batch=50, threads=2)
+    try:
+        _users, rows = sent_sms(db, batching, make_user, count=3, event_key="notice:batch")
+    finally:
+        batching.close()
+    assert {s["action"] for s in provider.sent} == {"SendBatchSms"}
+    [out_id] = {s["out_id"] for s in provider.sent}  # one per request, no message's key
+    by_phone = {s["phone"]: s for s in provider.sent}
+    items = [{"phone_number": row.address, "success": ok, "err_code": "DELIVERED",
+              "biz_id": by_phone[row.address]["biz_id"], "out_id": out_id}
+             for row, ok in zip(rows, [True, True, False])]
+    assert client.post(f"/sms/callbacks/aliyun/{CALLBACK_SECRET}/report",
+                       json=items).status_code == 200
+    db.session.expire_all()
+    assert [db.session.get(OutboxMessage, row.id).status for row in rows] == [
+        "delivered", "delivered", "failed"]
+
+
+@pytest.mark.parametrize("provider", ["aliyun"], indirect=True)
+def test_a_short_link_of_a_message_without_a_link_opens_the_inbox(app, db, provider,
+                                                                  make_user):
+    from volunteer_hub.sms.links import link_secret, short_code
+
+    user = make_user()
+    with transaction():
+        [message] = services.enqueue("notice:plain", user, body="请查看通知",
+                                     channels=("sms",), urgent=True)
+    opened = app.test_client().get(f"/s/{short_code(message.id, link_secret(app))}")
+    assert opened.status_code == 303 and opened.headers["Location"].endswith("/me/inbox")
