@@ -12,7 +12,9 @@ Then, on the same data:
 
 1. the API call `POST /api/v1/matching-runs` for the whole city (an admin's token), timed with
    the run's own phases (loading, engine, persisting) and the SQL statements it sent; --reps
-   times (each run replaces the previous run's proposals), the median reported;
+   times (each run replaces the previous run's proposals), the median reported: "cold" runs
+   start with this process's pool cache emptied (as the first run after a volunteer's data
+   changed), "warm" runs find the city's pool kept from the run before (matching/cache.py);
 2. the nightly job (`matching.jobs.nightly_matching`), timed, statements counted;
 3. the engine alone: candidate graph + exact solve on the tables the service loaded;
 4. tracemalloc peak of one more service run (not timed: tracing slows Python down).
@@ -21,7 +23,9 @@ Series continuity: the share of weekly series whose occurrences in the run went 
 volunteer, among those where one volunteer is feasible for all of them.
 
 Default URL: SQLite in a temporary file; PostgreSQL with --url postgresql+psycopg://...
-(the database is emptied: DROP SCHEMA public CASCADE).
+(the database is emptied: DROP SCHEMA public CASCADE). --reuse keeps a database this bench
+built before with the same URL and sizes (the scene is remembered in a JSON file beside it,
+in the temporary directory): for profiling, not for the published figures.
 """
 from __future__ import annotations
 
@@ -301,6 +305,29 @@ def api_run(app, db, scene: dict, counter: StatementCounter) -> dict:
             "engine_seconds": stats.get("seconds"), "phases": stats.get("phase_seconds", {})}
 
 
+def api_runs(app, db, scene: dict, counter: StatementCounter, reps: int, *, cold: bool) -> dict:
+    """reps API runs, each from an emptied pool cache (cold) or from the kept pool (warm,
+    after one run that fills it)."""
+    from volunteer_hub.matching import cache
+
+    def one() -> dict:
+        if cold:
+            with app.app_context():
+                cache.pool_cache().clear()
+        return api_run(app, db, scene, counter)
+
+    if not cold:
+        api_run(app, db, scene, counter)
+    return median_run([one() for _ in range(reps)])
+
+
+def scene_file(url: str, args) -> str:
+    import hashlib
+
+    digest = hashlib.sha1(f"{url} {args.volunteers} {args.slots} {args.seed}".encode()).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), f"vh-match-bench-{digest}.json")
+
+
 def median_run(runs: list[dict]) -> dict:
     """The median run by wall time, with the median of each phase across runs."""
     ok = [r for r in runs if r.get("status") == 201]
@@ -410,17 +437,27 @@ def main() -> None:
     parser.add_argument("--skip-nightly", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-unconstrained", action="store_true", help="no second run without series continuity")
+    parser.add_argument("--reuse", action="store_true", help="keep the database built before (same URL and sizes)")
     args = parser.parse_args()
     url = args.url or "sqlite:///" + os.path.join(tempfile.mkdtemp(prefix="vh-match-"), "bench.db")
     app = make_app(url)
     from volunteer_hub.db import db
 
     with app.app_context():
-        reset(db)
-        log(f"building {args.volunteers} volunteers x {args.slots} slots on {db.engine.dialect.name}")
-        t0 = time.perf_counter()
-        scene = build(db, args.volunteers, args.slots, args.seed)
-        log(f"built in {time.perf_counter() - t0:.1f} s")
+        kept = scene_file(url, args)
+        if args.reuse and os.path.exists(kept):
+            with open(kept) as f:
+                scene = json.load(f)
+            scene["start"], scene["end"] = date.fromisoformat(scene["start"]), date.fromisoformat(scene["end"])
+            log(f"reusing the database built before ({kept})")
+        else:
+            reset(db)
+            log(f"building {args.volunteers} volunteers x {args.slots} slots on {db.engine.dialect.name}")
+            t0 = time.perf_counter()
+            scene = build(db, args.volunteers, args.slots, args.seed)
+            log(f"built in {time.perf_counter() - t0:.1f} s")
+            with open(kept, "w") as f:
+                json.dump(scene, f, default=str)
         counter = StatementCounter(db.engine)
         result: dict = {"engine": db.engine.dialect.name, "python": platform.python_version(),
                         "volunteers": args.volunteers, "slots": args.slots,
@@ -430,9 +467,16 @@ def main() -> None:
             "seconds": statistics.median(a["seconds"] for a in alone), "edges": alone[0]["edges"]}
         log(f"engine alone: {result['engine_alone']}")
         # Each API run withdraws the previous run's proposals and makes the same ones again.
-        runs = [api_run(app, db, scene, counter) for _ in range(args.reps)]
-        result["api"] = median_run(runs)
-        log(f"api: {result['api']}")
+        result["api_cold"] = api_runs(app, db, scene, counter, args.reps, cold=True)
+        log(f"api cold: {result['api_cold']}")
+        result["api"] = api_runs(app, db, scene, counter, args.reps, cold=False)
+        log(f"api warm: {result['api']}")
+        engine_s = result["engine_alone"] and result["engine_alone"]["seconds"]
+        if engine_s:
+            result["ratio"] = {kind: round(result[key]["seconds"] / engine_s, 2)
+                               for kind, key in (("cold", "api_cold"), ("warm", "api"))
+                               if "seconds" in result[key]}
+            log(f"whole run / engine alone: {result['ratio']}")
         if "run_id" in result["api"]:
             result["continuity"] = continuity(db, result["api"]["run_id"])
             if not args.skip_unconstrained:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 import numpy as np
 from sqlalchemy import BigInteger, Select, Text, case, cast, func, select
@@ -40,15 +41,16 @@ def _street_of(community_alias, parent_alias):
 
 @dataclass(frozen=True)
 class SlotSet:
-    """Open slots of a run: engine values (sorted by id) and their table."""
+    """Open slots of a run: engine values (sorted by id) and, when asked for, their table
+    (a run's rounds build their own tables from the slots still open)."""
 
     slots: list[engine.Slot]
     paths: list[str]  # the need's org path, to split a night's slots by community
-    table: SlotTable
+    vocabulary: Vocabulary
 
-    def subset(self, keep: list[int], vocabulary: Vocabulary) -> "SlotSet":
-        slots = [self.slots[i] for i in keep]
-        return SlotSet(slots, [self.paths[i] for i in keep], SlotTable.from_slots(slots, vocabulary))
+    @cached_property
+    def table(self) -> SlotTable:
+        return SlotTable.from_slots(self.slots, self.vocabulary)
 
 
 def matchable_slots_query(path_filter, first: datetime, stop: datetime, *,
@@ -441,7 +443,9 @@ def with_dynamic(static: Pool, pool: Select, *, now: datetime, except_slot_ids=(
     members = pool.subquery()
 
     def of_pool(model_id):
-        return model_id.in_(select(members.c.id))
+        # A semi-join on the pool's id: per assignment row one key lookup, where IN
+        # (the pool) would first build a set of the whole pool for each of the 3 queries.
+        return db.exists().where(members.c.id == model_id)
 
     busy = _raw(
         select(Assignment.volunteer_id, NeedSlot.start, NeedSlot.end)

@@ -251,7 +251,7 @@ def load_tables(org: Org, start: date, end: date, *, except_slot_ids=()):
     pool = cache.org_pool(org.path, today=needs.local_today(), now=needs.local_now(),
                           except_slot_ids=except_slot_ids)
     vocabulary = pool.vocabulary()
-    return loading.SlotSet(slots, paths, SlotTable.from_slots(slots, vocabulary)), pool
+    return loading.SlotSet(slots, paths, vocabulary), pool
 
 
 def new_run(org: Org, start: date, end: date, *, by, kind: str) -> MatchingRun:
