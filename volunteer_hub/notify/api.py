@@ -12,8 +12,8 @@ from volunteer_hub.idempotency import idempotent
 from volunteer_hub.notify import fanout, orders, registry, services
 from volunteer_hub.notify.models import NotificationPreference
 from volunteer_hub.notify.schemas import (
-    ChannelOrderInSchema, ChannelOrderSchema, InboundSmsInSchema, InboundSmsSchema, InboxMessageSchema, InboxPageSchema,
-    InboxQueryArgsSchema, OutboxMessagePageSchema, OutboxMessageSchema, OutboxQueryArgsSchema,
+    ChannelOrderInSchema, ChannelOrderSchema, InboundSmsInSchema, InboundSmsSchema,
+    InboxMessageSchema, InboxPageSchema, InboxQueryArgsSchema, OutboxMessagePageSchema, OutboxMessageSchema, OutboxQueryArgsSchema,
     PreferenceSchema, PushEndpointSchema, PushKeySchema, PushReceiptSchema,
     PushSubscriptionInSchema, PushSubscriptionSchema, ReceiptResultSchema, ReceiptSchema,
 )
@@ -55,7 +55,8 @@ class Preferences(MethodView):
         """The caller's channels and quiet hours."""
         user = api_user()
         return services.get_preference(user.id) or NotificationPreference(
-            user_id=user.id, sms=True, email=True, webpush=True, timezone="Asia/Shanghai")
+            user_id=user.id, timezone="Asia/Shanghai",
+            **dict.fromkeys(registry.PREFERENCES, True))
 
     @blp.arguments(PreferenceSchema)
     @blp.response(200, PreferenceSchema)

@@ -6,6 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import Optional, Regexp
 
+from volunteer_hub.notify import registry
+
 HH_MM = Regexp(r"^([01]?\d|2[0-3]):[0-5]\d$", message=_l("Use the form 22:00."))
 
 
@@ -33,8 +35,7 @@ class PreferencesForm(FlaskForm):
                                            "through."))
 
     def changes(self) -> dict:
-        return {"webpush": self.webpush.data, "wechat": self.wechat.data, "sms": self.sms.data,
-                "email": self.email.data,
+        return {**{name: self[name].data for name in registry.PREFERENCES},
                 "quiet_start": minutes(self.quiet_start.data),
                 "quiet_end": minutes(self.quiet_end.data)}
 

@@ -33,7 +33,7 @@ def partial(condition: str) -> dict:
 # same condition in the query, which a bound parameter is not (PostgreSQL's generic plans,
 # SQLite always).
 CLAIMABLE_SQL = f"status IN ({', '.join(repr(status) for status in CLAIMABLE)})"
-INBOX_SQL = "channel = 'inbox'"
+INBOX_SQL = f"channel = '{registry.INBOX.name}'"
 
 
 def now() -> datetime:

@@ -54,6 +54,7 @@ class PreferenceSchema(Schema):
     sms = fields.Boolean()
     email = fields.Boolean()
     webpush = fields.Boolean()
+    wechat = fields.Boolean()
     quiet_start = fields.Integer(allow_none=True, validate=MINUTE_OF_DAY,
                                  metadata={"description": "minutes after local midnight"})
     quiet_end = fields.Integer(allow_none=True, validate=MINUTE_OF_DAY)

@@ -276,7 +276,7 @@ def _row(event_key, recipient_id, channel, address, subject, body, locale, urgen
 
 
 def enqueue(event_key: str, recipient, *, body: str, subject: str = "",
-            channels: Iterable[str] = ("inbox",), urgent: bool = False,
+            channels: Iterable[str] = (registry.INBOX.name,), urgent: bool = False,
             locale: str | None = None, addresses: dict | None = None,
             link: str | None = None,
             translations: dict[str, str] | None = None) -> list[OutboxMessage]:
@@ -343,7 +343,7 @@ class Target:
     link: str | None = None
 
 
-def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = "sms",
+def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = registry.SMS.name,
                  urgent: bool = False, chunk: int = 5000,
                  channels: Sequence[str] | None = None) -> int:
     """Fan-out: write one message per target into the caller's transaction, in chunks.
