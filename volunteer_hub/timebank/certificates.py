@@ -848,7 +848,6 @@ class PublicCheck:
     superseded: bool  # some hours were corrected or reversed after issue
     transactions: int = 0
     proven_in: object = None  # the signed checkpoint that includes its transactions, if any
-    ledger_sound: bool = True
 
 
 def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
@@ -874,16 +873,12 @@ def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
         return None
     total = sum(minutes for _tx, _r, minutes in snapshot.minted)
     superseded = bool(snapshot.reversed_later)
-    from volunteer_hub.timebank.proofs import LedgerUnsound, covering_checkpoint
+    from volunteer_hub.timebank.proofs import covering_checkpoint
 
-    try:
-        proven_in, sound = covering_checkpoint([tx for tx, _r, _m in snapshot.minted]), True
-    except LedgerUnsound:
-        proven_in, sound = None, False
+    proven_in = covering_checkpoint([tx for tx, _r, _m in snapshot.minted])
     return PublicCheck(
-        number=number, valid=not superseded and sound,
+        number=number, valid=not superseded,
         masked_name=_holder_name(volunteer), total_hours=_hours(total),
         issuer=org.name(locale),
         issued_on=snapshot.as_of.astimezone(_zone()).date().isoformat(),
-        superseded=superseded, transactions=len(snapshot.minted), proven_in=proven_in,
-        ledger_sound=sound)
+        superseded=superseded, transactions=len(snapshot.minted), proven_in=proven_in)

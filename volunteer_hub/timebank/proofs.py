@@ -184,15 +184,32 @@ def anchor_for(transaction_ids: list[int]) -> Anchor:
 
 
 def covering_checkpoint(transaction_ids: list[int]) -> Checkpoint | None:
-    """The first trusted stored checkpoint that includes every transaction (none is made)."""
-    audit = _audit()
-    index_of = {tx_id: index for index, tx_id in enumerate(audit.ids)}
-    if any(tx_id not in index_of for tx_id in transaction_ids):
+    """The smallest stored checkpoint, signed by this ledger's key, whose tree includes every
+    transaction; none is made. Cheap enough for the public page: one COUNT and one
+    signature check (that the ledger extends each checkpoint is the audit's job)."""
+    from sqlalchemy import func, select
+
+    from volunteer_hub.db import db
+    from volunteer_hub.timebank import checkpoints, signing
+    from volunteer_hub.timebank.models import LedgerTransaction
+
+    if not transaction_ids:
         return None
-    needed = max((index_of[tx_id] for tx_id in transaction_ids), default=-1) + 1
-    covering = sorted((cp for cp in audit.checkpoints if needed <= cp.size <= audit.tree.size),
-                      key=lambda cp: (cp.size, cp.time or 0, cp.text))
-    return covering[0] if covering else None
+    needed = db.session.execute(select(func.count(LedgerTransaction.id)).where(
+        LedgerTransaction.id <= max(transaction_ids))).scalar() or 0
+    verifiers = signing.checkpoint_verifiers()
+    for path in checkpoints.stored_paths():
+        try:
+            size = int(path.name.split("-", 1)[0])
+        except ValueError:
+            continue
+        if size < needed:
+            continue
+        try:
+            return checkpoints.verify_checkpoint(path.read_text(encoding="utf-8"), verifiers)
+        except CheckpointError:
+            continue
+    return None
 
 
 def log_block(anchor: Anchor) -> dict:
