@@ -24,6 +24,7 @@ from volunteer_hub.emergency.models import (
     LEVELS,
 )
 from volunteer_hub.errors import DomainError, ValidationFailed
+from volunteer_hub.geo.forms import lat_lon_wgs84, wgs84_pair
 from volunteer_hub.orgs.models import EMERGENCY_TEAM_TYPES, Org, Team
 from volunteer_hub.volunteers.catalogue import CERTIFICATION_KINDS, SKILL_LEVELS, SKILLS
 
@@ -124,8 +125,10 @@ def form_to_plan(form) -> tuple[dict, dict]:
     data = {
         "name": form.get("name", ""), "category": form.get("category", ""),
         "description": form.get("description", ""), "levels": levels,
-        "assembly_points": [{**point, "lat": _number(point["lat"], float),
-                             "lon": _number(point["lon"], float)} for point in points],
+        "assembly_points": [{**point, **lat_lon_wgs84(_number(point["lat"], float),
+                                                      _number(point["lon"], float),
+                                                      form.get("coord_system"))}
+                            for point in points],
         "templates": templates,
     }
     rows = {**data, "levels": level_rows, "assembly_points": points}
@@ -312,7 +315,7 @@ def activation_form(plan_id: int):
 def _incident_place(plan) -> tuple[float | None, float | None, str]:
     """Typed or located coordinates first, else the community or grid picked (its name is the
     address when none was typed); with neither, the service takes the plan's area."""
-    lat, lon = _float("lat"), _float("lon")
+    lat, lon = wgs84_pair(_float("lat"), _float("lon"), request.form.get("coord_system"))
     address = (request.form.get("address") or "").strip()
     picked = places.picked_place(plan, request.form.get("place_id", type=int))
     if lat is None and lon is None and picked is not None:

@@ -12,6 +12,14 @@ from volunteer_hub.feeds.forms import FeedActionForm
 blp = Blueprint("feeds", __name__, template_folder="templates")
 
 
+@blp.app_context_processor
+def inject_coordinate_systems():
+    """The coordinate-system choices for hand-built page forms (geo/ has no blueprint)."""
+    from volunteer_hub.geo import COORD_SYSTEMS
+
+    return {"COORD_SYSTEMS": COORD_SYSTEMS}
+
+
 def _volunteer():
     volunteer = current_user.volunteer
     if volunteer is None:

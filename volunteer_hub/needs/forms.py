@@ -8,6 +8,7 @@ from wtforms import (BooleanField, DateField, DecimalField, FloatField, IntegerF
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from volunteer_hub.accounts.forms import opts
+from volunteer_hub.geo.forms import CoordinateSystemField, lat_lon_wgs84
 from volunteer_hub.needs.catalogue import BENEFICIARY_CATEGORIES, NEED_TYPES, PRIORITIES
 from volunteer_hub.volunteers.catalogue import (
     CERTIFICATION_KINDS, GENDERS, SKILL_LEVELS, SKILLS, WEEKDAYS,
@@ -38,6 +39,7 @@ class BeneficiaryForm(FlaskForm):
                                                               NumberRange(-90, 90)])
     lon = FloatField(_l("Longitude (approximate)"), validators=[Optional(),
                                                                NumberRange(-180, 180)])
+    coord_system = CoordinateSystemField()  # stored as WGS-84 (geo/)
 
     def data_for_service(self) -> dict:
         data = {"category": self.category.data, "name": self.name.data,
@@ -45,7 +47,7 @@ class BeneficiaryForm(FlaskForm):
                 "address": self.address.data or None, "phone": self.phone.data or None,
                 "care_notes": self.care_notes.data or None, "birth_date": self.birth_date.data,
                 "guardian_consent": self.guardian_consent.data,
-                "lat": self.lat.data, "lon": self.lon.data}
+                **lat_lon_wgs84(self.lat.data, self.lon.data, self.coord_system.data)}
         if self.guardian_name.data or self.guardian_phone.data:
             data["guardian"] = {"name": self.guardian_name.data or "",
                                 "phone": self.guardian_phone.data or "",

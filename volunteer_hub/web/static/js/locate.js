@@ -13,6 +13,8 @@
     navigator.geolocation.getCurrentPosition(function (position) {
       lat.value = position.coords.latitude.toFixed(6);
       lon.value = position.coords.longitude.toFixed(6);
+      var system = document.getElementById("coord_system");
+      if (system) system.value = "wgs84";  // the browser's position is WGS-84 (W3C spec)
       status.textContent = button.getAttribute("data-located")
         .replace("{lat}", lat.value).replace("{lon}", lon.value);
     }, function () {
