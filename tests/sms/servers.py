@@ -53,7 +53,11 @@ class _Server:
             wbufsize = 1 << 16  # the answer in one write (flushed per request): no Nagle wait
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                declared = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(declared)
+                if len(body) < declared:  # the client died mid-request: nothing to answer
+                    self.close_connection = True
+                    return
                 with outer.lock:
                     outer.requests += 1
                     status, answer = (outer.fail_next.pop(0) if outer.fail_next
