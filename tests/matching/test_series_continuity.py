@@ -13,6 +13,7 @@ import pytest
 
 from volunteer_hub.matching import SlotTable, VolunteerTable, Weights, vocabulary_for
 from volunteer_hub.matching.domain import PRIORITY_RANK, WeeklyWindow, is_feasible, pair_cost
+from volunteer_hub.matching import series
 from volunteer_hub.matching.series import NO_SERIES, series_of, solve_with_series
 from volunteer_hub.matching.solver import UNASSIGNED
 
@@ -109,7 +110,8 @@ def test_a_series_someone_can_take_whole_goes_to_one_person() -> None:
 
 
 def test_a_series_nobody_can_take_whole_goes_to_as_few_people_as_the_split_allows() -> None:
-    """A can come in weeks 1 and 2, B in weeks 2 and 3 and 4: two faces, not four."""
+    """A can come in weeks 1 and 2, B in weeks 2 and 3 and 4: two faces, not four (week 2,
+    which both can take, goes to the smaller part)."""
     slots = [easy_slot(i + 1, need_id=1, start=BASE_DAY + timedelta(days=7 * i, hours=9),
                        end=BASE_DAY + timedelta(days=7 * i, hours=11), beneficiary_id=1) for i in range(4)]
 
@@ -122,4 +124,57 @@ def test_a_series_nobody_can_take_whole_goes_to_as_few_people_as_the_split_allow
     solved = solve_with_series(SlotTable.from_slots(slots, vocab),
                                VolunteerTable.from_volunteers([a, b], vocab), WEIGHTS, series_of(slots))
     assert len(solved.whole_feasible) == 0
-    assert solved.assignment.tolist() == [0, 1, 1, 1]
+    assert solved.assignment.tolist() == [0, 0, 1, 1]
+
+
+def _people(masks: list[np.ndarray], parts: list[np.ndarray]) -> int:
+    """Faces a split needs: its parts, each a part of one candidate's feasible set."""
+    for part in parts:
+        assert any((part <= mask).all() for mask in masks)
+    return sum(1 for part in parts if part.any())
+
+
+def _brute_force_fewest(masks: list[np.ndarray]) -> int:
+    coverable = np.logical_or.reduce(masks)
+    for size in range(0, len(masks) + 1):
+        for chosen in itertools.combinations(range(len(masks)), size):
+            union = np.zeros(len(coverable), bool)
+            for i in chosen:
+                union |= masks[i]
+            if (union == coverable).all():
+                return size
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_a_split_needs_the_fewest_people_brute_force(seed: int) -> None:
+    """Random feasible sets of up to 7 candidates over up to 9 occurrences: the split's
+    parts are disjoint, each within one candidate's set, cover every occurrence someone
+    can take, and are as few as the brute-force minimum cover."""
+    rng = random.Random(seed)
+    n, k = rng.randint(2, 9), rng.randint(1, 7)
+    masks = [np.array([rng.random() < 0.4 for _ in range(n)]) for _ in range(k)]
+    parts = series.parts_of(masks, series.fewest_parts(masks))
+    coverable = np.logical_or.reduce(masks)
+    covered = np.sum(parts, axis=0) if parts else np.zeros(n, int)
+    assert (covered == coverable).all()  # disjoint and complete
+    assert _people(masks, parts) == _brute_force_fewest(masks)
+
+
+def test_the_greedy_split_s_trap_is_avoided() -> None:
+    """The largest set first (weeks 1-4) would leave weeks 5 and 6 to two more people; the
+    fewest is two: weeks 1, 2, 5 and weeks 3, 4, 6."""
+    masks = [np.array([i + 1 in weeks for i in range(6)]) for weeks in ({1, 2, 3, 4}, {1, 2, 5}, {3, 4, 6})]
+    chosen = series.fewest_parts(masks)
+    assert sorted(chosen) == [1, 2]
+    assert len(series._greedy_cover([series._bits(m) for m in masks], [0, 1, 2], 0b111111)) == 3
+
+
+def test_large_splits_use_the_integer_program_and_stay_minimal(monkeypatch) -> None:
+    """Beyond the enumeration budget the integer program gives the same minimum."""
+    for seed in range(15):
+        rng = random.Random(seed)
+        masks = [np.array([rng.random() < 0.35 for _ in range(9)]) for _ in range(7)]
+        monkeypatch.setattr(series, "EXACT_ENUMERATION_LIMIT", 0)
+        parts = series.parts_of(masks, series.fewest_parts(masks))
+        assert _people(masks, parts) == _brute_force_fewest(masks)

@@ -12,8 +12,14 @@ rows the solve is solver.solve_assignment's, so it is exact for this objective, 
 2. the least total cost;
 
 subject to every (part of a) series going to one volunteer or, if it stays empty, to the
-service's next round, where its occurrences go one by one. The split is greedy: it is not
-proven to need the fewest people (a set cover), only never more than one per part.
+service's next round, where its occurrences go one by one.
+
+The split needs as few people as the constraints allow: its parts come from a minimum set
+cover of the occurrences that anyone can take, by the candidates' feasible sets (exact:
+enumeration of covers by size while that tries at most EXACT_ENUMERATION_LIMIT of them, an
+integer program (scipy's HiGHS milp) beyond; only if that fails, the greedy cover). An
+occurrence that several chosen candidates can take goes to the smallest part so far, so
+that parts of one occurrence (which then go one by one) are rare.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import combinations
+from math import comb
 
 import numpy as np
 
@@ -134,9 +142,8 @@ def _occurrences(slots: SlotTable, vols: VolunteerTable, graph: CandidateGraph, 
 
 
 def split_series(series: IntArray, occurrences: _Occurrences) -> IntArray:
-    """Series nobody can take whole are split into parts one volunteer can take: the
-    candidate feasible for most of the remaining occurrences takes a part (ties: the
-    lowest index), while two or more remain; what is left goes occurrence by occurrence."""
+    """Series nobody can take whole are split into the fewest parts each of which one
+    candidate can take (fewest_parts); a part of one occurrence goes alone."""
     whole = occurrences.whole()
     split = series.copy()
     next_id = int(series.max()) + 1 if len(series) else 0
@@ -149,17 +156,86 @@ def split_series(series: IntArray, occurrences: _Occurrences) -> IntArray:
         rows = occurrences.row[occurrences.starts[ks[0]]: occurrences.starts[ks[0]] + occurrences.counts[ks[0]]]
         masks = [occurrences.ok[occurrences.starts[k]: occurrences.starts[k] + occurrences.counts[k]] for k in ks]
         split[rows] = NO_SERIES
-        remaining = np.ones(len(rows), dtype=bool)
-        while remaining.sum() >= 2:
-            sizes = [int((m & remaining).sum()) for m in masks]
-            best = int(np.argmax(sizes))  # candidates are sorted by volunteer index
-            if sizes[best] < 2:
-                break
-            part = masks[best] & remaining
-            split[rows[part]] = next_id
-            next_id += 1
-            remaining &= ~part
+        for part in parts_of(masks, fewest_parts(masks)):
+            if part.sum() >= 2:
+                split[rows[part]] = next_id
+                next_id += 1
     return split
+
+
+EXACT_ENUMERATION_LIMIT = 20_000  # covers tried by size before the integer program
+
+
+def _bits(mask: np.ndarray) -> int:
+    return sum(1 << int(i) for i in np.flatnonzero(mask))
+
+
+def fewest_parts(masks: Sequence[np.ndarray]) -> list[int]:
+    """Indices of the fewest masks whose union is the union of all (a minimum set cover;
+    ties: masks with more occurrences, then lower indices)."""
+    bits = [_bits(m) for m in masks]
+    target = 0
+    for b in bits:
+        target |= b
+    if target == 0:
+        return []
+    # Only maximal sets can be needed: a subset of another (or a duplicate) never helps.
+    order = sorted(range(len(bits)), key=lambda i: (-bits[i].bit_count(), i))
+    maximal: list[int] = []
+    for i in order:
+        if not any(bits[i] | bits[j] == bits[j] for j in maximal):
+            maximal.append(i)
+    lower = -(-target.bit_count() // bits[maximal[0]].bit_count())
+    tried = 0
+    for size in range(lower, len(maximal) + 1):
+        tried += comb(len(maximal), size)
+        if tried > EXACT_ENUMERATION_LIMIT:
+            return _cover_by_milp(masks, maximal) or _greedy_cover(bits, maximal, target)
+        for chosen in combinations(maximal, size):
+            union = 0
+            for i in chosen:
+                union |= bits[i]
+            if union == target:
+                return list(chosen)
+    return maximal  # not reached: all maximal sets cover the target
+
+
+def _cover_by_milp(masks: Sequence[np.ndarray], candidates: list[int]) -> list[int] | None:
+    """The minimum cover as a 0/1 program: min sum(x) with every coverable occurrence
+    covered at least once. None when the solver gives no proven optimum."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    a = np.column_stack([masks[i] for i in candidates]).astype(float)
+    needed = a.any(axis=1)
+    result = milp(c=np.ones(len(candidates)), integrality=np.ones(len(candidates)), bounds=Bounds(0, 1),
+                  constraints=LinearConstraint(a[needed], lb=1, ub=np.inf), options={"time_limit": 5})
+    if result.status != 0 or result.x is None:
+        return None
+    return [candidates[j] for j in np.flatnonzero(result.x > 0.5)]
+
+
+def _greedy_cover(bits: list[int], candidates: list[int], target: int) -> list[int]:
+    chosen, left = [], target
+    while left:
+        best = max(candidates, key=lambda i: ((bits[i] & left).bit_count(), -i))
+        chosen.append(best)
+        left &= ~bits[best]
+    return chosen
+
+
+def parts_of(masks: Sequence[np.ndarray], chosen: list[int]) -> list[np.ndarray]:
+    """Disjoint parts, one per chosen mask: an occurrence only one chosen mask can take goes
+    to it, one that several can take to the smallest part so far."""
+    if not chosen:
+        return []
+    allowed = np.column_stack([masks[i] for i in chosen])
+    parts = np.zeros_like(allowed)
+    sole = allowed.sum(axis=1) == 1
+    parts[sole] = allowed[sole]
+    for occurrence in np.flatnonzero(allowed.sum(axis=1) > 1):
+        sizes = np.where(allowed[occurrence], parts.sum(axis=0), np.iinfo(np.int64).max)
+        parts[occurrence, int(np.argmin(sizes))] = True
+    return [parts[:, j] for j in range(len(chosen))]
 
 
 def _whole_series_pairs(
