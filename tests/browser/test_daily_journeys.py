@@ -159,7 +159,14 @@ def time_passes(minutes: int) -> None:
     db.session.commit()
 
 
-def test_from_sign_up_to_hours_star_and_certificate(phone, tree, make_staff):
+def test_from_sign_up_to_hours_star_and_certificate(phone, tree, make_staff, app, monkeypatch,
+                                                     tmp_path):
+    from tests.timebank.test_certificates import ready_issuer
+
+    # the community certifies once its admins set what certificates print (issue 16); the
+    # certificate makes a ledger checkpoint: kept out of the session's instance folder
+    ready_issuer(db, tree["a"])
+    monkeypatch.setitem(app.config, "LEDGER_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
     organizer = make_staff(tree["a"], "organizer")
     words = phone.words
     tomorrow = local_today() + timedelta(days=1)
