@@ -4,7 +4,9 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectField
 
-FORMAT_CHOICES = [("csv", _l("CSV files (ZIP, opens in Excel)")), ("json", _l("JSON"))]
+from volunteer_hub.accounts.forms import opts
+
+FORMAT_CHOICES = opts([("csv", _l("CSV files (ZIP, opens in Excel)")), ("json", _l("JSON"))])
 
 
 class ExportForm(FlaskForm):

@@ -7,6 +7,7 @@ from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from volunteer_hub.accounts.forms import opts
 from volunteer_hub.accounts.permissions import path_filter, scope_paths
 from volunteer_hub.accounts.views import role_required
 from volunteer_hub.db import db, transaction
@@ -30,7 +31,7 @@ def _page(numbers_form: NumbersForm, report=None, status: int = 200):
     if not orgs:
         abort(403)
     export_form = ExportForm(request.args if "org_id" in request.args else None)
-    export_form.org_id.choices = [(org.id, org.name_zh) for org in orgs]
+    export_form.org_id.choices = opts((org.id, org.name_zh) for org in orgs)
     return render_template("national/org.html", export_form=export_form,
                            numbers_form=numbers_form, report=report,
                            version=FORMAT_VERSION), status
@@ -46,7 +47,7 @@ def org_page():
 @role_required
 def org_download():
     form = ExportForm(request.args)
-    form.org_id.choices = [(org.id, org.name_zh) for org in _orgs()]
+    form.org_id.choices = opts((org.id, org.name_zh) for org in _orgs())
     if not form.validate():
         abort(404)
     return org_export(form.org_id.data, current_user, form.format.data)

@@ -12,11 +12,14 @@
       button.textContent = button.getAttribute("data-copied-text") || original;
       setTimeout(function () { button.textContent = original; }, 2000);
     };
-    source.select();
+    var selectAndCopy = function () {
+      source.select();  // selected at least, for a manual copy
+      if (document.execCommand && document.execCommand("copy")) { done(); }
+    };
     if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(source.value).then(done, function () {});
-    } else if (document.execCommand && document.execCommand("copy")) {
-      done();
+      navigator.clipboard.writeText(source.value).then(done, selectAndCopy);
+    } else {
+      selectAndCopy();
     }
   });
 })();
