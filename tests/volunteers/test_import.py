@@ -166,3 +166,18 @@ def test_the_command_exits_0_and_reports_progress_on_a_long_file(app, tree, tmp_
     assert result.exit_code == 0, result.output
     assert [line for line in result.stderr.splitlines() if "/" in line] == \
         ["3/7", "6/7", "7/7"]
+
+
+def test_a_minor_needs_the_guardian_columns_like_the_api_asks(app, tree, db):
+    from datetime import timedelta
+
+    birth = date.today().replace(month=1, day=1) - timedelta(days=365 * 16)
+    number = make_id_number(birth=birth)
+    header = "姓名,身份证号,手机号,社区编码,监护人姓名,监护人电话,监护人关系\n"
+    without = header + f"小明,{number},{unique_phone()},CB,,,\n"
+    with app.test_request_context(), force_locale("zh_Hans"):
+        report = import_volunteers(without.encode())
+        assert [(p.line, p.field) for p in report.problems] == [(2, "监护人姓名")]
+    with_guardian = header + f"小明,{number},{unique_phone()},CB,王芳,{unique_phone()},母亲\n"
+    report = import_volunteers(with_guardian.encode())
+    assert report.imported == 1, report.problems

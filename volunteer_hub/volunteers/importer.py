@@ -3,7 +3,8 @@
 Columns (English or the Chinese headers a street office's Excel sheet has, see COLUMNS):
 real_name 姓名, id_type 证件类型, id_number 身份证号, phone 手机号, community_code 社区编码,
 grid_code 网格编码, gender 性别, birth_date 出生日期, email 邮箱, skills 技能
-("first_aid:2;driving:1"), lat 纬度, lon 经度, coord_system 坐标系 (wgs84 | gcj02 | bd09).
+("first_aid:2;driving:1"), lat 纬度, lon 经度, coord_system 坐标系 (wgs84 | gcj02 | bd09),
+guardian_name 监护人姓名, guardian_phone 监护人电话, guardian_relationship 监护人关系 (under 18).
 Files: UTF-8 (with or without BOM), GBK/GB18030, or UTF-16 with its BOM (Excel's "Unicode
 text", tab separated); commas, tabs or semicolons. Each row is validated by the API's
 RegistrationSchema and registered by register_volunteer; every problem names the file's own
@@ -49,12 +50,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "lat": ("lat", "latitude", "纬度"),
     "lon": ("lon", "lng", "longitude", "经度"),
     "coord_system": ("coord_system", "坐标系", "坐标系统"),
+    "guardian_name": ("guardian_name", "监护人姓名", "监护人"),
+    "guardian_phone": ("guardian_phone", "监护人电话", "监护人手机号", "监护人联系电话"),
+    "guardian_relationship": ("guardian_relationship", "监护人关系", "与监护人关系"),
 }
 REQUIRED_COLUMNS = ("real_name", "id_number", "phone", "community_code")
 # Which column a registration field's error belongs to.
 FIELD_COLUMNS = {"community_id": "community_code", "grid_id": "grid_code",
                  "agree_sensitive_data": "row", "agree_terms": "row", "password": "row",
-                 "guardian": "birth_date", "languages": "row"}
+                 "guardian": "guardian_name", "languages": "row"}
 GENDERS = {"男": "male", "女": "female", "m": "male", "f": "female", "male": "male",
            "female": "female"}
 ID_TYPES = {"居民身份证": "mainland_id", "身份证": "mainland_id"}
@@ -64,6 +68,8 @@ COLUMN_LABELS = {
     "grid_code": _l("Grid code"), "gender": _l("Gender"), "birth_date": _l("Date of birth"),
     "email": _l("E-mail"), "skills": _l("Skills"), "lat": _l("Latitude"),
     "lon": _l("Longitude"), "coord_system": _l("Coordinate system"), "row": _l("Row"),
+    "guardian_name": _l("Guardian's name"), "guardian_phone": _l("Guardian's phone"),
+    "guardian_relationship": _l("Relationship"),
 }
 
 
@@ -211,6 +217,9 @@ def _payload(row: dict, columns: dict[str, str], orgs: dict[str, Org]) -> dict:
     if skills:
         payload["skills"] = skills
     payload.update(_coordinates(row, columns))
+    guardian = {key: cell(f"guardian_{key}") for key in ("name", "phone", "relationship")}
+    if any(guardian.values()):
+        payload["guardian"] = {key: value for key, value in guardian.items() if value}
     return payload
 
 
