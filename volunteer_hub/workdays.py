@@ -8,6 +8,7 @@ must know the deadline may be off by the holidays nobody published yet.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -44,6 +45,7 @@ REASON_LABELS = {
 _warned_years: set[int] = set()
 
 
+@functools.cache
 def covered_years() -> range:
     years = [day.year for day in chinese_calendar.holidays]
     return range(min(years), max(years) + 1)
