@@ -214,6 +214,9 @@ class DefaultConfig:
     # [open] An account with no login and no service for this many days is closed
     # (pseudonymized, hours kept); 0 turns the rule off.
     RETENTION_INACTIVE_ACCOUNT_DAYS = 3 * 365
+    # The holder is warned (SMS, else e-mail, else inbox) this many days before; an account
+    # is closed only after a warning that old with no login since. 0: no warning.
+    RETENTION_INACTIVE_WARNING_DAYS = 30
     # Access records are kept at least 3 years (PIPL Art. 55-56): a lower value is raised
     # to RETENTION_ACCESS_LOG_MIN_DAYS.
     RETENTION_ACCESS_LOG_DAYS = 1095

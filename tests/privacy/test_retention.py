@@ -52,20 +52,48 @@ def test_a_run_applies_each_rule_and_stores_what_it_did(app, db, tree, make_volu
     run = run_retention(trigger="test")
     db.session.commit()
     assert json.loads(run.counts) == {"access_logs": 1, "idempotency": 1,
-                                      "inactive_accounts": 1, "messages": 1}
+                                      "inactive_accounts": 0, "inactive_warnings": 1,
+                                      "messages": 1}
     # access records: 3 years kept (1200 days gone, 800 kept)
     assert _count(db, PersonalDataAccess) == 2
-    # messages: the old sent one gone, the old pending one kept
-    assert sorted(m.event_key for m in db.session.execute(select(OutboxMessage)).scalars()) \
-        == ["e400pending", "e5sent"]
+    # messages: the old sent one gone, the old pending one kept, the warning written
+    assert sorted(m.event_key for m in db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient_id == active.user_id)).scalars()) == ["e400pending", "e5sent"]
+    (warning,) = db.session.execute(select(OutboxMessage).where(
+        OutboxMessage.recipient_id == idle.user_id)).scalars().all()
+    assert "注销" in warning.body  # SMS when a gateway is set up, else the inbox
     assert _count(db, IdempotencyRecord) == 1
+    assert _count(db, ClosedAccount) == 0  # warned first, closed a month later
+
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.id == warning.id)
+                       .values(created_at=_ago(31)))
+    db.session.commit()
+    again = run_retention(trigger="test")
+    db.session.commit()
+    assert json.loads(again.counts)["inactive_accounts"] == 1
+    assert json.loads(again.counts)["inactive_warnings"] == 0
     # the idle volunteer is closed (pseudonymized); staff with a role and the active one not
     closed = db.session.execute(select(ClosedAccount)).scalar_one()
     assert (closed.user_id, closed.reason) == (idle.user_id, "inactive")
     assert db.session.get(Volunteer, idle.id).real_name.startswith("已注销志愿者 #")
     assert db.session.get(User, staff.id).active
     assert db.session.get(Volunteer, active.id).real_name == "张三"
-    assert _count(db, RetentionRun) == 1
+    assert _count(db, RetentionRun) == 2
+
+
+def test_a_login_after_the_warning_keeps_the_account(app, db, tree, make_volunteer,
+                                                     make_staff, client, auth_header):
+    idle, _active, _staff = _seed(db, tree, make_volunteer, make_staff)
+    run_retention(trigger="test")
+    db.session.commit()
+    db.session.execute(update(OutboxMessage).where(OutboxMessage.recipient_id == idle.user_id)
+                       .values(created_at=_ago(31)))
+    db.session.commit()
+    auth_header(idle.user)  # logs in
+    run = run_retention(trigger="test")
+    db.session.commit()
+    assert json.loads(run.counts)["inactive_accounts"] == 0
+    assert _count(db, ClosedAccount) == 0
 
 
 def test_the_access_log_minimum_cannot_be_lowered(app, db, tree, make_volunteer, make_staff):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from datetime import date as date_type
 from typing import Callable
 
 from flask import current_app
@@ -84,10 +85,70 @@ def inactive_users(cutoff: datetime) -> list:
         .order_by(User.id)).scalars().all()
 
 
+WARNING_EVENT = "privacy.inactive:{user_id}:"
+
+
+def _last_activity(user) -> datetime:
+    """The latest login, creation or service of `user`, naive UTC."""
+    from volunteer_hub.records.models import ServiceRecord
+
+    moments = [user.last_login_at, user.created_at]
+    if user.volunteer is not None:
+        moments.append(db.session.scalar(select(func.max(ServiceRecord.created_at)).where(
+            ServiceRecord.volunteer_id == user.volunteer.id)))
+    return max(moment.replace(tzinfo=None) if moment.tzinfo is None
+               else moment.astimezone(UTC).replace(tzinfo=None)
+               for moment in moments if moment is not None)
+
+
+def _warned_at(user) -> datetime | None:
+    """When the current stretch of inactivity was announced to `user` (None: not yet)."""
+    from volunteer_hub.notify.models import OutboxMessage
+
+    warned = db.session.scalar(select(func.max(OutboxMessage.created_at)).where(
+        OutboxMessage.recipient_id == user.id,
+        OutboxMessage.event_key.startswith(WARNING_EVENT.format(user_id=user.id))))
+    return warned if warned is not None and warned >= _last_activity(user) else None
+
+
+def _warn(user, closes_on: date_type, now: datetime) -> None:
+    from flask_babel import force_locale, gettext
+
+    from volunteer_hub.notify.services import enqueue
+
+    with force_locale(user.locale or "zh_Hans"):
+        body = gettext("Your Volunteer Hub account has not been used for a long time and will "
+                       "be closed on %(date)s: your personal data is then deleted, your service "
+                       "hours are kept. Log in before then to keep it.",
+                       date=closes_on.isoformat())
+    enqueue(WARNING_EVENT.format(user_id=user.id) + f"{now:%Y%m%d}", user, body=body,
+            channels=("sms",))
+
+
+def _inactive_warnings(cutoff: datetime, dry_run: bool) -> int:
+    """Warn the accounts the closing rule will reach within the warning period."""
+    warning_days = int(current_app.config["RETENTION_INACTIVE_WARNING_DAYS"] or 0)
+    if not warning_days:
+        return 0
+    now = cutoff + timedelta(days=days_kept(RULES_BY_KIND["inactive_accounts"]))
+    users = [user for user in inactive_users(cutoff + timedelta(days=warning_days))
+             if _warned_at(user) is None]
+    if not dry_run:
+        closes_on = (now + timedelta(days=warning_days)).date()
+        for user in users:
+            _warn(user, closes_on, now)
+    return len(users)
+
+
 def _inactive_accounts(cutoff: datetime, dry_run: bool) -> int:
+    """Close the inactive accounts warned long enough ago (or at once without warnings)."""
     from volunteer_hub.privacy.closure import close_account
 
-    users = inactive_users(cutoff)
+    warning_days = int(current_app.config["RETENTION_INACTIVE_WARNING_DAYS"] or 0)
+    now = cutoff + timedelta(days=days_kept(RULES_BY_KIND["inactive_accounts"]))
+    users = [user for user in inactive_users(cutoff)
+             if not warning_days or ((warned := _warned_at(user)) is not None
+                                     and warned <= now - timedelta(days=warning_days))]
     if not dry_run:
         for user in users:
             close_account(user, reason="inactive")
@@ -97,6 +158,8 @@ def _inactive_accounts(cutoff: datetime, dry_run: bool) -> int:
 RULES: tuple[Rule, ...] = (
     Rule("inactive_accounts", _l("Inactive accounts closed"),
          "RETENTION_INACTIVE_ACCOUNT_DAYS", _inactive_accounts),
+    Rule("inactive_warnings", _l("Inactive accounts warned before closing"),
+         "RETENTION_INACTIVE_ACCOUNT_DAYS", _inactive_warnings),
     Rule("access_logs", _l("Access records deleted"), "RETENTION_ACCESS_LOG_DAYS",
          _access_logs, minimum_setting="RETENTION_ACCESS_LOG_MIN_DAYS"),
     Rule("messages", _l("Messages deleted"), "RETENTION_MESSAGES_DAYS", _messages),
@@ -104,6 +167,7 @@ RULES: tuple[Rule, ...] = (
          "RETENTION_IDEMPOTENCY_DAYS", _idempotency),
 )
 RULE_LABELS = {rule.kind: rule.label for rule in RULES}
+RULES_BY_KIND = {rule.kind: rule for rule in RULES}
 
 
 def days_kept(rule: Rule) -> int:
