@@ -93,6 +93,10 @@ class WeChatApi:
         session = getattr(self.local, "session", None)
         if session is None:
             session = self.local.session = requests.Session()
+            # The environment's proxies, read once: requests reads them on every request
+            # otherwise, which took longer than the request itself.
+            session.proxies = requests.utils.get_environ_proxies(self.settings.api_base)
+            session.trust_env = False
         return session
 
     def request(self, method: str, path: str, *, params: dict | None = None,
