@@ -60,6 +60,29 @@ def _read_by_its_volunteer(assignment) -> bool:
 AssignmentPageSchema = page_of(AssignmentSchema)
 
 
+class ReadBackProposals(fields.List):
+    """A run's proposals, as AssignmentSchema dumps them (the OpenAPI document says so).
+    Those read back in one query (services.run_view: plain dicts, for their organizer) go
+    through each of AssignmentSchema's fields directly: marshmallow's per-object machinery
+    took about 0.5 ms a proposal, more than the matching itself for a city's 5,000."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None or not all(isinstance(item, dict) for item in value):
+            return super()._serialize(value, attr, obj, **kwargs)
+        plan = [(name, (field.attribute or name).split("."), field)
+                for name, field in AssignmentSchema().dump_fields.items()]
+        return [{name: field._serialize(_dotted(item, path), name, item) for name, path, field in plan}
+                for item in value]
+
+
+def _dotted(item: dict, path: list[str]):
+    for key in path:
+        if item is None:
+            return None
+        item = item.get(key)
+    return item
+
+
 class MatchingRunSchema(Schema):
     id = fields.Integer()
     org_id = fields.Integer()
@@ -69,7 +92,7 @@ class MatchingRunSchema(Schema):
     created_by_id = fields.Integer(allow_none=True)
     created_at = Instant()
     stats = fields.Dict()
-    proposals = fields.List(fields.Nested(AssignmentSchema), attribute="assignments")
+    proposals = ReadBackProposals(fields.Nested(AssignmentSchema), attribute="assignments")
 
 
 class MatchingRunSummarySchema(Schema):
