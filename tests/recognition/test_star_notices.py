@@ -32,7 +32,7 @@ def test_star_level_follows_the_setting(app):
 
 
 def test_new_level_is_listed_then_final(client, db, tree, make_staff, make_volunteer,
-                                        thresholds):
+                                        thresholds, auth_header):
     organizer = make_staff(tree["a"], "organizer")
     volunteer = make_volunteer(tree["b"], real_name="欧阳娜娜")
     quiet = make_volunteer(tree["b"], real_name="周明")
@@ -55,6 +55,10 @@ def test_new_level_is_listed_then_final(client, db, tree, make_staff, make_volun
     assert 'data-star-notice' not in client.get("/orgs/CA/star-notices").get_data(as_text=True)
     assert client.get("/orgs/NOPE/star-notices").status_code == 404
 
+    balance = client.get(f"/api/v1/volunteers/{volunteer.id}/balance",
+                         headers=auth_header(volunteer.user)).get_json()
+    assert balance["star_level"] == 1 and balance["final_star_level"] == 0
+    assert datetime.fromisoformat(balance["star_notice_ends_at"]) == notice.ends_at
     login(client, volunteer.user)
     hours = client.get("/me/hours").get_data(as_text=True)
     assert 'data-star-notice="1"' in hours and "公示中" in hours

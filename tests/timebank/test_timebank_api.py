@@ -41,7 +41,7 @@ def test_balance_history_and_idempotent_donation(client, db, tree, make_staff, m
     balance = client.get(f"/api/v1/volunteers/{volunteer.id}/balance", headers=me).get_json()
     assert balance == {"volunteer_id": volunteer.id, "individual_minutes": 180,
                        "group_minutes": 0, "total_minutes": 180, "service_minutes": 180,
-                       "star_level": 0}
+                       "star_level": 0, "final_star_level": 0, "star_notice_ends_at": None}
     assert client.post(f"/api/v1/volunteers/{volunteer.id}/donations", headers=me,
                        json={"minutes": 30}).status_code == 428
     headers = {**me, "Idempotency-Key": "don-1"}

@@ -53,11 +53,16 @@ def _other_volunteer(volunteer_id: int):
 
 
 def balance_payload(volunteer) -> dict:
+    from volunteer_hub.recognition.stars import final_level, pending_notices
+
     balance = services.balance_of(volunteer)
     served = services.service_minutes(volunteer)
+    pending = pending_notices(volunteer)
     return {"volunteer_id": volunteer.id, "individual_minutes": balance.individual,
             "group_minutes": balance.group, "total_minutes": balance.total,
-            "service_minutes": served, "star_level": services.star_level(served)}
+            "service_minutes": served, "star_level": services.star_level(served),
+            "final_star_level": final_level(volunteer),
+            "star_notice_ends_at": pending[-1].ends_at if pending else None}
 
 
 @blp.route("/volunteers/<int:volunteer_id>/balance")

@@ -13,7 +13,11 @@ class BalanceSchema(Schema):
     group_minutes = fields.Integer()
     total_minutes = fields.Integer()
     service_minutes = fields.Integer()
-    star_level = fields.Integer()
+    star_level = fields.Integer(metadata={"description": "the level the hours reach"})
+    final_star_level = fields.Integer(metadata={
+        "description": "the highest level whose public notice period (公示) is over"})
+    star_notice_ends_at = Instant(allow_none=True, metadata={
+        "description": "while a new level is in its notice period: when it becomes final"})
 
 
 class HistoryEntrySchema(Schema):
