@@ -185,6 +185,7 @@ class DefaultConfig:
     WECHAT_APP_ID: str | None = None
     WECHAT_APP_SECRET: str | None = None
     WECHAT_TOKEN: str | None = None  # the server configuration's Token: event signatures
+    WECHAT_ENCODING_AES_KEY: str | None = None  # EncodingAESKey, for pushes in safe mode
     WECHAT_API_BASE = "https://api.weixin.qq.com"  # overridable for a local test server
     WECHAT_OAUTH_BASE = "https://open.weixin.qq.com"  # the web-authorization page's host
     # Template per message kind (volunteer_hub.sms.kinds names): either the template id, whose

@@ -130,3 +130,59 @@ def test_the_server_url_check_echoes_only_when_signed(client, wechat_config):
 def test_without_an_event_token_nothing_is_accepted(client, wechat_config, monkeypatch):
     monkeypatch.setitem(client.application.config, "WECHAT_TOKEN", None)
     assert client.get("/wechat/events", query_string=signed(echostr="1")).status_code == 403
+
+
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # an EncodingAESKey: 43 characters
+
+
+def safe_mode(xml: str, app_id: str, token: str = EVENT_TOKEN) -> tuple[dict, str]:
+    """A push in safe mode as WeChat's documentation describes it: AES-256-CBC with the key
+    base64(EncodingAESKey + "="), IV its first 16 bytes, over random(16) + length(4, network
+    order) + XML + app id, PKCS#7 to 32 bytes; msg_signature = sha1(sorted token, timestamp,
+    nonce, Encrypt)."""
+    import base64
+    import os
+    import struct
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    key = base64.b64decode(AES_KEY + "=")
+    plain = os.urandom(16) + struct.pack(">I", len(xml.encode())) + xml.encode() + app_id.encode()
+    pad = 32 - len(plain) % 32
+    plain += bytes([pad]) * pad
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    encrypted = base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
+    query = signed(token, encrypt_type="aes")
+    query["msg_signature"] = hashlib.sha1("".join(sorted(
+        [token, query["timestamp"], query["nonce"], encrypted])).encode()).hexdigest()
+    body = (f"<xml><ToUserName><![CDATA[gh_7f083739789a]]></ToUserName>"
+            f"<Encrypt><![CDATA[{encrypted}]]></Encrypt></xml>")
+    return query, body
+
+
+def test_a_push_in_safe_mode_is_decrypted(client, db, sent_notice, wechat_config,
+                                          monkeypatch):
+    monkeypatch.setitem(client.application.config, "WECHAT_ENCODING_AES_KEY", AES_KEY)
+    query, body = safe_mode(job_finished(sent_notice.provider_message_id, "success"),
+                            wechat_config["WECHAT_APP_ID"])
+
+    answer = client.post("/wechat/events", query_string=query, data=body,
+                         content_type="text/xml")
+
+    assert answer.status_code == 200
+    assert rows(db)[0].status == "delivered"
+
+
+def test_a_safe_mode_push_for_another_app_or_badly_signed_is_refused(client, db, sent_notice,
+                                                                      wechat_config,
+                                                                      monkeypatch):
+    monkeypatch.setitem(client.application.config, "WECHAT_ENCODING_AES_KEY", AES_KEY)
+    event = job_finished(sent_notice.provider_message_id, "success")
+    query, body = safe_mode(event, "wxSomeOtherApp00000")
+    assert client.post("/wechat/events", query_string=query, data=body,
+                       content_type="text/xml").status_code == 403
+    query, body = safe_mode(event, wechat_config["WECHAT_APP_ID"])
+    query["msg_signature"] = "0" * 40
+    assert client.post("/wechat/events", query_string=query, data=body,
+                       content_type="text/xml").status_code == 403
+    assert rows(db)[0].status == "sent"

@@ -8,9 +8,14 @@ Logging out turns that off for the session, so that the next page does not log b
 """
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import hmac
 import secrets
+import struct
 import time
+from xml.etree import ElementTree
 from xml.parsers.expat import ExpatError
 
 from flask import (Blueprint, abort, current_app, flash, redirect, render_template, request,
@@ -18,9 +23,9 @@ from flask import (Blueprint, abort, current_app, flash, redirect, render_templa
 from flask_babel import gettext
 from flask_login import current_user, login_required, login_user, user_logged_out
 from wechatpy import parse_message
+from wechatpy.crypto import PrpCrypto
 from wechatpy.events import TemplateSendJobFinishEvent
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.utils import check_signature
+from wechatpy.exceptions import InvalidAppIdException
 
 from volunteer_hub.db import transaction, utcnow
 from volunteer_hub.errors import DomainError
@@ -205,30 +210,53 @@ def _finish_login(pending: dict, openid: str):
 
 # -- WeChat's pushes (服务器配置 URL) ---------------------------------------------------------
 
-def _signed() -> bool:
-    token = current_app.config.get("WECHAT_TOKEN")
-    parts = [request.args.get(name, "") for name in ("signature", "timestamp", "nonce")]
-    if not token or not all(parts):
+def signature(token: str, *parts: str) -> str:
+    """WeChat's signature: sha1 of the token and the parts, sorted and joined."""
+    return hashlib.sha1("".join(sorted((token, *parts))).encode()).hexdigest()
+
+
+def _signed(token: str | None, given: str | None, *parts: str) -> bool:
+    if not token or not given or not all(parts):
         return False
+    return hmac.compare_digest(signature(token, *parts).encode(), given.encode())
+
+
+def _event_xml(token: str) -> str:
+    """The push's XML; in safe mode (encrypt_type=aes) decrypted with the EncodingAESKey after
+    its msg_signature (over the token, timestamp, nonce and the ciphertext) is checked."""
+    raw = request.get_data()
+    if request.args.get("encrypt_type", "raw") != "aes":
+        return raw
+    aes_key = current_app.config.get("WECHAT_ENCODING_AES_KEY")
+    if not aes_key:
+        abort(403)
+    encrypted = ElementTree.fromstring(raw).findtext("Encrypt") or ""
+    if not _signed(token, request.args.get("msg_signature"), request.args["timestamp"],
+                   request.args["nonce"], encrypted):
+        abort(403)
+    key = base64.b64decode(aes_key + "=")
     try:
-        check_signature(token, *parts)
-    except InvalidSignatureException:
-        return False
-    return True
+        return PrpCrypto(key).decrypt(encrypted, current_app.config["WECHAT_APP_ID"])
+    except InvalidAppIdException:
+        abort(403)
 
 
 @blp.route("/events", methods=["GET", "POST"])
 @csrf.exempt
 def events():
-    """GET: WeChat checks the URL (echo `echostr`); POST: an event, as XML (plain-text or
-    compatible mode). Both signed: sha1 of the sorted token, timestamp and nonce."""
-    if not _signed():
+    """GET: WeChat checks the URL (echo `echostr`); POST: an event, as XML (plain text,
+    compatible or safe mode). Signed: sha1 of the sorted token, timestamp and nonce."""
+    token = current_app.config.get("WECHAT_TOKEN")
+    args = request.args
+    if not _signed(token, args.get("signature"), args.get("timestamp", ""),
+                   args.get("nonce", "")):
         abort(403)
     if request.method == "GET":
-        return request.args.get("echostr", ""), 200, {"Content-Type": "text/plain"}
+        return args.get("echostr", ""), 200, {"Content-Type": "text/plain"}
     try:
-        message = parse_message(request.get_data())
-    except (ExpatError, KeyError, AttributeError, TypeError, ValueError):
+        message = parse_message(_event_xml(token))
+    except (ExpatError, ElementTree.ParseError, KeyError, AttributeError, TypeError,
+            ValueError, IndexError, struct.error, binascii.Error):
         abort(400)  # malformed XML from a sender holding the token: nothing to record
     if isinstance(message, TemplateSendJobFinishEvent) and message.id is not None:
         with transaction():
