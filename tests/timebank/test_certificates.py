@@ -265,3 +265,17 @@ def test_key_comes_from_settings_or_is_generated_once(app, db, tmp_path):
     assert certificates.write_new_key(path, exclusive=True)
     assert not certificates.write_new_key(path, exclusive=True)  # the first one stays
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_numbers_issued_before_per_org_issuers_still_resolve(client, db, earned):
+    """A certificate printed before issue 16 named the volunteer's community and every org's
+    hours; its number keeps checking on the public page."""
+    volunteer = earned["volunteer"]
+    snapshot = certificates._snapshot_of(certificates._service_rows(volunteer), None)
+    old = certificates._legacy_number(volunteer, snapshot)
+    assert "-O" not in old
+    html = client.get(f"/certificates/{old}").get_data(as_text=True)
+    assert 'data-certificate-valid="true"' in html
+    assert 'data-hours="4.5"' in html and "乙社区" in html
+    forged = old[:-1] + ("0" if old[-1] != "0" else "1")
+    assert client.get(f"/certificates/{forged}").status_code == 404

@@ -53,6 +53,8 @@ FORMATS = ("vh-certificate/1", FORMAT)
 KEY_FILE = "certificate_key.pem"
 PAYLOAD_PREFIX = "vhcert1:"
 _PAYLOAD_RE = re.compile(rb"vhcert1:([A-Za-z0-9_\-]+={0,2})\.([A-Za-z0-9_\-]+={0,2})")
+LEGACY_NUMBER_RE = re.compile(r"^(?P<volunteer>[A-Za-z0-9_\-]{1,32})-(?P<cutoff>[0-9]{1,12})-"
+                              r"(?P<digest>[0-9A-F]{12})$")  # before per-org issuers
 NUMBER_RE = re.compile(r"^(?P<volunteer>[A-Za-z0-9_\-]{1,32})-O(?P<org>[0-9]{1,9})-"
                        r"(?P<cutoff>[0-9]{1,12})-(?P<digest>[0-9A-F]{12})$")
 
@@ -851,25 +853,33 @@ class PublicCheck:
 
 
 def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
-    """Recompute the certificate a number names; None for an unknown or malformed number."""
+    """Recompute the certificate a number names; None for an unknown or malformed number.
+    Numbers of certificates issued before per-org issuers (no ``-O<org>``) still resolve."""
     from sqlalchemy import select
 
     from volunteer_hub.db import db
+    from volunteer_hub.orgs.models import Org
     from volunteer_hub.volunteers.models import Volunteer
 
-    match = NUMBER_RE.match(number or "")
+    match = NUMBER_RE.match(number or "") or LEGACY_NUMBER_RE.match(number or "")
     if match is None:
         return None
-    from volunteer_hub.orgs.models import Org
-
     volunteer = db.session.execute(select(Volunteer).filter_by(
         volunteer_number=match["volunteer"])).scalar_one_or_none()
-    org = db.session.get(Org, int(match["org"]))
-    if volunteer is None or org is None:
+    if volunteer is None:
         return None
-    snapshot = _snapshot(volunteer, org.id, int(match["cutoff"]))
-    if not snapshot.minted or not hmac.compare_digest(
-            certificate_number(volunteer, org.id, snapshot), number):
+    cutoff = int(match["cutoff"])
+    if "org" in match.groupdict():
+        org = db.session.get(Org, int(match["org"]))
+        if org is None:
+            return None
+        snapshot = _snapshot(volunteer, org.id, cutoff)
+        expected = certificate_number(volunteer, org.id, snapshot) if snapshot.minted else ""
+    else:  # issued by the volunteer's community, over every org's hours
+        org = volunteer.community
+        snapshot = _snapshot_of(_service_rows(volunteer), cutoff)
+        expected = _legacy_number(volunteer, snapshot) if snapshot.minted else ""
+    if not expected or not hmac.compare_digest(expected, number):
         return None
     total = sum(minutes for _tx, _r, minutes in snapshot.minted)
     superseded = bool(snapshot.reversed_later)
@@ -882,3 +892,11 @@ def check_number(number: str, *, locale: str = "zh_Hans") -> PublicCheck | None:
         issuer=org.name(locale),
         issued_on=snapshot.as_of.astimezone(_zone()).date().isoformat(),
         superseded=superseded, transactions=len(snapshot.minted), proven_in=proven_in)
+
+
+def _legacy_number(volunteer, snapshot: _Snapshot) -> str:
+    core = json.dumps([volunteer.id, snapshot.cutoff,
+                       [[record_id, minutes] for _tx, record_id, minutes in snapshot.minted]],
+                      separators=(",", ":")).encode()
+    digest = hmac.new(_number_key(), core, hashlib.sha256).hexdigest()[:12].upper()
+    return f"{volunteer.volunteer_number}-{snapshot.cutoff}-{digest}"
