@@ -143,6 +143,7 @@ class DefaultConfig:
     # level is publicly listed (公示) before it is final.
     STAR_THRESHOLDS_HOURS = (100, 300, 600, 1000, 1500)
     STAR_NOTICE_DAYS = 7
+    STAR_NOTICE_WORKING_DAYS = False  # count them as China's working days (holidays, 调休)
     # The official seal an org uploads for its certificates (PNG or JPEG).
     ORG_SEAL_MAX_BYTES = 512 * 1024
     ORG_SEAL_MAX_PIXELS = 2000  # per side

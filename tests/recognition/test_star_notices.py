@@ -69,3 +69,16 @@ def test_new_level_is_listed_then_final(client, db, tree, make_staff, make_volun
     db.session.commit()
     levels = [n.level for n in stars.public_notices(tree["b"], now + timedelta(days=8))]
     assert levels == [2]
+
+
+def test_notice_period_in_working_days_skips_national_day(app):
+    """Opened on 2026-09-30: 国庆 (1-7 October) does not count, the 调休 Saturday 10 October
+    does; seven working days end with 15 October, Beijing time."""
+    with app.app_context():
+        start = datetime(2026, 9, 30, 2, 0, tzinfo=UTC)
+        assert stars.notice_end(start) == start + timedelta(days=7)
+        app.config["STAR_NOTICE_WORKING_DAYS"] = True
+        try:
+            assert stars.notice_end(start) == datetime(2026, 10, 15, 16, 0, tzinfo=UTC)
+        finally:
+            app.config["STAR_NOTICE_WORKING_DAYS"] = False

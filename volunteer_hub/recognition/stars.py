@@ -7,7 +7,7 @@ on the volunteer's community's public notice page for STAR_NOTICE_DAYS; the volu
 """
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select
@@ -27,7 +27,7 @@ def refresh_star_notices(now: datetime | None = None) -> int:
     from volunteer_hub.volunteers.models import Volunteer
 
     now = now or _now()
-    days = current_app.config["STAR_NOTICE_DAYS"]
+    ends_at = notice_end(now)
     served = dict(db.session.execute(services._service_minutes_query()).all())
     noticed = dict(db.session.execute(
         select(StarNotice.volunteer_id, func.max(StarNotice.level))
@@ -41,9 +41,25 @@ def refresh_star_notices(now: datetime | None = None) -> int:
     for volunteer_id, level in sorted(risen.items()):
         db.session.add(StarNotice(volunteer_id=volunteer_id, org_id=communities[volunteer_id],
                                   level=level, service_minutes=int(served[volunteer_id]),
-                                  starts_at=now, ends_at=now + timedelta(days=days)))
+                                  starts_at=now, ends_at=ends_at))
     db.session.flush()
     return len(risen)
+
+
+def notice_end(start: datetime) -> datetime:
+    """When a notice opened at `start` closes: STAR_NOTICE_DAYS later, or with
+    STAR_NOTICE_WORKING_DAYS at the end of the last of that many working days (local time)."""
+    from zoneinfo import ZoneInfo
+
+    config = current_app.config
+    days = config["STAR_NOTICE_DAYS"]
+    if not config.get("STAR_NOTICE_WORKING_DAYS"):
+        return start + timedelta(days=days)
+    from volunteer_hub.workdays import add_working_days
+
+    zone = ZoneInfo(config["BABEL_DEFAULT_TIMEZONE"])
+    last = add_working_days(start.astimezone(zone).date(), days)
+    return datetime.combine(last + timedelta(days=1), time.min, zone).astimezone(UTC)
 
 
 def pending_notices(volunteer, now: datetime | None = None) -> list[StarNotice]:
