@@ -171,3 +171,38 @@ def test_another_process_sees_this_one_s_writes(app, tree, tmp_path):
     finally:
         with other.app_context():
             db.engine.dispose()
+
+
+def test_a_warm_run_reads_no_static_table_but_fresh_busy_time(app, tree):
+    """The kept part is read once; what changes with every assignment is read every run:
+    a task taken between two runs keeps its volunteer off an overlapping slot."""
+    from sqlalchemy import event
+
+    day = helpers.next_weekday(1)
+    near = helpers.volunteer(tree["b"])
+    far = helpers.volunteer(tree["b"], lat=helpers.LAT + 0.02)
+    visit = helpers.need(tree["b"], first_date=day, title="Visit")
+    first = _proposals(tree["b"], day)
+    assert list(first.values()) == [near.id]
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    # Meanwhile near accepted a task at the same hour elsewhere (a manual assignment).
+    from volunteer_hub.matching.models import Assignment
+
+    elsewhere = helpers.need(tree["b"], first_date=day, title="Elsewhere")
+    db.session.add(Assignment(slot_id=elsewhere.slots[0].id, volunteer_id=near.id, source="manual",
+                              state="accepted", explanation={}))
+    elsewhere.slots[0].status = "filled"
+    db.session.commit()
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        again = _proposals(tree["b"], day)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert not [s for s in seen if "FROM volunteer_skills" in s or "FROM availability_windows" in s]
+    assert [s for s in seen if "FROM assignments JOIN need_slots" in s]
+    [slot_id] = [s for s in again if s in first]
+    assert again[slot_id] == far.id and slot_id == visit.slots[0].id
