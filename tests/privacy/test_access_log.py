@@ -61,6 +61,7 @@ def test_admins_see_their_orgs_log_and_the_person_sees_who(client, db, tree, mak
     assert client.get("/api/v1/access-log",
                       headers=auth_header(coordinator)).status_code == 403
     login(client, street_admin)
+    assert "/org/privacy" in text(client.get("/account"))
     page = text(client.get("/org/privacy"))
     assert "乙社区组织者" in page and "赵六" in page
     client.post("/logout")

@@ -13,7 +13,7 @@ from volunteer_hub.accounts import services
 from volunteer_hub.accounts.auth import limit_logins
 from volunteer_hub.accounts.forms import (LocaleForm, LoginForm, PasswordForm, TokenForm,
                                           attach_errors)
-from volunteer_hub.accounts.permissions import has_any_role
+from volunteer_hub.accounts.permissions import has_any_role, scope_paths
 from volunteer_hub.db import transaction
 from volunteer_hub.errors import DomainError
 from volunteer_hub.web.i18n import keep_chosen_language
@@ -88,6 +88,7 @@ def _settings_page(**forms):
         "token_form": TokenForm(formdata=None),
         "tokens": sorted(current_user.tokens, key=lambda t: t.created_at, reverse=True),
         "new_token": None,
+        "sees_access_log": bool(scope_paths(current_user, "volunteers.reveal_id")),
     }
     context.update(forms)
     status = 422 if any(getattr(f, "errors", None) for f in forms.values()) else 200

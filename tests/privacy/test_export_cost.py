@@ -1,0 +1,44 @@
+"""The export reads a fixed number of statements whatever the person's history."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from datetime import timedelta
+
+from sqlalchemy import event
+
+from tests.records import builders
+from volunteer_hub.db import db
+from volunteer_hub.privacy.export import build_zip, person_of
+from volunteer_hub.records import services as records
+
+
+@contextmanager
+def counted():
+    seen = []
+
+    def count(*args, **kwargs):
+        seen.append(args[2])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+
+
+def _statements(user) -> int:
+    db.session.expire_all()
+    with counted() as seen:
+        build_zip(person_of(user))
+    return len(seen)
+
+
+def test_statements_do_not_grow_with_the_records(db, served):
+    volunteer, organizer = served["volunteer"], served["organizer"]
+    one = _statements(volunteer.user)
+    for day in range(1, 6):
+        row = builders.activity(served["activity"].org, organizer,
+                                start=builders.START + timedelta(days=day))
+        records.verify_record(builders.checked_out(row, volunteer, minutes=60), by=organizer)
+        db.session.commit()
+    assert _statements(volunteer.user) == one, one
