@@ -191,3 +191,33 @@ def test_without_settings_there_is_no_wechat_login(client, volunteer):
     assert "微信登录" not in client.get("/login").get_data(as_text=True)
     answer = client.get("/wechat/login")
     assert urlsplit(answer.headers["Location"]).path == "/login"
+
+
+def test_a_password_reset_by_the_organizer_still_comes_first(client, db, volunteer,
+                                                             wechat_config, fake_wechat):
+    bind_as(client, volunteer, fake_wechat, "oResetOpenid0000000000000001")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    volunteer.user.must_change_password = True
+    db.session.commit()
+
+    answer = through_wechat(client, client.get("/wechat/login?next=/account"), fake_wechat)
+
+    assert urlsplit(answer.headers["Location"]).path == "/account/password"
+
+
+def test_an_authorization_older_than_ten_minutes_is_refused(client, volunteer, wechat_config,
+                                                            fake_wechat, monkeypatch):
+    from types import SimpleNamespace
+
+    from volunteer_hub.wechat import views
+
+    bind_as(client, volunteer, fake_wechat, "oLateOpenid00000000000000001")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    started = client.get("/wechat/login")
+    later = views.time.time() + views.STATE_LIFETIME_SECONDS + 1
+    monkeypatch.setattr(views, "time", SimpleNamespace(time=lambda: later))  # this module's clock
+
+    answer = through_wechat(client, started, fake_wechat)
+
+    assert urlsplit(answer.headers["Location"]).path == "/login"
+    assert client.get("/account").status_code == 302
