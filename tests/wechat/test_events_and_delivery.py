@@ -186,3 +186,25 @@ def test_a_safe_mode_push_for_another_app_or_badly_signed_is_refused(client, db,
     assert client.post("/wechat/events", query_string=query, data=body,
                        content_type="text/xml").status_code == 403
     assert rows(db)[0].status == "sent"
+
+
+def test_no_delivery_push_in_time_sends_the_next_channel(app, db, sent_notice, sms_gateway):
+    from datetime import timedelta
+
+    from volunteer_hub.notify.models import now
+
+    deadline = sent_notice.ack_deadline
+    assert deadline is not None and deadline - sent_notice.sent_at == timedelta(
+        seconds=int(app.config.get("WECHAT_RECEIPT_TIMEOUT_SECONDS", 300)))
+    sent_notice.ack_deadline = now() - timedelta(seconds=1)  # WeChat stayed silent
+    db.session.commit()
+
+    worker = Dispatcher(app, batch=10, threads=2)
+    worker.drain()
+    worker.close()
+
+    wechat_row, fallback = rows(db)
+    assert wechat_row.last_error == "no delivery receipt in time"
+    assert (fallback.channel, fallback.status, fallback.fallback_of_id) == (
+        "sms", "sent", wechat_row.id)
+    assert len(sms_gateway.sent) == 1
