@@ -38,7 +38,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Iterable
 from urllib.parse import quote, urlencode, urlsplit
 
 from volunteer_hub.notify.channels import NO_PHONE, Channel, Outgoing, Result
@@ -206,20 +205,23 @@ class TemplateSmsChannel(Channel):
             results.update(self.send_request(request))
         return [results[m.id] for m in messages]
 
-    def requests(self, ready: list[tuple[Outgoing, str, dict]]) -> Iterable[list]:
-        """The provider requests that carry `ready`: same template code, distinct numbers,
-        at most `batch_size` each."""
-        groups: dict[str, list[list]] = {}
+    def requests(self, ready: list[tuple[Outgoing, str, dict]]) -> list[list]:
+        """The provider requests that carry `ready`: same group (template code), distinct
+        numbers, at most `batch_size` each."""
+        done: list[list] = []
+        filling: dict[str, list[list]] = {}  # per group, the requests not yet full
         for item in ready:
-            requests = groups.setdefault(self.group_key(item), [])
-            open_request = next((r for r in requests if len(r) < self.batch_size and
-                                 all(other[0].address != item[0].address for other in r)),
-                                None)
-            if open_request is None:
-                requests.append([item])
-            else:
-                open_request.append(item)
-        return [request for requests in groups.values() for request in requests]
+            group = filling.setdefault(self.group_key(item), [])
+            request = next((r for r in group if all(other[0].address != item[0].address
+                                                    for other in r)), None)
+            if request is None:
+                request = []
+                group.append(request)
+            request.append(item)
+            if len(request) >= self.batch_size:
+                group.remove(request)
+                done.append(request)
+        return done + [request for group in filling.values() for request in group]
 
     def group_key(self, item) -> str:
         return item[1]
