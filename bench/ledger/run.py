@@ -22,6 +22,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import os
@@ -166,7 +167,7 @@ def _children_cpu() -> float:
 def bench_http(engine: str, args) -> dict:
     database = sqlite_database if engine == "sqlite" else postgresql_database
     with database() as (url, tmp, db_pids):
-        env = {**os.environ, **FIXED_ENV, "VOLUNTEER_HUB_DATABASE_URL": url}
+        env = {**os.environ, **FIXED_ENV, **ledger_env(tmp), "VOLUNTEER_HUB_DATABASE_URL": url}
         env.pop("VOLUNTEER_HUB_TEST_DATABASE_URL", None)
         t0 = time.perf_counter()
         prepare(env)
@@ -240,26 +241,46 @@ VERIFY_VOLUNTEERS = 1000
 VERIFY_ISSUERS = 20
 
 
-def generate_ledger(url: str, postings: int) -> dict:
-    """Write postings/2 MINT transactions with a valid chain straight into the tables."""
+BENCH_MAC_KEY = b"vh-bench-ledger-fixed-mac-key-32"  # 32 bytes, bench only
+
+
+def ledger_env(tmp: str) -> dict:
+    """Ledger keys and checkpoint store of a bench run (outside the shared instance/)."""
+    from volunteer_hub.timebank import signing
+
+    return {
+        "VOLUNTEER_HUB_LEDGER_MAC_KEYS": json.dumps(
+            {"bench-1": base64.b64encode(BENCH_MAC_KEY).decode()}),
+        "VOLUNTEER_HUB_LEDGER_MAC_CURRENT_KEY": "bench-1",
+        "VOLUNTEER_HUB_LEDGER_CHECKPOINT_SIGNING_KEY":
+            signing.new_signer("bench.volunteer-hub.ledger").encoded,
+        "VOLUNTEER_HUB_LEDGER_CHECKPOINT_DIR": str(Path(tmp) / "ledger-checkpoints"),
+    }
+
+
+def _bench_accounts():
     from volunteer_hub.timebank import ledger
 
-    engine = _engine(url)
-    is_pg = engine.dialect.name == "postgresql"
-    transactions = postings // 2
-    t0 = time.perf_counter()
     accounts = []  # (id, kind, owner)
     for i in range(VERIFY_ISSUERS):
         accounts.append((len(accounts) + 1, "ISSUANCE", str(1000 + i)))
     for i in range(VERIFY_VOLUNTEERS):
         accounts.append((len(accounts) + 1, "VOLUNTEER", str(i + 1)))
     refs = {a[0]: ledger.account(ledger.AccountKind(a[1]), a[2]) for a in accounts}
-    balance = dict.fromkeys(refs, 0)
+    return accounts, refs
+
+
+def _mint_rows(first: int, count: int, prev: str, first_posting: int, refs: dict):
+    """MINT rows first..first+count-1 chained from `prev` and authenticated as the service
+    does (position = id - 1): (transaction rows, posting rows, balance deltas, last hash)."""
+    from volunteer_hub.timebank import ledger, signing
+
+    ring = signing.MacKeyRing({"bench-1": BENCH_MAC_KEY}, "bench-1")
     base = datetime(2026, 1, 1, tzinfo=UTC)
-    prev = ledger.GENESIS_HASH
     tx_rows, posting_rows = [], []
-    posting_id = itertools.count(1)
-    for n in range(1, transactions + 1):
+    deltas: dict[int, int] = {}
+    posting_id = itertools.count(first_posting)
+    for n in range(first, first + count):
         issuer = 1 + n % VERIFY_ISSUERS
         volunteer = VERIFY_ISSUERS + 1 + (n * 7919) % VERIFY_VOLUNTEERS
         minutes = 30 * (1 + n % 4)
@@ -275,63 +296,77 @@ def generate_ledger(url: str, postings: int) -> dict:
             idempotency_key=key, format_version=ledger.CANONICAL_FORMAT_VERSION,
             request_hash="bench", provenance="{}")
         row_hash = ledger.chain_hash(prev, tx)
+        key_id, mac = ring.sign(n - 1, row_hash)
         tx_rows.append((n, "MINT", created, key, "bench", None, prev, row_hash, "{}", None,
-                        None, None, ledger.CANONICAL_FORMAT_VERSION))
+                        None, None, ledger.CANONICAL_FORMAT_VERSION, key_id, mac))
         posting_rows.append((issuer_posting, n, issuer, -minutes, False))
         posting_rows.append((volunteer_posting, n, volunteer, minutes, False))
-        balance[issuer] -= minutes
-        balance[volunteer] += minutes
+        deltas[issuer] = deltas.get(issuer, 0) - minutes
+        deltas[volunteer] = deltas.get(volunteer, 0) + minutes
         prev = row_hash
+    return tx_rows, posting_rows, deltas, prev
+
+
+TX_COLUMNS = ("id", "kind", "created_at", "idempotency_key", "request_hash", "reverses_id",
+              "prev_hash", "hash", "provenance", "service_volunteer_id", "record_id",
+              "created_by_id", "format_version", "mac_key_id", "mac")
+POSTING_COLUMNS = ("id", "transaction_id", "account_id", "minutes", "earned_as_group")
+
+
+def _sqlite_time(moment: datetime) -> str:
+    return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _insert(cursor, is_pg: bool, table: str, columns, rows) -> None:
+    if is_pg:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    if table == "ledger_transactions":
+        rows = [(r[0], r[1], _sqlite_time(r[2]), *r[3:]) for r in rows]
+    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                       f"({', '.join('?' * len(columns))})", rows)
+
+
+def generate_ledger(url: str, postings: int) -> dict:
+    """Write postings/2 MINT transactions with a valid chain and MACs straight into the
+    tables."""
+    from volunteer_hub.timebank import ledger
+
+    engine = _engine(url)
+    is_pg = engine.dialect.name == "postgresql"
+    transactions = postings // 2
+    t0 = time.perf_counter()
+    accounts, refs = _bench_accounts()
+    tx_rows, posting_rows, deltas, prev = _mint_rows(1, transactions, ledger.GENESIS_HASH, 1,
+                                                     refs)
     chain_seconds = time.perf_counter() - t0
     t1 = time.perf_counter()
     now = datetime.now(UTC)
-    account_rows = [(a[0], a[1], a[2], balance[a[0]], 0, 0, now) for a in accounts]
-    tx_columns = ("id", "kind", "created_at", "idempotency_key", "request_hash", "reverses_id",
-                  "prev_hash", "hash", "provenance", "service_volunteer_id", "record_id",
-                  "created_by_id", "format_version")
-    posting_columns = ("id", "transaction_id", "account_id", "minutes", "earned_as_group")
+    account_rows = [(a[0], a[1], a[2], deltas.get(a[0], 0), 0, 0,
+                     now if is_pg else _sqlite_time(now)) for a in accounts]
     account_columns = ("id", "kind", "owner_id", "balance_individual", "balance_group",
                        "version", "created_at")
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
+        if not is_pg:
+            cursor.execute("PRAGMA synchronous = OFF")
+        _insert(cursor, is_pg, "ledger_accounts", account_columns, account_rows)
+        _insert(cursor, is_pg, "ledger_transactions", TX_COLUMNS, tx_rows)
+        _insert(cursor, is_pg, "ledger_postings", POSTING_COLUMNS, posting_rows)
+        marker = "%s" if is_pg else "?"
         if is_pg:
-            for table, columns, rows in (("ledger_accounts", account_columns, account_rows),
-                                         ("ledger_transactions", tx_columns, tx_rows),
-                                         ("ledger_postings", posting_columns, posting_rows)):
-                with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
             cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_postings', 'id'), %s)",
                            (len(posting_rows),))
             cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_accounts', 'id'), %s)",
                            (len(account_rows),))
-            cursor.execute("INSERT INTO ledger_head (id, last_transaction_id, hash) "
-                           "VALUES (1, %s, %s)", (transactions, prev))
-            raw.commit()
-            cursor.execute("ANALYZE")
-            raw.commit()
-        else:
-            def sqlite_time(moment: datetime) -> str:
-                return moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-            cursor.execute("PRAGMA synchronous = OFF")
-            cursor.executemany(
-                f"INSERT INTO ledger_accounts ({', '.join(account_columns)}) VALUES "
-                f"({', '.join('?' * len(account_columns))})",
-                [(*r[:6], sqlite_time(r[6])) for r in account_rows])
-            cursor.executemany(
-                f"INSERT INTO ledger_transactions ({', '.join(tx_columns)}) VALUES "
-                f"({', '.join('?' * len(tx_columns))})",
-                [(r[0], r[1], sqlite_time(r[2]), *r[3:]) for r in tx_rows])
-            cursor.executemany(
-                f"INSERT INTO ledger_postings ({', '.join(posting_columns)}) VALUES "
-                f"({', '.join('?' * len(posting_columns))})", posting_rows)
-            cursor.execute("INSERT INTO ledger_head (id, last_transaction_id, hash) "
-                           "VALUES (1, ?, ?)", (transactions, prev))
-            raw.commit()
-            cursor.execute("ANALYZE")
-            raw.commit()
+        cursor.execute(f"INSERT INTO ledger_head (id, last_transaction_id, hash) "
+                       f"VALUES (1, {marker}, {marker})", (transactions, prev))
+        raw.commit()
+        cursor.execute("ANALYZE")
+        raw.commit()
     finally:
         raw.close()
         engine.dispose()
@@ -339,10 +374,41 @@ def generate_ledger(url: str, postings: int) -> dict:
             "chain_seconds": chain_seconds, "insert_seconds": time.perf_counter() - t1}
 
 
+def append_mints(url: str, count: int, app=None) -> None:
+    """`count` more MINTs after the current head, as generate_ledger writes them."""
+    engine = _engine(url)
+    is_pg = engine.dialect.name == "postgresql"
+    marker = "%s" if is_pg else "?"
+    _, refs = _bench_accounts()
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("SELECT last_transaction_id, hash FROM ledger_head WHERE id = 1")
+        last_id, prev = cursor.fetchone()
+        cursor.execute("SELECT coalesce(max(id), 0) FROM ledger_postings")
+        last_posting = cursor.fetchone()[0]
+        tx_rows, posting_rows, deltas, prev = _mint_rows(last_id + 1, count, prev,
+                                                         last_posting + 1, refs)
+        _insert(cursor, is_pg, "ledger_transactions", TX_COLUMNS, tx_rows)
+        _insert(cursor, is_pg, "ledger_postings", POSTING_COLUMNS, posting_rows)
+        cursor.executemany(f"UPDATE ledger_accounts SET balance_individual = balance_individual"
+                           f" + {marker} WHERE id = {marker}",
+                           [(delta, account_id) for account_id, delta in deltas.items()])
+        cursor.execute(f"UPDATE ledger_head SET last_transaction_id = {marker}, hash = {marker}"
+                       f" WHERE id = 1", (last_id + count, prev))
+        if is_pg:
+            cursor.execute("SELECT setval(pg_get_serial_sequence('ledger_postings', 'id'), %s)",
+                           (last_posting + len(posting_rows),))
+        raw.commit()
+    finally:
+        raw.close()
+        engine.dispose()
+
+
 def bench_verify(engine: str, args) -> dict:
     database = sqlite_database if engine == "sqlite" else postgresql_database
-    with database() as (url, _tmp, _db_pids):
-        env = {**os.environ, **FIXED_ENV, "VOLUNTEER_HUB_DATABASE_URL": url}
+    with database() as (url, tmp, _db_pids):
+        env = {**os.environ, **FIXED_ENV, **ledger_env(tmp), "VOLUNTEER_HUB_DATABASE_URL": url}
         env.pop("VOLUNTEER_HUB_TEST_DATABASE_URL", None)
         subprocess.run([_bin("volunteer-hub"), "db", "upgrade"], env=env, cwd=ROOT,
                        check=True, capture_output=True, text=True)
@@ -350,17 +416,21 @@ def bench_verify(engine: str, args) -> dict:
         _log(f"{engine}: generated {generated['postings']} postings "
              f"({generated['transactions']} transactions): chain "
              f"{generated['chain_seconds']:.1f} s, insert {generated['insert_seconds']:.1f} s")
-        runs = []
-        for run in range(RUNS):
-            wait_for_idle(args.idle_wait)
-            load_before = loadavg()
-            reported, wall, output, cpu = run_ledger_verify(env)
-            runs.append({"reported_s": reported, "wall_s": wall, "cpu_s": cpu,
-                         "loadavg_before": load_before, "loadavg_after": loadavg()})
-            _log(f"{engine} ledger verify run {run + 1}: {reported:.2f} s (CLI), "
-                 f"{wall:.2f} s wall, {cpu:.2f} s CPU of the CLI process; load {load_before}; "
-                 f"{output.splitlines()[0]}")
-        return {"engine": engine, "generated": generated, "runs": runs, "output": output}
+        load_before = loadavg()
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.ledger.core", "--url", url, "--runs", str(RUNS),
+             "--append", str(args.append), "--proofs", str(args.proofs)],
+            env=env, cwd=ROOT, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"bench.ledger.core failed:\n{done.stderr[-3000:]}")
+        core = json.loads(done.stdout.strip().splitlines()[-1])
+        core["loadavg"] = f"{load_before} -> {loadavg()}"
+        _log(f"{engine}: {core}")
+        reported, wall, output, cpu = run_ledger_verify(env)
+        _log(f"{engine} CLI ledger verify: {output.splitlines()[0]}")
+        return {"engine": engine, "generated": generated, "core": core,
+                "cli": {"reported_s": reported, "wall_s": wall, "cpu_s": cpu,
+                        "output": output}}
 
 
 def _join(runs: list[dict], key: str, spec: str) -> str:
@@ -380,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=60_000,
                         help="pending records seeded per engine (shared by the batch sizes)")
     parser.add_argument("--postings", type=int, default=1_000_000)
+    parser.add_argument("--append", type=int, default=10_000,
+                        help="transactions added before each incremental checkpoint")
+    parser.add_argument("--proofs", type=int, default=200)
     parser.add_argument("--idle-wait", type=float, default=0.0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -421,18 +494,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{entry['engine']} after the runs: {entry['verify_after'].splitlines()[-1]}"
                   f"; server errors: {entry['server_errors'] or 'none'}")
     if report["verify"]:
-        print("\n(b) volunteer-hub ledger verify (medians of 3)\n")
-        print("| engine | transactions | postings | CLI-reported s | process wall s "
-              "| CLI process CPU s | runs (CLI s) | load avg before runs |")
-        print("|---|---:|---:|---:|---:|---:|---|---|")
+        print(f"\n(b) ledger core, one process per engine (bench.ledger.core; medians of {RUNS})"
+              "\n")
+        print("| engine | transactions / postings | verify before s | verify now s | ratio "
+              "| first checkpoint s | checkpoint s (+appended tx) | proof ms median / max "
+              "| CLI verify s | load avg |")
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
         for entry in report["verify"]:
-            runs = entry["runs"]
-            print(f"| {entry['engine']} | {entry['generated']['transactions']} "
-                  f"| {entry['generated']['postings']} | {med(r['reported_s'] for r in runs):.2f}"
-                  f" | {med(r['wall_s'] for r in runs):.2f}"
-                  f" | {med(r['cpu_s'] for r in runs):.2f}"
-                  f" | {_join(runs, 'reported_s', '.2f')}"
-                  f" | {'; '.join(r['loadavg_before'] for r in runs)} |")
+            core = entry["core"]
+            before, after = med(core["verify_before_s"]), med(core["verify_after_s"])
+            print(f"| {entry['engine']} | {core['transactions']} / {core['postings']} "
+                  f"| {before:.2f} ({', '.join(f'{v:.2f}' for v in core['verify_before_s'])}) "
+                  f"| {after:.2f} ({', '.join(f'{v:.2f}' for v in core['verify_after_s'])}) "
+                  f"| {after / before:.2f} | {core['first_checkpoint_s']:.2f} "
+                  f"| {med(core['checkpoint_s']):.3f} "
+                  f"({', '.join(f'{v:.3f}' for v in core['checkpoint_s'])}; "
+                  f"+{core['appended']}) "
+                  f"| {core['proof_ms_median']:.2f} / {core['proof_ms_max']:.2f} "
+                  f"| {entry['cli']['reported_s']:.2f} | {core['loadavg']} |")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
     return 0

@@ -75,3 +75,19 @@ def test_a_checkpoint_with_another_size_or_origin_or_key_is_refused():
     for broken in ("", "no blank line\n", text.replace("\u2014", "-")):
         with pytest.raises(checkpoints.CheckpointError):
             checkpoints.verify_checkpoint(broken, [signer.verifier])
+
+
+def test_the_key_ring_computes_rfc_2104_hmac_sha256():
+    import hashlib
+    import hmac
+
+    for key in (b"k" * 32, b"short", b"x" * 100):
+        ring = signing.MacKeyRing({"a": key}, "a")
+        chain_hash = hashlib.sha256(key).hexdigest()
+        expected = hmac.new(key, b"volunteer-hub ledger transaction v1\n7\n" + chain_hash.encode(),
+                            "sha256").hexdigest()
+        assert ring.sign(7, chain_hash) == ("a", expected)
+        assert signing.transaction_mac(key, 7, chain_hash) == expected
+        assert ring.check("a", expected, 7, chain_hash)
+        assert not ring.check("a", expected, 8, chain_hash)
+        assert not ring.check("b", expected, 7, chain_hash)

@@ -831,6 +831,7 @@ class VerifyReport:
     # rows written before transactions were authenticated (all at the start of the chain)
     unauthenticated: int = 0
     last_transaction_id: str | None = None
+    last_mac_failed: bool = False  # see verify_rows(authenticate_each=False)
 
     @property
     def ok(self) -> bool:
@@ -998,6 +999,7 @@ def verify_rows(
     leaves: list[bytes] | None = None,
     ids: list[int] | None = None,
     after: ChainPoint | None = None,
+    authenticate_each: bool = True,
 ) -> VerifyReport:
     """:func:`verify` over raw table rows, minus the balances, in one merge pass.
 
@@ -1015,6 +1017,12 @@ def verify_rows(
     ``leaves``, when given, receives the Merkle leaf hash (RFC 9162) of each row's canonical
     bytes in chain order, and ``ids`` the rows' ids in the same order.
 
+    The MAC of a row covers its chain hash, which covers every earlier row: when the last
+    authenticated row's MAC is the service's, every row up to it is as the service wrote it.
+    With ``authenticate_each`` False only that last MAC is checked (one HMAC per audit, not
+    one per row); if it fails, ``last_mac_failed`` is set and the caller runs again with
+    ``authenticate_each`` to name the first forged row.
+
     ``after`` checks only the rows that follow an already audited prefix (a checkpoint's):
     the chain continues from its hash and positions, reversals may name its ids, and every
     row must be authenticated.
@@ -1029,6 +1037,7 @@ def verify_rows(
     transactions_count = postings_count = 0
     authenticated_before = after is not None
     unauthenticated = 0
+    last_authenticated = None
     add_leaf = leaves.append if leaves is not None else None
     add_id = ids.append if ids is not None else None
     sha256 = hashlib.sha256
@@ -1093,8 +1102,9 @@ def verify_rows(
                     unauthenticated += 1
             else:
                 authenticated_before = True
-                if not authenticate(mac_key_id, mac, first_position + transactions_count - 1,
-                                    computed if computed is not None else stored_hash):
+                last_authenticated = (mac_key_id, mac, first_position + transactions_count - 1,
+                                      computed if computed is not None else stored_hash)
+                if authenticate_each and not authenticate(*last_authenticated):
                     collector.add(Breach("FORGED", f"MAC does not match (key {mac_key_id!r}): "
                                          "not written by this service here", str(tx_id)))
         if computed is not None and computed != stored_hash:
@@ -1115,6 +1125,8 @@ def verify_rows(
     report.postings_checked = postings_count
     report.head_hash = prev_hash
     report.unauthenticated = unauthenticated
+    if not authenticate_each and last_authenticated is not None:
+        report.last_mac_failed = not authenticate(*last_authenticated)
     report.last_transaction_id = str(row[0]) if transactions_count else None
     if expected_head is not None and expected_head != prev_hash:
         collector.add(

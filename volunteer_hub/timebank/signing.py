@@ -35,28 +35,50 @@ class LedgerKeyError(Exception):
 
 # --- transaction MACs ------------------------------------------------------------------------
 
-@dataclass(frozen=True)
 class MacKeyRing:
-    keys: dict[str, bytes]
-    current: str
+    """HMAC-SHA256 keys by id; ``current`` signs new rows."""
+
+    def __init__(self, keys: dict[str, bytes], current: str) -> None:
+        self.keys, self.current = keys, current
+        # the audit checks a MAC per row: the padded-key states are hashed once per key
+        self._states = {key_id: _hmac_states(key) for key_id, key in keys.items()}
 
     def sign(self, position: int, chain_hash: str) -> tuple[str, str]:
         """(key id, hex MAC) of the row at chain ``position`` (0-based) with this chain hash."""
-        return self.current, transaction_mac(self.keys[self.current], position, chain_hash)
+        return self.current, self._mac(self._states[self.current], position, chain_hash)
 
     def check(self, key_id: str | None, mac: str | None, position: int, chain_hash: str) -> bool:
-        key = self.keys.get(key_id) if key_id is not None else None
-        if key is None or mac is None:
+        states = self._states.get(key_id) if key_id is not None else None
+        if states is None or mac is None:
             return False
-        return hmac.compare_digest(transaction_mac(key, position, chain_hash), mac)
+        return hmac.compare_digest(self._mac(states, position, chain_hash), mac)
+
+    @staticmethod
+    def _mac(states, position: int, chain_hash: str) -> str:
+        inner, outer = states[0].copy(), states[1].copy()
+        inner.update(_mac_message(position, chain_hash))
+        outer.update(inner.digest())
+        return outer.hexdigest()
+
+
+def _hmac_states(key: bytes):
+    """SHA-256 states after the HMAC ipad and opad blocks (RFC 2104), for keys <= 64 bytes."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    return (hashlib.sha256(bytes(b ^ 0x36 for b in key)),
+            hashlib.sha256(bytes(b ^ 0x5C for b in key)))
+
+
+def _mac_message(position: int, chain_hash: str) -> bytes:
+    return b"%s%d\n%s" % (MAC_CONTEXT, position, chain_hash.encode("ascii"))
 
 
 def transaction_mac(key: bytes, position: int, chain_hash: str) -> str:
     """HMAC-SHA256 over the row's chain position and chain hash. The chain hash covers the
     canonical bytes of the transaction and of every earlier one; the position makes a copy
     of a row anywhere else fail."""
-    return hmac.digest(key, b"%s%d\n%s" % (MAC_CONTEXT, position, chain_hash.encode("ascii")),
-                       "sha256").hex()
+    return hmac.digest(key, _mac_message(position, chain_hash), "sha256").hex()
 
 
 def mac_key_ring(app=None) -> MacKeyRing:
