@@ -2,6 +2,7 @@
 parameters per message, batches, and what each kind of refusal means for the outbox."""
 from __future__ import annotations
 
+import collections
 import json
 
 import pytest
@@ -172,3 +173,26 @@ def test_templates_may_differ_by_language(app, provider, monkeypatch):
     assert by_phone == {"13712345678": ALIYUN_CODES["callout"],
                         "13799999999": ALIYUN_CODES["notice"]}
     assert SITE in provider.sent[0]["text"]
+
+
+@pytest.mark.parametrize("provider", ["aliyun"], indirect=True)
+def test_the_rate_limit_bounds_each_batch_and_counts_messages(app, db, provider,
+                                                              monkeypatch, make_user):
+    from volunteer_hub.db import transaction
+    from volunteer_hub.notify import services
+    from volunteer_hub.notify.dispatcher import Dispatcher
+
+    monkeypatch.setitem(app.config, "SMS_BATCH", 100)
+    monkeypatch.setitem(app.config, "SMS_RATE", 30)
+    users = [make_user() for _ in range(70)]
+    with transaction():
+        services.enqueue_many("notice:rate", [services.Target(u.id, "通知", phone=u.phone)
+                                              for u in users], channel="sms", urgent=True)
+    worker = Dispatcher(app, batch=100, threads=2)
+    try:
+        assert worker.drain() == 70
+    finally:
+        worker.close()
+    assert len(provider.sent) == 70 and provider.refused == []
+    sizes = collections.Counter(s["biz_id"] for s in provider.sent).values()
+    assert max(sizes) <= 30 and len(sizes) >= 3  # never more in one request than a second's

@@ -307,9 +307,9 @@ class AliyunSmsChannel(TemplateSmsChannel):
                                              status not in (408, 429),
                                              error=f"aliyun {status}: unreadable answer"))
         if code == "OK" and answer.get("BizId"):
-            return {message.id: Result(
-                ok=True, awaits_receipt=True,
-                provider_message_id=f"{answer['BizId']}:{phone_tag(message.address, self.link_secret)}")
+            biz_id = answer["BizId"]
+            return {message.id: Result(ok=True, awaits_receipt=True, provider_message_id=(
+                f"{biz_id}:{phone_tag(message.address, self.link_secret)}"))
                 for message, _t, _p in request}
         transient = code in self.TRANSIENT_CODES or code.startswith("isp.") or status >= 500
         error = f"aliyun {status} {code}: {str(answer.get('Message', ''))[:200]}"
