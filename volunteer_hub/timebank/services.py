@@ -998,6 +998,12 @@ def make_checkpoint(*, batch: int = 20_000, audit: Audit | None = None, full: bo
     not matching), with `full`, or given an `audit`, the whole ledger is audited instead and
     the store rebuilt from it."""
     app = current_app._get_current_object()
+    with tree_store.locked(checkpoints.directory(app) / "tree"):
+        return _make_checkpoint(app, batch, audit, full)
+
+
+def _make_checkpoint(app, batch: int, audit: Audit | None, full: bool) \
+        -> tuple[checkpoints.Checkpoint, dict[str, str]]:
     tree = tree_store.FileTree(checkpoints.directory(app) / "tree")
     try:
         delta = None if full or audit is not None else _audited_delta(tree, batch)

@@ -13,9 +13,11 @@ checkpoint (see services.make_checkpoint).
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from volunteer_hub.timebank.merkle import HASH_SIZE, MerkleTree, node_hash
@@ -106,6 +108,18 @@ class FileTree(MerkleTree):
             if path.stat().st_size > wanted:
                 with open(path, "r+b") as handle:
                     handle.truncate(wanted)
+
+
+@contextmanager
+def locked(folder: Path):
+    """One checkpoint maker at a time (the CLI and the nightly job may overlap)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_state(folder: Path) -> dict:
