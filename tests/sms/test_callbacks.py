@@ -154,3 +154,22 @@ def test_a_short_link_of_a_message_without_a_link_opens_the_inbox(app, db, provi
                                      channels=("sms",), urgent=True)
     opened = app.test_client().get(f"/s/{short_code(message.id, link_secret(app))}")
     assert opened.status_code == 303 and opened.headers["Location"].endswith("/me/inbox")
+
+
+@pytest.mark.parametrize("provider", ["aliyun"], indirect=True)
+def test_a_short_link_leads_only_to_our_own_site(app, db, provider, make_user):
+    from tests.sms.conftest import SITE
+    from volunteer_hub.sms.links import link_secret, short_code
+
+    user = make_user()
+    with transaction():
+        [quoting] = services.enqueue(
+            "notice:quote", user, channels=("sms",), urgent=True,
+            body=f"备注见 https://elsewhere.example/x ，请应答：{SITE}/emergency/respond/abc")
+        [foreign] = services.enqueue("notice:foreign", user, channels=("sms",), urgent=True,
+                                     body="详见 https://elsewhere.example/x")
+    phone = app.test_client()
+    opened = phone.get(f"/s/{short_code(quoting.id, link_secret(app))}")
+    assert opened.headers["Location"] == f"{SITE}/emergency/respond/abc"
+    opened = phone.get(f"/s/{short_code(foreign.id, link_secret(app))}")
+    assert opened.headers["Location"].endswith("/me/inbox")

@@ -27,6 +27,7 @@ import hmac
 import logging
 import re
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, request, url_for
@@ -42,7 +43,7 @@ blp = Blueprint("sms", __name__)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALIYUN_OK = {"code": 0, "msg": "成功"}
 TENCENT_OK = {"result": 0, "errmsg": "OK"}
-_URL = re.compile(r"(?:https?://|/)[^\s<>\"'，。）)]+")
+_URL = re.compile(r"https?://[^\s<>\"'，。）)]+")
 
 
 def short_link_limit() -> str:
@@ -67,9 +68,16 @@ def short_link(code: str):
 
 
 def _first_link(text: str) -> str | None:
-    """The message's first link: one of ours (its own site's address, or a site path)."""
-    found = _URL.search(text or "")
-    return found.group(0) if found else None
+    """The first link of the message to our own site: a text may quote other addresses
+    (a coordinator's note), and a short link of ours must not lead elsewhere."""
+    from volunteer_hub.emergency.responses import base_url
+
+    ours = urlsplit(base_url())
+    for found in _URL.finditer(text or ""):
+        parts = urlsplit(found.group(0))
+        if (parts.scheme, parts.netloc) == (ours.scheme, ours.netloc):
+            return found.group(0)
+    return None
 
 
 # --- callbacks --------------------------------------------------------------------------------
