@@ -69,10 +69,24 @@ class ReadBackProposals(fields.List):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None or not all(isinstance(item, dict) for item in value):
             return super()._serialize(value, attr, obj, **kwargs)
-        plan = [(name, (field.attribute or name).split("."), field)
+        plan = [(name, (field.attribute or name).split("."), _memoized(field, name))
                 for name, field in AssignmentSchema().dump_fields.items()]
-        return [{name: field._serialize(_dotted(item, path), name, item) for name, path, field in plan}
-                for item in value]
+        return [{name: dump(_dotted(item, path), item) for name, path, dump in plan} for item in value]
+
+
+def _memoized(field, name: str):
+    """The field's own serializer, once per distinct time (a run's proposals share their
+    creation time and a few hundred slot times); other values go straight through."""
+    if not isinstance(field, fields.DateTime):
+        return lambda value, item: field._serialize(value, name, item)
+    seen: dict = {}
+
+    def dump(value, item):
+        if value not in seen:
+            seen[value] = field._serialize(value, name, item)
+        return seen[value]
+
+    return dump
 
 
 def _dotted(item: dict, path: list[str]):

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from itertools import combinations
 from math import comb
@@ -269,8 +270,14 @@ class _Facts:
     preference: np.ndarray
     misses: IntArray
 
+    @cached_property
+    def _order(self) -> IntArray:
+        return np.argsort(self.key, kind="stable")
+
     def of(self, row: int, volunteer: int, n_vols: int) -> PairFacts:
-        i = int(np.flatnonzero(self.key == row * n_vols + volunteer)[0])
+        # A binary search: a scan of every pair per bundled occurrence grew with the square.
+        order = self._order
+        i = int(order[np.searchsorted(self.key[order], row * n_vols + volunteer)])
         return PairFacts(int(self.cost[i]), float(self.km[i]), int(self.relation[i]),
                          bool(self.continuity[i]), bool(self.preference[i]), int(self.misses[i]))
 
