@@ -196,3 +196,22 @@ def test_the_rate_limit_bounds_each_batch_and_counts_messages(app, db, provider,
     assert len(provider.sent) == 70 and provider.refused == []
     sizes = collections.Counter(s["biz_id"] for s in provider.sent).values()
     assert max(sizes) <= 30 and len(sizes) >= 3  # never more in one request than a second's
+
+
+def test_a_misspelt_provider_stops_the_start(app):
+    from volunteer_hub import create_app
+
+    with pytest.raises(ValueError, match="SMS_PROVIDER"):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "x",
+                    "DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
+                    "ID_HASH_KEY": "x", "SMS_PROVIDER": "alyun"})
+
+
+def test_a_provider_without_its_keys_is_not_configured(app, monkeypatch):
+    from volunteer_hub.sms.settings import sms_configured
+
+    monkeypatch.setitem(app.config, "SMS_PROVIDER", "tencent")
+    monkeypatch.setitem(app.config, "TENCENT_SMS_SECRET_ID", "id")
+    monkeypatch.setitem(app.config, "SMS_SIGN_NAME", "志愿汇")
+    assert not sms_configured(app)  # no secret key nor app id: SMS falls back
+    assert build_channel(None, app) is None

@@ -40,6 +40,14 @@ from volunteer_hub.sms.providers import phone_tag
 
 log = logging.getLogger(__name__)
 blp = Blueprint("sms", __name__)
+
+
+@blp.record_once
+def _check_provider(state) -> None:
+    """A misspelt SMS_PROVIDER stops the start, not every later message."""
+    from volunteer_hub.sms.settings import provider
+
+    provider(state.app)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALIYUN_OK = {"code": 0, "msg": "成功"}
 TENCENT_OK = {"result": 0, "errmsg": "OK"}
