@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests.web.helpers import csrf_token, login, post_form, text
-from volunteer_hub.accounts.models import ApiToken, User
-from volunteer_hub.notify.models import PushSubscription
+from volunteer_hub.accounts.models import ApiToken, IdempotencyRecord, User
+from volunteer_hub.notify.models import OutboxMessage, PushSubscription
 from volunteer_hub.privacy.models import ClosedAccount, PersonalDataAccess
 from volunteer_hub.reports.services import liability_report, month_range, monthly_report
 from volunteer_hub.timebank.models import Account
@@ -46,6 +46,13 @@ def test_closing_pseudonymizes_and_refuses_logins(client, db, served, auth_heade
                           by=volunteer.user)
     db.session.commit()
     _subscribe(db, volunteer.user)
+    db.session.add_all([
+        OutboxMessage(event_key="own", recipient_id=user_id, channel="sms", status="sent",
+                      address=phone, body="李小梅您好，明天9点见"),
+        OutboxMessage(event_key="box", recipient_id=user_id, channel="inbox", body="李小梅"),
+        IdempotencyRecord(scope=f"user:{user_id}", key="k", method="PATCH", path="/x",
+                          request_hash="h", status=200, body="sealed")])
+    db.session.commit()
     admin = make_staff(tree["street"], "admin")
     volunteers.reveal_id_number(volunteer, by=admin)
     db.session.commit()
@@ -69,6 +76,10 @@ def test_closing_pseudonymizes_and_refuses_logins(client, db, served, auth_heade
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
     assert all(c.guardian_name_encrypted is None for c in
                db.session.execute(select(Consent)).scalars())
+    (sms,) = db.session.execute(select(OutboxMessage)).scalars().all()  # inbox row gone
+    assert (sms.channel, sms.address, sms.body) == ("sms", None, "")  # kept for its cost
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord).where(
+        IdempotencyRecord.scope == f"user:{user_id}")) == 0
     # the access log stays (3 years), under the pseudonym
     assert db.session.scalar(select(func.count()).select_from(PersonalDataAccess)) == 1
     # no login any more, by token or by password
@@ -153,3 +164,19 @@ def test_account_page_closes_after_the_password(client, db, served):
     # logged out: the account page asks for a login again
     assert client.get("/account").status_code == 302
     assert csrf_token(client, "/login")
+
+
+def test_a_staff_account_without_a_profile_closes_too(client, db, tree, make_staff,
+                                                      auth_header):
+    from volunteer_hub.accounts.models import RoleGrant
+
+    coordinator = make_staff(tree["b"], "coordinator")
+    phone = coordinator.phone
+    response = _close(client, auth_header(coordinator))
+    assert response.status_code == 200, response.get_json()
+    db.session.expire_all()
+    user = db.session.get(User, coordinator.id)
+    assert user.display_name.startswith("已注销志愿者 #") and user.phone is None
+    assert db.session.scalar(select(func.count()).select_from(RoleGrant)) == 0
+    assert client.post("/api/v1/tokens", json={"login": phone, "password": factories.PASSWORD}
+                       ).status_code == 401

@@ -61,6 +61,7 @@ def close_account(user, *, reason: str) -> ClosedAccount:
     name = pseudonym(closed.id)
     _delete_and_clear(user, volunteer)
     _forget_messages(user)
+    _forget_stored_replies(user)
     if volunteer is not None:
         _cancel_coming_assignments(volunteer)
         _pseudonymize_volunteer(volunteer, name, closed.id)
@@ -98,8 +99,19 @@ def _forget_messages(user) -> None:
     mine = OutboxMessage.recipient_id == user.id
     db.session.execute(delete(OutboxMessage).where(mine, OutboxMessage.channel == "inbox"))
     db.session.execute(update(OutboxMessage).where(mine).values(address=None))
+    # a text written for this person alone may name them; shared texts (NULL) stay shared
+    db.session.execute(update(OutboxMessage).where(mine, OutboxMessage.body.is_not(None))
+                       .values(body=""))
     db.session.execute(update(OutboxMessage).where(mine, OutboxMessage.status == "pending")
                        .values(status="dead", last_error="account closed"))
+
+
+def _forget_stored_replies(user) -> None:
+    """Replies kept for the person's retried requests (Idempotency-Key) may hold their data."""
+    from volunteer_hub.accounts.models import IdempotencyRecord
+
+    db.session.execute(delete(IdempotencyRecord).where(
+        IdempotencyRecord.scope == f"user:{user.id}"))
 
 
 def _cancel_coming_assignments(volunteer) -> None:
