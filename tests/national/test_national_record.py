@@ -178,3 +178,25 @@ def test_a_person_downloads_their_own_record_from_their_page(client, people):
     document = json.loads(client.get("/me/national-record.json").data)
     assert [r["volunteer_number"] for r in document["volunteers"]] == \
         [people["first"].volunteer_number]
+
+
+def test_the_commands_export_masked_and_import_numbers_back(app, tree, people, tmp_path):
+    people["first"].national_number = "CLI-1"
+    db.session.commit()
+    runner = app.test_cli_runner()
+    out = tmp_path / "export.zip"
+    result = runner.invoke(args=["vh", "national", "export", "--org-code", "CB",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    [first] = [r for r in _zip_section(out.read_bytes(), "volunteers")
+               if r["本系统编号"] == people["first"].volunteer_number]
+    assert first["证件号码"] == people["first"].id_number_masked and first["志愿者编号"] == "CLI-1"
+    people["first"].national_number = None
+    db.session.commit()
+    with zipfile.ZipFile(out) as archive:
+        (tmp_path / "volunteers.csv").write_bytes(archive.read("volunteers.csv"))
+    result = runner.invoke(args=["vh", "national", "import-numbers",
+                                 str(tmp_path / "volunteers.csv")])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    assert db.session.get(Volunteer, people["first"].id).national_number == "CLI-1"
