@@ -58,11 +58,25 @@ def _engine(url: str):
 
 # --- (a) verified-hour postings over HTTP -------------------------------------------------
 
+def _import_all_models() -> None:
+    """Every package's models: relationships name classes of other packages."""
+    import pkgutil
+    from importlib import import_module
+    from importlib.util import find_spec
+
+    import volunteer_hub
+
+    for module in pkgutil.iter_modules(volunteer_hub.__path__):
+        if module.ispkg and find_spec(f"volunteer_hub.{module.name}.models") is not None:
+            import_module(f"volunteer_hub.{module.name}.models")
+
+
 def seed_pending_records(url: str, count: int) -> tuple[list[int], int]:
     """`count` pending 60-minute records in the organizer's community; returns their ids in
     insertion order (day-major: consecutive ids belong to different volunteers)."""
     from sqlalchemy import select
 
+    _import_all_models()
     from volunteer_hub.accounts.models import RoleGrant, User
     from volunteer_hub.orgs.models import Org
     from volunteer_hub.records.models import Activity, ServiceRecord
