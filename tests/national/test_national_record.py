@@ -200,3 +200,32 @@ def test_the_commands_export_masked_and_import_numbers_back(app, tree, people, t
     assert result.exit_code == 0, result.output
     db.session.expire_all()
     assert db.session.get(Volunteer, people["first"].id).national_number == "CLI-1"
+
+
+def test_csv_cells_typed_as_formulas_are_shown_as_text(client, tree, people, auth_header):
+    # A name or activity typed as a formula must not run when an admin opens the CSV in Excel.
+    people["first"].real_name = '=HYPERLINK("http://evil.example","点我")'
+    people["record"].activity.name = "+1+cmd|' /C calc'!A0"
+    db.session.commit()
+    body = client.get(f"/api/v1/national/orgs/{tree['b'].id}/export?format=csv",
+                      headers=auth_header(people["admin"])).data
+    names = {r["本系统编号"]: r["姓名"] for r in _zip_section(body, "volunteers")}
+    assert names[people["first"].volunteer_number] == \
+        '\'=HYPERLINK("http://evil.example","点我")'
+    [service] = _zip_section(body, "service")
+    assert service["活动名称"] == "'+1+cmd|' /C calc'!A0"
+
+
+def test_a_workbook_sent_as_numbers_is_a_clear_problem_not_a_500(client, people, auth_header):
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:  # an .xlsx file
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    for body, key in ((workbook.getvalue(), "wb-1"), (bytes(range(256)), "wb-2")):
+        response = client.post("/api/v1/national/numbers", data=body,
+                               headers={**auth_header(people["admin"]), "Idempotency-Key": key,
+                                        "Content-Type": "text/csv", "Accept-Language": "en"})
+        assert response.status_code == 200, response.data[:300]
+        result = response.get_json()
+        assert result["updated"] == 0 and [p["line"] for p in result["problems"]] == [1]
+        assert "Excel" in result["problems"][0]["message"] \
+            or "UTF-8" in result["problems"][0]["message"]

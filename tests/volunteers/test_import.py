@@ -181,3 +181,24 @@ def test_a_minor_needs_the_guardian_columns_like_the_api_asks(app, tree, db):
     with_guardian = header + f"小明,{number},{unique_phone()},CB,王芳,{unique_phone()},母亲\n"
     report = import_volunteers(with_guardian.encode())
     assert report.imported == 1, report.problems
+
+
+def test_an_excel_workbook_or_undecodable_file_is_a_clear_problem_not_a_traceback(
+        app, tree, tmp_path, db):
+    import io
+    import zipfile
+
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:  # what an .xlsx file is
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    with force_locale("zh_Hans"):
+        report = import_volunteers(workbook.getvalue())
+    assert report.exit_code == 1 and report.imported == 0
+    [problem] = report.problems
+    assert problem.line == 1 and "Excel" in problem.message and "CSV" in problem.message
+    path = tmp_path / "volunteers.txt"
+    path.write_bytes(bytes(range(256)))  # neither UTF-8, GBK nor UTF-16 with a BOM
+    result = _run(app, path, "--lang", "en")
+    assert result.exit_code == 1
+    assert "line 1: File: The file is not text in UTF-8, GBK or UTF-16" in result.stderr
+    assert "Traceback" not in result.output + result.stderr

@@ -9,7 +9,6 @@ log (privacy.services.record_reveal). Everyone else gets the masked forms.
 """
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -31,12 +30,13 @@ from volunteer_hub.national import format as fmt
 from volunteer_hub.orgs.models import Org
 from volunteer_hub.records.models import SERVICE_TYPES, ServiceRecord
 from volunteer_hub.security import decrypt
+from volunteer_hub.spreadsheet import SafeCsvWriter
 from volunteer_hub.volunteers.models import Volunteer
 from volunteer_hub.volunteers.services import may_reveal_id
 
 # Org admins export their org (admins only: the file carries every volunteer's record).
 EXPORT_PERMISSION = "orgs.manage"
-NATIONAL_NUMBER = re.compile(r"^[0-9A-Za-z-]{1,32}$")
+NATIONAL_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z-]{0,31}$")  # no leading "-": a CSV cell stays text
 REVEAL_ROUTE = "national.export"
 EXPORT_LOCALE = "zh_Hans"
 
@@ -228,7 +228,7 @@ def to_json_bytes(export: Export) -> bytes:
 def section_csv(export: Export, section: str) -> bytes:
     """One section as CSV: UTF-8 with BOM (Excel opens Chinese correctly), Chinese headers."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = SafeCsvWriter(buffer, lineterminator="\r\n")  # typed names: no formulas
     writer.writerow(fmt.headers(section))
     for row in export.sections.get(section, []):
         writer.writerow([row.get(key, "") for key in fmt.keys(section)])
@@ -285,9 +285,12 @@ def import_national_numbers(raw: bytes, *, by) -> NumberImport:
     """Store 志愿者编号 from a CSV mapping our volunteer_number to the national number; the
     export's own volunteers.csv is such a file. Rows naming people outside `by`'s scope (or
     unknown) are refused; a number already held by someone else is refused."""
-    from volunteer_hub.volunteers.importer import normalize_header, read_rows
+    from volunteer_hub.volunteers.importer import UnreadableFile, normalize_header, read_rows
 
-    _, headers, rows = read_rows(raw)
+    try:
+        _, headers, rows = read_rows(raw)
+    except UnreadableFile as error:
+        return NumberImport(problems=[NumberProblem(1, str(error.args[0]))])
     report = NumberImport(total=len(rows))
     columns = {}
     for header in headers:

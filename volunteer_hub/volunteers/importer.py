@@ -67,7 +67,7 @@ COLUMN_LABELS = {
     "phone": _l("Phone"), "community_code": _l("Community code"),
     "grid_code": _l("Grid code"), "gender": _l("Gender"), "birth_date": _l("Date of birth"),
     "email": _l("E-mail"), "skills": _l("Skills"), "lat": _l("Latitude"),
-    "lon": _l("Longitude"), "coord_system": _l("Coordinate system"), "row": _l("Row"),
+    "lon": _l("Longitude"), "coord_system": _l("Coordinate system"), "row": _l("Row"), "file": _l("File"),
     "guardian_name": _l("Guardian's name"), "guardian_phone": _l("Guardian's phone"),
     "guardian_relationship": _l("Relationship"),
 }
@@ -101,17 +101,31 @@ class RowError(Exception):
         self.column, self.message = column, message
 
 
+class UnreadableFile(ValueError):
+    """The file is no text table we can read (a workbook, another encoding, broken CSV)."""
+
+
+WORKBOOK_STARTS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a ZIP), .xls (OLE2)
+
+
 def decode(raw: bytes) -> tuple[str, str]:
     """UTF-16 by its BOM (Excel's "Unicode text"), UTF-8 (with or without BOM), else GBK
-    (Excel in China saves GBK; GB18030 covers it)."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16"), "utf-16"
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
+    (Excel in China saves GBK; GB18030 covers it). UnreadableFile for anything else."""
+    if raw.startswith(WORKBOOK_STARTS):
+        raise UnreadableFile(_l("This is an Excel workbook: save it as CSV or as Unicode "
+                                "text (Excel: File, Save As) and import that file."))
     try:
-        return raw.decode("utf-8"), "utf-8"
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return raw.decode("utf-16"), "utf-16"
+        if raw.startswith(b"\xef\xbb\xbf"):
+            return raw[3:].decode("utf-8"), "utf-8-sig"
+        try:
+            return raw.decode("utf-8"), "utf-8"
+        except UnicodeDecodeError:
+            return raw.decode("gb18030"), "gbk"
     except UnicodeDecodeError:
-        return raw.decode("gb18030"), "gbk"
+        raise UnreadableFile(_l("The file is not text in UTF-8, GBK or UTF-16 (Unicode text): "
+                                "save it from Excel as CSV or as Unicode text.")) from None
 
 
 def normalize_header(header: str) -> str:
@@ -275,12 +289,19 @@ def _problems_of(error: Exception, line: int, columns: dict[str, str]) -> list[P
 
 
 def read_rows(raw: bytes) -> tuple[str, list[str], list[tuple[int, dict]]]:
-    """(encoding, headers, [(line number, row)]) of a file, blank lines skipped."""
+    """(encoding, headers, [(line number, row)]) of a file, blank lines skipped.
+    UnreadableFile when it is no text table."""
     text, encoding = decode(raw)
     reader = csv.DictReader(io.StringIO(text), delimiter=_delimiter(text.split("\n", 1)[0]))
-    headers = list(reader.fieldnames or [])
-    rows = [(reader.line_num, row) for row in reader
-            if any((value or "").strip() for value in row.values() if isinstance(value, str))]
+    try:
+        headers = list(reader.fieldnames or [])
+        rows = [(reader.line_num, row) for row in reader
+                if any((value or "").strip() for value in row.values()
+                       if isinstance(value, str))]
+    except csv.Error:
+        raise UnreadableFile(_l("Line %(line)d cannot be read as CSV: save the sheet from "
+                                "Excel as CSV or as Unicode text.",
+                                line=reader.line_num)) from None
     return encoding, headers, rows
 
 
@@ -289,7 +310,12 @@ def import_volunteers(raw: bytes, *, all_or_nothing: bool = False, by=None,
     """Import the good rows (or none when `all_or_nothing` and any row is bad).
 
     `progress(done, total)` is called after each row."""
-    encoding, headers, rows = read_rows(raw)
+    try:
+        encoding, headers, rows = read_rows(raw)
+    except UnreadableFile as error:
+        report = ImportReport(encoding="?")
+        report.problems.append(Problem(1, str(COLUMN_LABELS["file"]), str(error.args[0])))
+        return report
     report = ImportReport(encoding=encoding, total=len(rows))
     columns = _columns(headers)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
