@@ -219,21 +219,24 @@ def person_facts(people: Sequence, needed: frozenset[str], *, config: Settings |
     live = {spec.name: spec.live_for(ids, postgres, config) for spec in specs
             if spec.live_rule is not None}
     overrides = overrides or {}
+    fixed = {spec.name: overrides[spec.name] for spec in specs
+             if spec.address is not None and spec.name in overrides}
+    on_person = [(spec.name, spec.address) for spec in specs if spec.address is not None
+                 and spec.name not in fixed and spec.address.on_person]
+    elsewhere = [(spec.name, loaded.get(spec.name, {})) for spec in specs
+                 if spec.address is not None and spec.name not in fixed
+                 and not spec.address.on_person]
+    nothing_live: frozenset[str] = frozenset()
     facts = {}
     for person, person_id in zip(people, ids):
-        addresses = {}
-        for spec in specs:
-            if spec.address is None:
-                continue
-            if spec.name in overrides:
-                addresses[spec.name] = overrides[spec.name]
-            elif spec.address.on_person:
-                addresses[spec.name] = spec.address.of_person(person)
-            else:
-                addresses[spec.name] = loaded.get(spec.name, {}).get(person_id)
-        facts[person_id] = Facts(prefs.get(person_id), addresses,
-                                 frozenset(name for name, ids_ in live.items()
-                                           if person_id in ids_), config)
+        addresses = dict(fixed)
+        for name, source in on_person:
+            addresses[name] = source.of_person(person)
+        for name, found in elsewhere:
+            addresses[name] = found.get(person_id)
+        alive = (frozenset(name for name, holders in live.items() if person_id in holders)
+                 if live else nothing_live)
+        facts[person_id] = Facts(prefs.get(person_id), addresses, alive, config)
     return facts
 
 
@@ -366,6 +369,7 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = re
         raise ValidationFailed(_l("Unknown channel."), field="channel")
     moment = now()
     config = settings()
+    resolver = registry.Resolver(config)
     postgres = is_postgresql()
     copier = _PostgresCopy() if postgres else None
     total = 0
@@ -380,7 +384,7 @@ def enqueue_many(event_key: str, targets: Iterable[Target], *, channel: str = re
             own, order = facts[target.user_id], person_orders.get(target.user_id)
             seen: set[str] = set()
             for wanted in requested:
-                resolved = _resolve_channel(wanted, own, order)
+                resolved = resolver.resolve(wanted, own, order)
                 if resolved in seen:
                     continue
                 seen.add(resolved)
