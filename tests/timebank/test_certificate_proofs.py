@@ -147,3 +147,21 @@ def test_someone_elses_history_is_not_found(client, tree, earned, make_volunteer
     response = client.get(f"/api/v1/volunteers/{volunteer.id}/ledger/proofs",
                           headers=auth_header(other.user))
     assert response.status_code == 404
+
+
+def test_a_damaged_tree_store_never_gives_a_wrong_proof(app, client, earned, auth_header,
+                                                        keys, tmp_path):
+    """The on-disk tree is not trusted: paths that do not lead to the signed root are
+    replaced by ones from a full audit."""
+    volunteer = earned["volunteer"]
+    _pdf(client, auth_header, volunteer.user, volunteer)  # makes the checkpoint and the store
+    leaves = checkpoints.directory(app) / "tree" / "level-00.bin"
+    assert leaves.stat().st_size > 0
+    leaves.write_bytes(b"\0" * leaves.stat().st_size)
+    response = client.get(f"/api/v1/volunteers/{volunteer.id}/ledger/proofs",
+                          headers=auth_header(volunteer.user))
+    assert response.status_code == 200
+    history = tmp_path / "history.json"
+    history.write_bytes(response.data)
+    result = _run_verify(app, history, *keys[2:])
+    assert result.exit_code == 0, result.output

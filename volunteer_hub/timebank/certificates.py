@@ -517,10 +517,8 @@ def _proofs(transaction_ids: list[int]) -> dict:
     """The signed checkpoint and each MINT's inclusion proof (see timebank/proofs.py)."""
     from volunteer_hub.timebank import proofs
 
-    anchor = proofs.anchor_for(transaction_ids)
-    entries = proofs.proof_entries(transaction_ids, anchor)
-    return {"log": proofs.log_block(anchor),
-            "transactions": [entries[tx_id] for tx_id in sorted(transaction_ids)]}
+    log, entries = proofs.prove(transaction_ids)
+    return {"log": log, "transactions": [entries[tx_id] for tx_id in sorted(transaction_ids)]}
 
 
 # --- labels ------------------------------------------------------------------------------------

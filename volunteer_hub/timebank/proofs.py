@@ -9,9 +9,11 @@ offline: the checkpoint's signature, each leaf's path to the root, and that the 
 document states are the amounts in the canonical bytes (:func:`check_transaction`).
 
 Issuing picks the first stored checkpoint that covers every transaction (so the same data
-gives the same bytes) and makes one when none does. The audit behind it (the whole ledger
-verified, the Merkle tree built) is cached per ledger head; a ledger that fails its audit
-issues nothing.
+gives the same bytes) and makes one when none does (services.make_checkpoint: only the
+transactions since the last one are read, their MACs checked). The audit paths come from the
+Merkle tree kept next to the checkpoints (tree_store), or, when it cannot give them, from a
+full audit; every path is checked against the signed root before it is given, and a ledger
+that fails is certified by nothing (LedgerUnsound).
 
 The history file (``vh-history/1``)::
 
@@ -125,79 +127,50 @@ def verify_history(document: dict, verifier_keys: list[str] | None = None) -> st
 
 # --- issuing (Flask app and database) ----------------------------------------------------------
 
-@dataclass(frozen=True)
-class Anchor:
-    """A signed checkpoint and the tree it was taken from."""
-
-    checkpoint: Checkpoint
-    tree: merkle.MerkleTree
-    index_of: dict[int, int]  # transaction id -> leaf index
-    verifier_key: str
-
-
 class LedgerUnsound(Exception):
     """The ledger failed its audit: nothing is certified until it is repaired."""
 
 
-def _audit():
-    """The audit of the ledger as it stands, reused while the head and the store are
-    unchanged."""
-    from flask import current_app
-    from sqlalchemy import select
-
-    from volunteer_hub.db import db
-    from volunteer_hub.timebank import checkpoints, services
-    from volunteer_hub.timebank.models import LedgerHead
-
-    app = current_app._get_current_object()
-    head = db.session.execute(select(LedgerHead.hash)).scalar()
-    key = (head, tuple(path.name for path in checkpoints.stored_paths(app)),
-           str(checkpoints.directory(app)))
-    cached = app.extensions.get("ledger_proof_audit")
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    audit = services.audit_ledger()
-    if not audit.report.ok:
-        raise LedgerUnsound(", ".join(breach.code for breach in audit.report.breaches[:5]))
-    app.extensions["ledger_proof_audit"] = (key, audit)
-    return audit
+class _StoreUnusable(Exception):
+    """The on-disk tree cannot give these proofs: fall back to a full audit."""
 
 
-def anchor_for(transaction_ids: list[int]) -> Anchor:
-    """The first trusted checkpoint covering every transaction; a new one if none does."""
-    from flask import current_app
+@dataclass(frozen=True)
+class Anchor:
+    """A signed checkpoint and the audit path of each wanted transaction in it."""
 
-    from volunteer_hub.timebank import services, signing
-
-    audit = _audit()
-    index_of = {tx_id: index for index, tx_id in enumerate(audit.ids)}
-    needed = max((index_of[tx_id] for tx_id in transaction_ids), default=-1) + 1
-    covering = sorted((cp for cp in audit.checkpoints if needed <= cp.size <= audit.tree.size),
-                      key=lambda cp: (cp.size, cp.time or 0, cp.text))
-    if covering:
-        checkpoint = covering[0]
-    else:
-        checkpoint, _witnesses = services.make_checkpoint(audit=audit)
-        current_app.extensions.pop("ledger_proof_audit", None)
-    verifier = signing.checkpoint_signer().verifier
-    return Anchor(checkpoint, audit.tree, index_of, verifier.encoded)
+    checkpoint: Checkpoint
+    paths: dict[int, tuple[int, list[bytes]]]  # transaction id -> (leaf index, audit path)
+    verifier_key: str
 
 
-def covering_checkpoint(transaction_ids: list[int]) -> Checkpoint | None:
-    """The smallest stored checkpoint, signed by this ledger's key, whose tree includes every
-    transaction; none is made. Cheap enough for the public page: one COUNT and one
-    signature check (that the ledger extends each checkpoint is the audit's job)."""
+def leaf_indexes(transaction_ids: list[int]) -> dict[int, int]:
+    """transaction id -> its leaf index (its position in chain order). Ids without a gap
+    (the usual case) give it directly; otherwise the ids in range are counted."""
     from sqlalchemy import func, select
 
     from volunteer_hub.db import db
-    from volunteer_hub.timebank import checkpoints, signing
-    from volunteer_hub.timebank.models import LedgerTransaction
+    from volunteer_hub.timebank.models import LedgerTransaction as Tx
 
-    if not transaction_ids:
-        return None
-    needed = db.session.execute(select(func.count(LedgerTransaction.id)).where(
-        LedgerTransaction.id <= max(transaction_ids))).scalar() or 0
+    ids = sorted(set(transaction_ids))
+    if not ids:
+        return {}
+    count, top = db.session.execute(select(func.count(Tx.id), func.max(Tx.id))).one()
+    if count == top and ids[-1] <= top:
+        return {tx_id: tx_id - 1 for tx_id in ids}
+    base = db.session.execute(select(func.count(Tx.id)).where(Tx.id < ids[0])).scalar()
+    in_range = db.session.execute(select(Tx.id).where(Tx.id.between(ids[0], ids[-1]))
+                                  .order_by(Tx.id)).scalars()
+    position = {tx_id: base + offset for offset, tx_id in enumerate(in_range)}
+    return {tx_id: position[tx_id] for tx_id in ids if tx_id in position}
+
+
+def _stored_covering(needed: int) -> Checkpoint | None:
+    """The smallest stored checkpoint of this ledger, correctly signed, of size >= needed."""
+    from volunteer_hub.timebank import checkpoints, signing
+
     verifiers = signing.checkpoint_verifiers()
+    origin = signing.checkpoint_signer().name
     for path in checkpoints.stored_paths():
         try:
             size = int(path.name.split("-", 1)[0])
@@ -206,10 +179,101 @@ def covering_checkpoint(transaction_ids: list[int]) -> Checkpoint | None:
         if size < needed:
             continue
         try:
-            return checkpoints.verify_checkpoint(path.read_text(encoding="utf-8"), verifiers)
+            checkpoint = verify_checkpoint(path.read_text(encoding="utf-8"), verifiers)
         except CheckpointError:
             continue
+        if checkpoint.origin == origin and checkpoint.size >= needed:
+            return checkpoint
     return None
+
+
+def covering_checkpoint(transaction_ids: list[int]) -> Checkpoint | None:
+    """The first stored checkpoint that includes every transaction (none is made). Cheap
+    enough for the public page: counts and a signature check; that the ledger extends each
+    checkpoint is the audit's job."""
+    indexes = leaf_indexes(transaction_ids)
+    if not indexes or len(indexes) < len(set(transaction_ids)):
+        return None
+    return _stored_covering(max(indexes.values()) + 1)
+
+
+def _from_store(transaction_ids: list[int]) -> tuple[Checkpoint, dict]:
+    """Paths read from the on-disk tree next to the checkpoints (about 2 log2 n nodes each);
+    a checkpoint is made (hashing only the transactions since the last) when none covers."""
+    from volunteer_hub.timebank import checkpoints, services, tree_store
+
+    indexes = leaf_indexes(transaction_ids)
+    if len(indexes) < len(set(transaction_ids)):
+        raise LedgerUnsound("a certified transaction is missing from the ledger")
+    checkpoint = _stored_covering(max(indexes.values(), default=-1) + 1)
+    if checkpoint is None:
+        try:
+            checkpoint, _witnesses = services.make_checkpoint()
+        except services.CheckpointRefused as refused:
+            raise LedgerUnsound(str(refused)) from None
+    folder = checkpoints.directory() / "tree"
+    with tree_store.locked(folder):
+        tree = tree_store.FileTree(folder)
+        try:
+            if tree.size < checkpoint.size:
+                raise _StoreUnusable()
+            paths = {tx_id: (index, tree.inclusion_proof(index, checkpoint.size))
+                     for tx_id, index in indexes.items()}
+        except (ValueError, OSError):
+            raise _StoreUnusable() from None
+        finally:
+            tree.close()
+    return checkpoint, paths
+
+
+def _from_audit(transaction_ids: list[int]) -> tuple[Checkpoint, dict]:
+    """Paths from a full audit (the whole ledger verified and hashed), checkpointing it when
+    no trusted checkpoint covers the transactions."""
+    from volunteer_hub.timebank import services
+
+    audit = services.audit_ledger()
+    if not audit.report.ok:
+        raise LedgerUnsound(", ".join(breach.code for breach in audit.report.breaches[:5]))
+    index_of = {tx_id: index for index, tx_id in enumerate(audit.ids)}
+    if any(tx_id not in index_of for tx_id in transaction_ids):
+        raise LedgerUnsound("a certified transaction is missing from the ledger")
+    needed = max((index_of[tx_id] for tx_id in transaction_ids), default=-1) + 1
+    covering = sorted((cp for cp in audit.checkpoints if needed <= cp.size <= audit.tree.size),
+                      key=lambda cp: (cp.size, cp.text))
+    checkpoint = covering[0] if covering else services.make_checkpoint(audit=audit)[0]
+    return checkpoint, {tx_id: (index_of[tx_id], audit.tree.inclusion_proof(
+        index_of[tx_id], checkpoint.size)) for tx_id in transaction_ids}
+
+
+def prove(transaction_ids: list[int]) -> tuple[dict, dict[int, dict]]:
+    """(log block, {tx id: proof entry}) for the transactions, every path checked against
+    the signed root before it is given: from the on-disk tree, else from a full audit."""
+    from volunteer_hub.timebank import signing
+
+    canonical = canonical_texts(transaction_ids)
+    verifier = signing.checkpoint_signer().verifier.encoded
+    for source in (_from_store, _from_audit):
+        try:
+            checkpoint, paths = source(transaction_ids)
+        except _StoreUnusable:
+            continue
+        entries = _checked_entries(canonical, checkpoint, paths)
+        if entries is not None:
+            return log_block(Anchor(checkpoint, paths, verifier)), entries
+    raise LedgerUnsound("the ledger's transactions do not hash to the signed checkpoint")
+
+
+def _checked_entries(canonical: dict[int, bytes], checkpoint: Checkpoint,
+                     paths: dict) -> dict[int, dict] | None:
+    entries = {}
+    for tx_id, data in canonical.items():
+        index, path = paths[tx_id]
+        if not merkle.verify_inclusion(merkle.leaf_hash(data), index, checkpoint.size, path,
+                                       checkpoint.root):
+            return None
+        entries[tx_id] = {"id": tx_id, "leaf_index": index, "canonical": data.decode("utf-8"),
+                          "inclusion_proof": [base64.b64encode(node).decode() for node in path]}
+    return entries
 
 
 def log_block(anchor: Anchor) -> dict:
@@ -256,22 +320,6 @@ def canonical_texts(transaction_ids: list[int]) -> dict[int, bytes]:
     return result
 
 
-def proof_entries(transaction_ids: list[int], anchor: Anchor) -> dict[int, dict]:
-    """tx id -> {id, leaf_index, canonical, inclusion_proof}, each checked before it is given."""
-    size = anchor.checkpoint.size
-    entries = {}
-    for tx_id, canonical in canonical_texts(transaction_ids).items():
-        index = anchor.index_of[tx_id]
-        path = anchor.tree.inclusion_proof(index, size)
-        if not merkle.verify_inclusion(merkle.leaf_hash(canonical), index, size, path,
-                                       anchor.checkpoint.root):
-            raise LedgerUnsound(f"transaction {tx_id} does not hash to its leaf")
-        entries[tx_id] = {"id": tx_id, "leaf_index": index,
-                          "canonical": canonical.decode("utf-8"),
-                          "inclusion_proof": [base64.b64encode(node).decode() for node in path]}
-    return entries
-
-
 def history_document(volunteer) -> dict:
     """Every transaction on the volunteer's account with its proof (vh-history/1)."""
     from datetime import UTC, datetime
@@ -283,8 +331,7 @@ def history_document(volunteer) -> dict:
     entries = sorted(services.history_entries(volunteer, rows),
                      key=lambda entry: entry.transaction.id)
     ids = [entry.transaction.id for entry in entries]
-    anchor = anchor_for(ids)
-    proofs = proof_entries(ids, anchor)
+    log, proofs = prove(ids)
     transactions = []
     for entry in entries:
         tx = entry.transaction
@@ -295,7 +342,7 @@ def history_document(volunteer) -> dict:
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "volunteer_number": volunteer.volunteer_number,
             "account": {"kind": "VOLUNTEER", "owner_id": str(volunteer.id)},
-            "log": log_block(anchor), "transactions": transactions,
+            "log": log, "transactions": transactions,
             "balance_minutes": sum(entry.minutes for entry in entries)}
 
 
