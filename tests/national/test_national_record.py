@@ -229,3 +229,17 @@ def test_a_workbook_sent_as_numbers_is_a_clear_problem_not_a_500(client, people,
         assert result["updated"] == 0 and [p["line"] for p in result["problems"]] == [1]
         assert "Excel" in result["problems"][0]["message"] \
             or "UTF-8" in result["problems"][0]["message"]
+
+
+def test_the_menu_leads_a_volunteer_to_the_calendar_and_their_national_record(client, people):
+    login(client, people["first"].user)
+    page = text(client.get("/me/national-record"))
+    assert 'href="/me/calendar"' in page and 'href="/me/national-record"' in page
+    assert 'href="/org/national"' not in page
+
+
+@pytest.mark.parametrize("role, shown", [("admin", True), ("organizer", False)])
+def test_the_menu_shows_the_national_export_to_who_may_use_it(client, people, role, shown):
+    # organizers may not export (orgs.manage): no link to a page that would answer 403
+    login(client, people[role])
+    assert ('href="/org/national"' in text(client.get("/org/volunteers"))) is shown

@@ -20,6 +20,13 @@ from volunteer_hub.orgs.models import Org
 blp = Blueprint("national", __name__, template_folder="templates")
 
 
+@blp.app_context_processor
+def inject_national_menu():
+    """The menu shows the export page to who may use it (org admins), asked only when drawn."""
+    return {"may_export_national": lambda: bool(
+        scope_paths(current_user, services.EXPORT_PERMISSION))}
+
+
 def _orgs() -> list[Org]:
     paths = scope_paths(current_user, services.EXPORT_PERMISSION)
     return list(db.session.execute(select(Org).where(path_filter(Org.path, paths))
