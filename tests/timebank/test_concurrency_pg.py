@@ -21,14 +21,27 @@ pytestmark = pytest.mark.skipif(
 WORKERS, POSTS = 8, 25
 
 
-def _worker(url: str, worker: int, volunteer_ids: list[int]) -> int:
+def _ledger_keys() -> dict:
+    """The test app's ledger MAC keys, for worker apps (every process of a deployment shares
+    them: the rows it writes are authenticated with them)."""
+    import base64
+
+    from volunteer_hub.timebank import signing
+
+    ring = signing.mac_key_ring()
+    return {"LEDGER_MAC_KEYS": {k: base64.b64encode(v).decode() for k, v in ring.keys.items()},
+            "LEDGER_MAC_CURRENT_KEY": ring.current}
+
+
+def _worker(url: str, worker: int, volunteer_ids: list[int], ledger_keys: dict) -> int:
     from volunteer_hub import create_app
     from volunteer_hub.db import db
     from volunteer_hub.timebank import services
     from volunteer_hub.volunteers.models import Volunteer
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "ID_HASH_KEY": "x",
-                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI="})
+                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
+                      **ledger_keys})
     rng = random.Random(worker)
     posted = 0
     with app.app_context():
@@ -56,7 +69,8 @@ def test_concurrent_donations_keep_the_ledger_consistent(db, tree, make_staff, m
     ids = [v.id for v in volunteers]
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
-        posted = pool.starmap(_worker, [(TEST_DATABASE_URL, w, ids) for w in range(WORKERS)])
+        posted = pool.starmap(_worker, [(TEST_DATABASE_URL, w, ids, _ledger_keys())
+                                        for w in range(WORKERS)])
     assert sum(posted) == WORKERS * POSTS
     db.session.expire_all()
     count = db.session.execute(db.select(db.func.count()).select_from(
@@ -73,7 +87,8 @@ def _approve(record_services, organizer, batch: list[int]) -> dict:
     return record_services.verify_records(batch, by=organizer)
 
 
-def _bulk_verifier(url: str, worker: int, record_ids: list[int], organizer_id: int) -> int:
+def _bulk_verifier(url: str, worker: int, record_ids: list[int], organizer_id: int,
+                   ledger_keys: dict) -> int:
     from volunteer_hub import create_app
     from volunteer_hub.accounts.models import User
     from volunteer_hub.db import db
@@ -81,7 +96,8 @@ def _bulk_verifier(url: str, worker: int, record_ids: list[int], organizer_id: i
     from volunteer_hub.timebank import services
 
     app = create_app({"DATABASE_URL": url, "SECRET_KEY": "x", "ID_HASH_KEY": "x",
-                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI="})
+                      "DATA_ENCRYPTION_KEY": "Y2xhc3NpZmllZC10ZXN0LWtleS0wMTIzNDU2Nzg5YWI=",
+                      **ledger_keys})
     rng = random.Random(100 + worker)
     verified = 0
     with app.app_context():
@@ -110,7 +126,8 @@ def test_concurrent_bulk_verifications_mint_each_record_once(db, tree, make_staf
     context = multiprocessing.get_context("spawn")
     with context.Pool(WORKERS) as pool:
         verified = pool.starmap(_bulk_verifier,
-                                [(TEST_DATABASE_URL, w, ids, organizer.id) for w in range(WORKERS)])
+                                [(TEST_DATABASE_URL, w, ids, organizer.id, _ledger_keys())
+                                 for w in range(WORKERS)])
     db.session.expire_all()
     minted = db.session.execute(db.select(services.LedgerTransaction.record_id).where(
         services.LedgerTransaction.kind == "MINT")).scalars().all()
