@@ -3,7 +3,6 @@
 then downloads a certificate from that community and the public star notice page fits."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.timebank.test_certificates import _earn, _embedded, _pdf, _run_verify, earned  # noqa: F401
+from tests.timebank.test_certificates import _embedded, _pdf, _run_verify, earned  # noqa: F401
 from tests.web.helpers import login
 from volunteer_hub.timebank import certificates, checkpoints, signing
 

@@ -18,8 +18,8 @@ from volunteer_hub.pagination import paginate
 from volunteer_hub.timebank import services
 from volunteer_hub.timebank.models import Kinship, LedgerTransaction
 from volunteer_hub.timebank.schemas import (
-    BalanceSchema, CertificateIssuerSchema, DonationSchema, GiftSchema, HistoryArgsSchema, HistoryPageSchema,
-    RedemptionSchema, RelativeSchema, ReversalSchema, StarNoticeArgsSchema, StarNoticeSchema,
+    BalanceSchema, CertificateIssuerSchema, DonationSchema, GiftSchema, HistoryArgsSchema,
+    HistoryPageSchema, RedemptionSchema, RelativeSchema, ReversalSchema, StarNoticeArgsSchema, StarNoticeSchema,
     TransactionSchema,
 )
 

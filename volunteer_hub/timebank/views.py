@@ -92,8 +92,6 @@ def ledger_public_key():
 @login_required
 def my_history():
     """My whole time-bank history, each transaction with its proof (vh-history/1)."""
-    from flask import Response
-
     volunteer = current_user.volunteer
     if volunteer is None:
         abort(404)
