@@ -243,3 +243,23 @@ def test_the_menu_shows_the_national_export_to_who_may_use_it(client, people, ro
     # organizers may not export (orgs.manage): no link to a page that would answer 403
     login(client, people[role])
     assert ('href="/org/national"' in text(client.get("/org/volunteers"))) is shown
+
+
+def test_a_closed_account_is_exported_without_a_reveal_logged_or_a_key_alarm(
+        client, tree, people, auth_header, caplog):
+    from volunteer_hub.privacy.closure import close_account
+    from volunteer_hub.privacy.models import PersonalDataAccess
+
+    second = people["second"]
+    close_account(second.user, reason="test")
+    db.session.commit()
+    with caplog.at_level("ERROR"):
+        document = json.loads(client.get(f"/api/v1/national/orgs/{tree['b'].id}/export",
+                                         headers=auth_header(people["admin"])).data)
+    [row] = [r for r in document["volunteers"] if r["volunteer_number"] ==
+             second.volunteer_number]
+    assert row["id_number"] == "" and row["phone"] in ("", "****")
+    # no ID number is left to reveal: the access log must not say one was seen
+    assert db.session.query(PersonalDataAccess).filter_by(
+        kind="id_reveal", subject_user_id=second.user_id).count() == 0
+    assert "DATA_ENCRYPTION_KEY" not in caplog.text

@@ -110,7 +110,8 @@ def _identity(volunteer: Volunteer) -> dict:
 
 
 def _basic(volunteer: Volunteer, *, by, service_minutes: int) -> dict:
-    reveal = may_reveal_id(by, volunteer)
+    # a closed account keeps no ID number: nothing to reveal, nothing to log as revealed
+    reveal = bool(volunteer.id_number_encrypted) and may_reveal_id(by, volunteer)
     if reveal and by.id != volunteer.user_id:
         _record_reveal(volunteer, by)
     area = " ".join(o.name_zh for o in (volunteer.community, volunteer.grid) if o is not None)
