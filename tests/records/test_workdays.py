@@ -111,3 +111,16 @@ def test_organizer_page_lists_counted_days_and_names_skipped_holidays(client, tr
     assert "2026-10-20" in page
     assert "2026-10-10" in page  # the make-up Saturday is listed as counted
     assert "2026-10-01 · 法定节假日（国庆节）" in page
+
+
+def test_an_org_with_a_long_deadline_is_reminded_too(db, tree, make_staff, monkeypatch):
+    # 40 working days across 春节 2026: the deadline is 60 calendar days after the activity
+    from volunteer_hub.records.models import RecordSettings
+
+    db.session.add(RecordSettings(org_id=tree["a"].id, deadline_working_days=40))
+    organizer = make_staff(tree["a"], "organizer")
+    activity = builders.activity(tree["a"], organizer,
+                                 start=datetime(2026, 1, 26, 1, 0, tzinfo=UTC))
+    assert records.recording_deadline(activity) == date(2026, 3, 27)
+    monkeypatch.setattr(records, "utcnow", lambda: datetime(2026, 3, 25, 1, 0, tzinfo=UTC))
+    assert records.remind_deadlines(date(2026, 3, 25)) == 1  # Wednesday: 26th and 27th left

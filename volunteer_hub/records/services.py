@@ -123,6 +123,15 @@ def reminder_working_days() -> int:
     return int(current_app.config.get("RECORDS_DEADLINE_REMINDER_WORKING_DAYS", 2))
 
 
+def _longest_deadline_calendar_days() -> int:
+    """Calendar days that cover the longest deadline any org set: 7 per 5 working days plus
+    the longest holiday run (春节 with its weekends stays under 12 days) and a margin."""
+    longest = db.session.execute(select(func.max(RecordSettings.deadline_working_days))).scalar()
+    working_days = max(longest or 0, int(_config("deadline_working_days",
+                                                 DEFAULTS["deadline_working_days"]) or 0))
+    return working_days * 7 // 5 + 30
+
+
 def activities_to_remind(today: date) -> list[Activity]:
     """Ended activities still missing hours whose deadline is the set number of working
     days away. Sent on working days only, so each activity is reminded once."""
@@ -130,7 +139,7 @@ def activities_to_remind(today: date) -> list[Activity]:
     ahead = reminder_working_days()
     if not calendar.is_working_day(today):
         return []
-    recent = utcnow() - timedelta(days=ahead * 3 + 40)  # covers any deadline still ahead
+    recent = utcnow() - timedelta(days=_longest_deadline_calendar_days())
     has_records = select(ServiceRecord.id).where(ServiceRecord.activity_id == Activity.id)
     open_or_none = or_(~has_records.exists(),
                        has_records.where(ServiceRecord.check_out_at.is_(None)).exists())
