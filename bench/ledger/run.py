@@ -16,8 +16,12 @@
     `ledger verify` runs at the end and must report OK.
 (b) verify: a fresh database with `--postings` postings (MINTs of 2 postings each between
     1,000 volunteer accounts and 20 issuance accounts) written by direct SQL (COPY on
-    PostgreSQL, executemany on SQLite) with the chain computed by ledger.chain_hash; then
-    `volunteer-hub ledger verify` 3 times (the CLI's own timing and the process wall time).
+    PostgreSQL, executemany on SQLite) with the chain computed by ledger.chain_hash and each
+    row's MAC made with a fixed bench key (ledger_env: keys and checkpoint store in the run's
+    temporary directory); then bench.ledger.core in one process: the first checkpoint, verify
+    of commit b10f656 (before issue 14) and the new audit alternating 3 times, 3 x
+    (`--append` more MINTs + an incremental checkpoint), `--proofs` inclusion proofs; then
+    `volunteer-hub ledger verify` once (must say OK against the stored checkpoints).
 """
 from __future__ import annotations
 
