@@ -26,3 +26,21 @@ def test_demo_district(db, client):
         response = client.post("/api/v1/tokens", json={"login": logins[role],
                                                        "password": logins["password"]})
         assert response.status_code == 201, role
+
+
+def test_demo_volunteer_downloads_a_certificate(db, client):
+    """The demo's communities carry what a certificate cannot be issued without (负责人,
+    经办人, 联系方式, a valid credit code), so its regular volunteer gets one."""
+    from volunteer_hub.orgs import credit_code
+
+    logins = build_demo(volunteers=60, seed=7)
+    communities = db.session.query(Org).filter_by(level="community").all()
+    assert all(credit_code.is_valid(org.credit_code) and org.person_in_charge
+               and org.handler and org.contact for org in communities)
+    token = client.post("/api/v1/tokens", json={"login": logins["volunteer"],
+                                                "password": logins["password"]}).get_json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    me = client.get("/api/v1/volunteers/me", headers=headers).get_json()
+    response = client.get(f"/api/v1/volunteers/{me['id']}/certificate.pdf", headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert response.data.startswith(b"%PDF")

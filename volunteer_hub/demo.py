@@ -8,6 +8,7 @@ import click
 
 from volunteer_hub.accounts.models import RoleGrant, User
 from volunteer_hub.db import db, transaction
+from volunteer_hub.orgs import credit_code
 from volunteer_hub.orgs.models import Org, Team, TeamMember
 from volunteer_hub.orgs.services import create_org
 from volunteer_hub.security import encrypt, hash_password, keyed_hash
@@ -58,6 +59,7 @@ def _build_orgs(rng: random.Random):
                 name_zh=f"{COMMUNITY_NAMES[number]}社区", name_en=f"Community {number + 1}",
                 lat=lat, lon=lon, resident_population=rng.randrange(6000, 15000),
                 requires_approval=True)
+            _sign_certificates(community, rng, number)
             for g_index in range(3):
                 create_org(community, level="grid", code=f"{community.code}-G{g_index + 1}",
                            name_zh=f"第{g_index + 1}网格", name_en=f"Grid {g_index + 1}",
@@ -65,6 +67,28 @@ def _build_orgs(rng: random.Random):
                            lon=lon + rng.uniform(-0.003, 0.003))
             communities.append(community)
     return city, district, communities
+
+
+ISSUER_PEOPLE = ("王建国", "李秀英", "张志强", "刘桂兰", "陈德明", "杨丽华", "赵国庆", "黄淑芬")
+
+
+def _sign_certificates(community: Org, rng: random.Random, number: int) -> None:
+    """The fields a certificate cannot be issued without (负责人, 经办人, 联系方式) and a
+    credit code whose check characters are right, so the demo's volunteers can download one."""
+    community.person_in_charge = rng.choice(ISSUER_PEOPLE)
+    community.handler = rng.choice(ISSUER_PEOPLE)
+    community.contact = f"010-6500{number:04d}"
+    org_code = _org_code(f"MB{number:06d}")
+    first17 = f"55{AREA_CODE}{org_code}"
+    community.credit_code = first17 + credit_code.check_character(first17)
+
+
+def _org_code(body: str) -> str:
+    """A GB 11714 organization code: 8 characters and their check character."""
+    weights = (3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(char, 36) * weight for char, weight in zip(body, weights))
+    check = 11 - total % 11
+    return body + {10: "X", 11: "0"}.get(check, str(check))
 
 
 def _staff(org: Org, role: str, phone: str, name: str, password_hash: str) -> User:
