@@ -99,3 +99,37 @@ def test_a_wrong_secret_is_reported(app, wechat_config, fake_wechat, monkeypatch
 def test_no_api_without_settings(app, db, monkeypatch):
     monkeypatch.setitem(app.config, "WECHAT_APP_ID", None)
     assert api_for(app) is None
+
+
+def test_two_processes_needing_the_first_token_at_once_fetch_it_once(app, db, wechat_config,
+                                                                      fake_wechat, monkeypatch):
+    """No token stored yet and two workers start together: the second waits for the first
+    one's token (a second fetch would invalidate the first token within minutes)."""
+    import threading
+    import time
+
+    issue = fake_wechat.token
+
+    def slow_issue(query):
+        time.sleep(0.3)  # the first fetch is still under way when the second worker asks
+        return issue(query)
+
+    monkeypatch.setattr(fake_wechat, "token", slow_issue)
+    workers = [api_for(app), api_for(app)]
+    tokens, errors = [], []
+
+    def start(api):
+        try:
+            tokens.append(api.access_token())
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=start, args=(api,)) for api in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert errors == []
+    assert len(fake_wechat.tokens_issued) == 1
+    assert tokens == fake_wechat.tokens_issued * 2

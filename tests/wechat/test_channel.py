@@ -113,3 +113,22 @@ def test_an_unreachable_wechat_is_unanswered(app, wechat_config, monkeypatch):
 def test_no_channel_without_settings(app, db, monkeypatch):
     monkeypatch.setitem(app.config, "WECHAT_APP_SECRET", None)
     assert WeChatChannel.from_config(None, app) is None
+
+
+def test_an_unreachable_wechat_leaves_no_credential_in_the_error(app, wechat_config,
+                                                                 fake_wechat, monkeypatch):
+    """The error is kept on the outbox row and logged: the request's URL carries the app
+    secret (token fetch) or the access token (send) and must not come along."""
+    fetching = WeChatChannel.from_config(None, app)
+    monkeypatch.setitem(app.config, "WECHAT_API_BASE", "http://127.0.0.1:9")
+    no_token = WeChatChannel.from_config(None, app).send(outgoing("emergency:17:alert:3"))
+    monkeypatch.setitem(app.config, "WECHAT_API_BASE", fake_wechat.url)
+    fetching.send(outgoing("emergency:17:alert:3"))  # a token in the shared table
+    monkeypatch.setitem(app.config, "WECHAT_API_BASE", "http://127.0.0.1:9")
+    no_send = WeChatChannel.from_config(None, app).send(outgoing("emergency:17:alert:3"))
+
+    for result in (no_token, no_send):
+        assert result.unanswered and "127.0.0.1" in result.error
+        assert wechat_config["WECHAT_APP_SECRET"] not in result.error
+        assert "access_token" not in result.error
+        assert fake_wechat.tokens_issued[0] not in result.error

@@ -208,3 +208,11 @@ def test_no_delivery_push_in_time_sends_the_next_channel(app, db, sent_notice, s
     assert (fallback.channel, fallback.status, fallback.fallback_of_id) == (
         "sms", "sent", wechat_row.id)
     assert len(sms_gateway.sent) == 1
+
+
+def test_a_push_with_a_malformed_msgid_is_refused_not_an_error(client, db, sent_notice):
+    answer = client.post("/wechat/events", query_string=signed(openid=OPENID),
+                         data=job_finished("not-a-number", "success"), content_type="text/xml")
+
+    assert answer.status_code == 400
+    assert [row.status for row in rows(db)] == ["sent"]

@@ -221,3 +221,49 @@ def test_an_authorization_older_than_ten_minutes_is_refused(client, volunteer, w
 
     assert urlsplit(answer.headers["Location"]).path == "/login"
     assert client.get("/account").status_code == 302
+
+
+def test_the_state_is_of_the_characters_wechat_allows(client, wechat_config):
+    """WeChat documents `state` as a-zA-Z0-9, at most 128 bytes."""
+    import re
+
+    for _ in range(20):
+        response = client.get("/wechat/login")
+        state = parse_qs(urlsplit(response.headers["Location"].split("#")[0]).query)["state"][0]
+        assert re.fullmatch(r"[A-Za-z0-9]{32,128}", state), state
+
+
+def test_a_changed_consent_text_is_asked_after_a_wechat_login(client, db, volunteer,
+                                                              wechat_config, fake_wechat):
+    from datetime import timedelta
+
+    from volunteer_hub.db import utcnow
+    from volunteer_hub.privacy.consents import publish_text
+
+    bind_as(client, volunteer, fake_wechat, "oConsentOpenid00000000000001")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/account")})
+    publish_text("service_terms", "2027-01", "zh_Hans", "新版服务条款正文",
+                 published_at=utcnow() - timedelta(minutes=1))
+    db.session.commit()
+
+    answer = through_wechat(client, client.get("/wechat/login?next=/me/hours"), fake_wechat)
+
+    assert urlsplit(answer.headers["Location"]).path == "/account/consent"
+    held = client.get("/me/hours")
+    assert held.status_code == 302 and "/account/consent" in held.headers["Location"]
+
+
+def test_an_unreachable_wechat_at_login_logs_no_secret(client, app, volunteer, wechat_config,
+                                                       fake_wechat, monkeypatch, caplog):
+    started = client.get("/wechat/login")
+    location = started.headers["Location"].split("#")[0]
+    back = urlsplit(requests.get(location, allow_redirects=False, timeout=5).headers["Location"])
+    monkeypatch.setitem(app.config, "WECHAT_API_BASE", "http://127.0.0.1:9")
+
+    with caplog.at_level("WARNING"):
+        answer = client.get(f"{back.path}?{back.query}")
+
+    assert urlsplit(answer.headers["Location"]).path == "/login"
+    assert "wechat" in caplog.text
+    assert wechat_config["WECHAT_APP_SECRET"] not in caplog.text
+    assert parse_qs(back.query)["code"][0] not in caplog.text

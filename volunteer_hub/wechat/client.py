@@ -16,6 +16,7 @@ OAuth exchange (oauth.py), event signatures and parsing (views.py).
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +29,15 @@ from volunteer_hub.wechat.models import WeChatAccessToken
 
 TOKEN_PATH = "/cgi-bin/token"
 TOKEN_REFUSED = {40001, 40014, 42001}  # invalid credential, invalid token, token expired
+NEVER_FETCHED = datetime(2000, 1, 1)
+QUERY_STRING = re.compile(r"\?[^\s'\"]*")
+
+
+def unreachable(error: Exception, what: str = "WeChat unreachable") -> str:
+    """A failed request, described without its query string: WeChat's URLs carry the app
+    secret, the access token or an authorization code, and this text is logged and kept on
+    the outbox row."""
+    return f"{what}: {QUERY_STRING.sub('?…', repr(error))}"[:300]
 
 
 @dataclass(frozen=True)
@@ -108,7 +118,7 @@ class WeChatApi:
                                                timeout=self.settings.timeout)
         except requests.RequestException as error:
             self.local.session = None  # a broken keep-alive connection: start afresh
-            raise WeChatError(None, f"WeChat unreachable: {error!r}"[:300]) from error
+            raise WeChatError(None, unreachable(error)) from error
         if response.status_code != 200:
             raise WeChatError(None, f"WeChat answered HTTP {response.status_code}")
         try:
@@ -153,23 +163,39 @@ class WeChatApi:
         from volunteer_hub.security import decrypt, encrypt
 
         with transaction():  # SQLite: the write lock; PostgreSQL: the row's lock below
-            row = db.session.execute(
-                select(WeChatAccessToken).where(WeChatAccessToken.app_id == self.settings.app_id)
-                .with_for_update()).scalar_one_or_none()
-            if row is not None:
+            row = self._locked_row()
+            if row.expires_at - now() > self.settings.refresh_margin:
                 token = decrypt(row.token_encrypted)
-                fresh = row.expires_at - now() > self.settings.refresh_margin
-                if token and fresh and token != refused:
+                if token and token != refused:
                     return token, row.expires_at
             token, lifetime = self._fetch_token()
             moment = now()
-            if row is None:
-                row = WeChatAccessToken(app_id=self.settings.app_id)
-                db.session.add(row)
             row.token_encrypted = encrypt(token)
             row.fetched_at = moment
             row.expires_at = moment + timedelta(seconds=lifetime)
             return token, row.expires_at
+
+    def _locked_row(self) -> WeChatAccessToken:
+        """The app id's token row, locked until the transaction ends. The first time it is
+        created empty (expired): a process creating it at the same moment waits for this
+        one's commit, then finds it, instead of fetching a second token."""
+        from sqlalchemy.exc import IntegrityError
+
+        from volunteer_hub.db import db
+
+        query = (select(WeChatAccessToken)
+                 .where(WeChatAccessToken.app_id == self.settings.app_id).with_for_update())
+        row = db.session.execute(query).scalar_one_or_none()
+        if row is not None:
+            return row
+        try:
+            with db.session.begin_nested():
+                db.session.add(WeChatAccessToken(app_id=self.settings.app_id,
+                                                 token_encrypted="", expires_at=NEVER_FETCHED,
+                                                 fetched_at=NEVER_FETCHED))
+        except IntegrityError:
+            pass  # created meanwhile by another process, now committed
+        return db.session.execute(query).scalar_one()
 
     def _fetch_token(self) -> tuple[str, int]:
         answer = self.request("GET", TOKEN_PATH, params={

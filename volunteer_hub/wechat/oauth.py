@@ -17,7 +17,7 @@ import requests
 from wechatpy.exceptions import WeChatOAuthException
 from wechatpy.oauth import WeChatOAuth
 
-from volunteer_hub.wechat.client import Settings, WeChatError
+from volunteer_hub.wechat.client import Settings, WeChatError, unreachable
 
 
 class _OAuth(WeChatOAuth):
@@ -48,7 +48,7 @@ def openid_for_code(settings: Settings, redirect_uri: str, code: str) -> str:
         errcode = error.errcode if error.errcode is not None else -1
         raise WeChatError(errcode, str(error.errmsg or "")) from error
     except (requests.RequestException, KeyError, ValueError) as error:
-        raise WeChatError(None, f"WeChat authorization failed: {error!r}"[:300]) from error
+        raise WeChatError(None, unreachable(error, "WeChat authorization failed")) from error
     openid = answer.get("openid")
     if not openid:
         raise WeChatError(-1, "WeChat gave no openid")

@@ -59,7 +59,7 @@ def _start(purpose: str, next_url: str | None):
     if settings is None:
         flash(gettext("WeChat login is not set up on this site."), "error")
         return redirect(url_for("accounts.login"))
-    state = secrets.token_urlsafe(24)
+    state = secrets.token_hex(20)  # WeChat takes a-zA-Z0-9 only, up to 128 bytes
     session[PENDING] = {"state": state, "purpose": purpose, "next": next_url,
                         "user": current_user.get_id() if purpose == "bind" else None,
                         "at": int(time.time())}
@@ -205,7 +205,10 @@ def _finish_login(pending: dict, openid: str):
     if user.must_change_password:
         flash(gettext("Please choose a new password before you go on."), "info")
         return redirect(url_for("accounts.password"))
-    return redirect(safe_next(pending.get("next")) or home_url())
+    from volunteer_hub.privacy.views import ask_after_login
+
+    return redirect(ask_after_login(user, pending.get("next"))
+                    or safe_next(pending.get("next")) or home_url())
 
 
 # -- WeChat's pushes (服务器配置 URL) ---------------------------------------------------------
@@ -255,10 +258,12 @@ def events():
         return args.get("echostr", ""), 200, {"Content-Type": "text/plain"}
     try:
         message = parse_message(_event_xml(token))
+        job_finished = isinstance(message, TemplateSendJobFinishEvent)
+        msgid = message.id if job_finished else None  # an int field: read here, checked
     except (ExpatError, ElementTree.ParseError, KeyError, AttributeError, TypeError,
             ValueError, IndexError, struct.error, binascii.Error):
         abort(400)  # malformed XML from a sender holding the token: nothing to record
-    if isinstance(message, TemplateSendJobFinishEvent) and message.id is not None:
+    if msgid is not None:
         with transaction():
-            services.apply_template_receipt(str(message.id), message.status or "")
+            services.apply_template_receipt(str(msgid), message.status or "")
     return "success", 200, {"Content-Type": "text/plain"}
