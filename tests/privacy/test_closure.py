@@ -180,3 +180,15 @@ def test_a_staff_account_without_a_profile_closes_too(client, db, tree, make_sta
     assert db.session.scalar(select(func.count()).select_from(RoleGrant)) == 0
     assert client.post("/api/v1/tokens", json={"login": phone, "password": factories.PASSWORD}
                        ).status_code == 401
+
+
+def test_closing_ends_the_sessions_on_other_devices(client, db, served, auth_header):
+    """A browser logged in elsewhere loads its user from the session on each request."""
+    from volunteer_hub.extensions import login_manager
+
+    volunteer = served["volunteer"]
+    load_session_user = login_manager._user_callback
+    assert load_session_user(str(volunteer.user_id)).id == volunteer.user_id
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    db.session.expire_all()
+    assert load_session_user(str(volunteer.user_id)) is None

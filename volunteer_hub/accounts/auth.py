@@ -34,7 +34,9 @@ def init_auth(app) -> None:
     def load_user(user_id: str):
         from volunteer_hub.accounts.models import User
 
-        return db.session.get(User, int(user_id))
+        user = db.session.get(User, int(user_id))
+        # a closed (or disabled) account ends its sessions on every device, not only this one
+        return user if user is not None and user.active else None
 
 
 def bearer_user():
