@@ -263,3 +263,25 @@ def test_a_closed_account_is_exported_without_a_reveal_logged_or_a_key_alarm(
     assert db.session.query(PersonalDataAccess).filter_by(
         kind="id_reveal", subject_user_id=second.user_id).count() == 0
     assert "DATA_ENCRYPTION_KEY" not in caplog.text
+
+
+def test_a_grid_admin_imports_back_the_numbers_of_the_volunteers_they_export(
+        client, tree, make_staff, make_volunteer, auth_header):
+    # the export takes a grid's volunteers by their place; the import must accept the same
+    grid_admin = make_staff(tree["grid_b"], "admin")
+    volunteer = make_volunteer(tree["b"], grid_id=tree["grid_b"].id)
+    volunteer.national_number = "GRID-1"
+    db.session.commit()
+    headers = auth_header(grid_admin)
+    body = client.get(f"/api/v1/national/orgs/{tree['grid_b'].id}/export?format=csv",
+                      headers=headers).data
+    [row] = _zip_section(body, "volunteers")
+    assert row["志愿者编号"] == "GRID-1"
+    volunteer.national_number = None
+    db.session.commit()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        volunteers_csv = archive.read("volunteers.csv")
+    result = client.post("/api/v1/national/numbers", data=volunteers_csv,
+                         headers={**headers, "Content-Type": "text/csv",
+                                  "Idempotency-Key": "grid-1"}).get_json()
+    assert (result["updated"], result["problems"]) == (1, [])

@@ -342,6 +342,9 @@ def _store_number(local: str, national: str, *, by) -> str | None:
 
 
 def _may_set(by, volunteer: Volunteer) -> bool:
-    from volunteer_hub.accounts.permissions import can
+    """The same scope as the export (volunteers_of_org): the volunteer's place in the tree,
+    so that a grid's admin can bring back the numbers of the file they exported."""
+    from volunteer_hub.accounts.permissions import scope_paths
 
-    return can(by, EXPORT_PERMISSION, volunteer.community)
+    return any(volunteer.org_path.startswith(path)
+               for path in scope_paths(by, EXPORT_PERMISSION))
