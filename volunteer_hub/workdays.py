@@ -151,6 +151,17 @@ def _dates(values) -> frozenset[date]:
                      for v in values or ())
 
 
+def check_settings(config) -> None:
+    """At start: a local day nobody can read stops the app, instead of a 500 wherever a
+    deadline is computed."""
+    for name in ("WORKDAYS_EXTRA_HOLIDAYS", "WORKDAYS_EXTRA_WORKDAYS"):
+        try:
+            _dates(config.get(name))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{name}={config.get(name)!r}: {error} "
+                             "(ISO dates, e.g. [\"2026-11-25\"])") from None
+
+
 def calendar() -> Calendar:
     """The deployment's calendar: the national one adjusted by the local settings."""
     config = current_app.config

@@ -124,3 +124,13 @@ def test_an_org_with_a_long_deadline_is_reminded_too(db, tree, make_staff, monke
     assert records.recording_deadline(activity) == date(2026, 3, 27)
     monkeypatch.setattr(records, "utcnow", lambda: datetime(2026, 3, 25, 1, 0, tzinfo=UTC))
     assert records.remind_deadlines(date(2026, 3, 25)) == 1  # Wednesday: 26th and 27th left
+
+
+def test_an_unreadable_local_day_stops_the_start_not_every_check_in(app):
+    # a typo in the settings would otherwise answer 500 wherever a deadline is computed
+    from volunteer_hub import create_app
+
+    with pytest.raises(ValueError, match="WORKDAYS_EXTRA_HOLIDAYS.*2026-11-31"):
+        create_app({"TESTING": True, "DATABASE_URL": "sqlite://", "SECRET_KEY": "x",
+                    "DATA_ENCRYPTION_KEY": app.config["DATA_ENCRYPTION_KEY"],
+                    "ID_HASH_KEY": "x", "WORKDAYS_EXTRA_HOLIDAYS": ["2026-11-31"]})
