@@ -287,22 +287,24 @@ def canonical_texts(transaction_ids: list[int]) -> dict[int, bytes]:
 
     from volunteer_hub.db import db
     from volunteer_hub.timebank import ledger, services
-    from volunteer_hub.timebank.models import Account
+    from volunteer_hub.timebank.models import Account, Posting
 
     ids = sorted(set(transaction_ids))
     if not ids:
         return {}
     listed = ",".join(str(int(tx_id)) for tx_id in ids)
+    every_row = services._transactions_sql()
+    if not every_row.endswith(" ORDER BY id"):  # the audit's own columns and formatting
+        raise RuntimeError("services._transactions_sql() changed shape")
     rows = db.session.execute(text(
-        f"SELECT * FROM ({services._transactions_sql()}) AS t WHERE id IN ({listed})")).all()
+        every_row.removesuffix(" ORDER BY id") + f" WHERE id IN ({listed}) ORDER BY id")).all()
     postings: dict[int, list] = {tx_id: [] for tx_id in ids}
-    accounts = dict(db.session.execute(select(Account.id, Account.kind)).all())
-    owners = dict(db.session.execute(select(Account.id, Account.owner_id)).all())
-    for tx_id, posting_id, account_id, minutes, group in db.session.execute(text(
-            f"SELECT transaction_id, id, account_id, minutes, earned_as_group "
-            f"FROM ledger_postings WHERE transaction_id IN ({listed})")):
-        postings[tx_id].append((posting_id, account_id, accounts[account_id],
-                                owners[account_id], bool(group), minutes))
+    for tx_id, posting_id, account_id, minutes, group, kind, owner in db.session.execute(
+            select(Posting.transaction_id, Posting.id, Posting.account_id, Posting.minutes,
+                   Posting.earned_as_group, Account.kind, Account.owner_id)
+            .join(Account, Account.id == Posting.account_id)
+            .where(Posting.transaction_id.in_(ids))):
+        postings[tx_id].append((posting_id, account_id, kind, owner, bool(group), minutes))
     result = {}
     for row in rows:
         (tx_id, kind, created, key, reverses_id, _prev, _hash, version, request_hash,
