@@ -57,6 +57,7 @@ def test_org_export_has_every_art_4_section_and_only_the_orgs_volunteers(client,
     assert response.status_code == 200
     document = json.loads(response.data)
     assert (document["format"], document["version"]) == (fmt.FORMAT_NAME, fmt.FORMAT_VERSION)
+    assert document["exported_at"].endswith("+08:00")  # Beijing time, like every other time
     numbers = {row["volunteer_number"] for row in document["volunteers"]}
     assert numbers == {people["first"].volunteer_number, people["second"].volunteer_number}
     [service] = document["service"]

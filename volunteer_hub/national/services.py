@@ -82,9 +82,13 @@ class Export:
     scope: dict
     sections: dict[str, list[dict]] = field(default_factory=lambda: defaultdict(list))
 
+    @property
+    def local_exported_at(self) -> str:
+        return self.exported_at.astimezone(_zone()).isoformat(timespec="seconds")
+
     def as_json(self) -> dict:
         return {"format": fmt.FORMAT_NAME, "version": fmt.FORMAT_VERSION,
-                "exported_at": self.exported_at.isoformat(), "scope": self.scope,
+                "exported_at": self.local_exported_at, "scope": self.scope,
                 **{name: self.sections.get(name, []) for name in fmt.SECTIONS}}
 
 
@@ -241,7 +245,7 @@ def to_csv_zip(export: Export) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         manifest = {"format": fmt.FORMAT_NAME, "version": fmt.FORMAT_VERSION,
-                    "exported_at": export.exported_at.isoformat(), "scope": export.scope,
+                    "exported_at": export.local_exported_at, "scope": export.scope,
                     "files": {f"{name}.csv": len(export.sections.get(name, []))
                               for name in fmt.SECTIONS}}
         archive.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
