@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -170,13 +171,17 @@ class TemplateSmsChannel(Channel):
 
     def __init__(self, *, endpoint: str, sign_name: str, templates: dict, link_secret: bytes,
                  timeout: float = 10.0, batch_size: int = 1,
-                 param_max_chars: int = kinds.DEFAULT_PARAM_MAX_CHARS):
+                 param_max_chars: int = kinds.DEFAULT_PARAM_MAX_CHARS,
+                 parallel_requests: int = 8):
         self.poster = KeepAlivePoster(endpoint, timeout)
         self.sign_name = sign_name
         self.templates = templates or {}
         self.link_secret = link_secret
         self.batch_size = max(1, min(int(batch_size), self.max_batch))
         self.param_max_chars = param_max_chars
+        self.parallel_requests = parallel_requests
+        self.pool: ThreadPoolExecutor | None = None
+        self.pool_lock = threading.Lock()
 
     def template_of(self, message: Outgoing) -> tuple[str, dict[str, str]] | Result:
         """(template code, named parameters) of a message, or why it cannot go."""
@@ -201,9 +206,23 @@ class TemplateSmsChannel(Channel):
                 results[message.id] = found
             else:
                 ready.append((message, *found))
-        for request in self.requests(ready):
-            results.update(self.send_request(request))
+        requests = self.requests(ready)
+        if len(requests) > 1:  # e.g. a call-out's personal parameters on Tencent Cloud
+            for answered in self._pool().map(self.send_request, requests):
+                results.update(answered)
+        elif requests:
+            results.update(self.send_request(requests[0]))
         return [results[m.id] for m in messages]
+
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads for the requests of one batch that cannot share a request: a batch is
+        one send thread's work, and sending them one after another would make batch mode
+        slower than none."""
+        with self.pool_lock:
+            if self.pool is None:
+                self.pool = ThreadPoolExecutor(max_workers=self.parallel_requests,
+                                               thread_name_prefix=f"sms-{self.provider}")
+            return self.pool
 
     def requests(self, ready: list[tuple[Outgoing, str, dict]]) -> list[list]:
         """The provider requests that carry `ready`: same group (template code), distinct
@@ -230,6 +249,9 @@ class TemplateSmsChannel(Channel):
         raise NotImplementedError
 
     def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
         self.poster.close()
 
 
