@@ -126,9 +126,10 @@ def test_duplicate_id_inside_the_file_is_reported(tree, db):
     assert report.problems[0].line == 3 and report.problems[0].field == "id_number"
 
 
-def test_missing_columns_are_named(tree, db):
-    report = import_volunteers("real_name,phone\n张三,13800138000\n".encode())
-    assert report.problems[0].field == "header"
+def test_missing_columns_are_named(app, tree, db):
+    with app.test_request_context(), force_locale("zh_Hans"):
+        report = import_volunteers("real_name,phone\n张三,13800138000\n".encode())
+    assert report.problems[0].field == "表头"  # the reader's language, not "header"
     assert "id_number" in report.problems[0].message and report.exit_code == 1
 
 

@@ -68,6 +68,7 @@ COLUMN_LABELS = {
     "grid_code": _l("Grid code"), "gender": _l("Gender"), "birth_date": _l("Date of birth"),
     "email": _l("E-mail"), "skills": _l("Skills"), "lat": _l("Latitude"),
     "lon": _l("Longitude"), "coord_system": _l("Coordinate system"), "row": _l("Row"), "file": _l("File"),
+    "header": _l("Header row"),
     "guardian_name": _l("Guardian's name"), "guardian_phone": _l("Guardian's phone"),
     "guardian_relationship": _l("Relationship"),
 }
@@ -76,7 +77,7 @@ COLUMN_LABELS = {
 @dataclass
 class Problem:
     line: int
-    field: str  # the file's own column header (or "row" / "header")
+    field: str  # the file's own column header, else a COLUMN_LABELS label (row, header, file)
     message: str
 
 
@@ -321,8 +322,8 @@ def import_volunteers(raw: bytes, *, all_or_nothing: bool = False, by=None,
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         names = "、".join(f"{c} ({COLUMN_LABELS[c]})" for c in missing)
-        report.problems.append(Problem(1, "header", str(_l("Missing columns: %(names)s",
-                                                            names=names))))
+        report.problems.append(Problem(1, str(COLUMN_LABELS["header"]),
+                                       str(_l("Missing columns: %(names)s", names=names))))
         return report
     orgs = {org.code: org for org in db.session.execute(db.select(Org)).scalars()}
     outer = db.session.begin_nested()
