@@ -33,8 +33,14 @@ def role_required(view):
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never redirect to another host after login."""
+    """Only same-site paths: never redirect to another host after login.
+
+    Browsers read a backslash as a slash and drop tabs and newlines inside a URL, so a
+    target holding any of them (e.g. a slash, a backslash, then a host) could leave the site.
+    """
     if not target:
+        return None
+    if "\\" in target or any(ord(char) < 32 or ord(char) == 127 for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
