@@ -216,3 +216,44 @@ def test_a_push_with_a_malformed_msgid_is_refused_not_an_error(client, db, sent_
 
     assert answer.status_code == 400
     assert [row.status for row in rows(db)] == ["sent"]
+
+
+@pytest.mark.parametrize("status, expected", [("success", "delivered"),
+                                              ("failed:user block", "failed")])
+def test_a_push_arriving_before_the_send_is_recorded_still_counts(
+        app, client, db, tree, make_volunteer, notify_config, wechat_config,  # noqa: F811
+        fake_wechat, monkeypatch, status, expected):
+    """WeChat pushes the outcome about a second after the send; a call-out's batch records
+    its sends later. The push names the person (FromUserName): their one message in flight
+    is the one it is about, not a stranger's to drop (which left a delivered message to time
+    out into an SMS)."""
+    volunteer = make_volunteer(tree["a"])
+    with transaction():
+        wechat.bind(volunteer.user, OPENID)
+    with transaction():
+        services.enqueue("match:need:5:volunteer:8", volunteer.user, subject="明天上午陪同就医",
+                         body="详情：http://localhost/tasks/8", channels=("wechat",),
+                         link="http://localhost/tasks/8")
+    record = Dispatcher.record
+    pushed = []
+
+    def push_before_recording(self, token, results):
+        for message, result in results:
+            if message.channel != "wechat":
+                continue  # the fallback SMS, sent in the same drain
+            pushed.append(client.post("/wechat/events", query_string=signed(),
+                                      data=job_finished(result.provider_message_id, status),
+                                      content_type="text/xml").status_code)
+        return record(self, token, results)
+
+    monkeypatch.setattr(Dispatcher, "record", push_before_recording)
+    worker = Dispatcher(app, batch=10, threads=2)
+    worker.drain()
+    worker.close()
+
+    assert pushed == [200]
+    row = rows(db)[0]
+    assert row.status == expected
+    assert row.provider_message_id == str(next(iter(fake_wechat.sent.values())))
+    assert [r.channel for r in rows(db)] == (["wechat"] if expected == "delivered"
+                                             else ["wechat", "sms"])

@@ -59,15 +59,42 @@ def unbind(user: User) -> bool:
     return bool(removed.rowcount)
 
 
-def apply_template_receipt(msgid: str, status: str) -> None:
+def apply_template_receipt(msgid: str, status: str, openid: str | None = None) -> None:
     """A TEMPLATESENDJOBFINISH push: the message reached the phone, or did not (the
-    person blocked the account's messages, or WeChat failed): then the next channel."""
+    person blocked the account's messages, or WeChat failed): then the next channel.
+
+    WeChat pushes it about a second after the send, while a call-out's batch may not have
+    recorded the msgid yet: then the push is about the one message to this person (`openid`,
+    the push's FromUserName) still being sent."""
     from volunteer_hub.errors import NotFound
     from volunteer_hub.notify.services import apply_receipt
 
     delivered = status.strip().lower() == DELIVERED_STATUS
+    receipt = dict(status="delivered" if delivered else "failed", provider_message_id=msgid,
+                   error=None if delivered else f"WeChat: {status}"[:200], channel="wechat")
     try:
-        apply_receipt(status="delivered" if delivered else "failed", provider_message_id=msgid,
-                      error=None if delivered else f"WeChat: {status}"[:200], channel="wechat")
-    except NotFound:  # a message sent by another system on the same account, or purged
+        apply_receipt(**receipt)
+        return
+    except NotFound:
+        in_flight = _the_message_being_sent_to(openid) if openid else None
+    if in_flight is None:  # sent by another system on the same account, or purged
         log.info("wechat: receipt for unknown msgid %s ignored", msgid)
+        return
+    apply_receipt(**receipt, key=str(in_flight))
+
+
+def _the_message_being_sent_to(openid: str) -> int | None:
+    """The id of the one WeChat message to this person being sent without a msgid yet
+    (None when there is none, or several: then which one is not known)."""
+    from volunteer_hub.notify.models import OutboxMessage
+
+    user = user_for_openid(openid)
+    if user is None:
+        return None
+    ids = db.session.execute(
+        select(OutboxMessage.id).where(OutboxMessage.recipient_id == user.id,
+                                       OutboxMessage.channel == "wechat",
+                                       OutboxMessage.status == "sending",
+                                       OutboxMessage.provider_message_id.is_(None))
+        .limit(2)).scalars().all()
+    return ids[0] if len(ids) == 1 else None

@@ -265,5 +265,6 @@ def events():
         abort(400)  # malformed XML from a sender holding the token: nothing to record
     if msgid is not None:
         with transaction():
-            services.apply_template_receipt(str(msgid), message.status or "")
+            services.apply_template_receipt(str(msgid), message.status or "",
+                                            openid=message.source or None)
     return "success", 200, {"Content-Type": "text/plain"}
