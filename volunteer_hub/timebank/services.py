@@ -909,8 +909,8 @@ def audit_ledger(*, batch: int = 20_000, kept_checkpoints: Iterable[str] = (),
                                     leaves=leaves, ids=ids,
                                     authenticate_each=authenticate_each)
     if not authenticate_each and (report.last_mac_failed or not report.ok):
-        # something is wrong: check every row's MAC to name the rows not written by us
-        db.session.rollback()
+        # something is wrong: check every row's MAC to name the rows not written by us (same
+        # transaction, so the same snapshot on PostgreSQL)
         return audit_ledger(batch=batch, kept_checkpoints=kept_checkpoints,
                             authenticate_each=True)
     cached = _cached_balances()
