@@ -155,7 +155,8 @@ def leaf_indexes(transaction_ids: list[int]) -> dict[int, int]:
     ids = sorted(set(transaction_ids))
     if not ids:
         return {}
-    count, top = db.session.execute(select(func.count(Tx.id), func.max(Tx.id))).one()
+    count = db.session.execute(select(func.count()).select_from(Tx)).scalar()  # COUNT(*)
+    top = db.session.execute(select(func.max(Tx.id))).scalar()
     if count == top and ids[-1] <= top:
         return {tx_id: tx_id - 1 for tx_id in ids}
     base = db.session.execute(select(func.count(Tx.id)).where(Tx.id < ids[0])).scalar()
