@@ -192,3 +192,28 @@ def test_closing_ends_the_sessions_on_other_devices(client, db, served, auth_hea
     assert _close(client, auth_header(volunteer.user)).status_code == 200
     db.session.expire_all()
     assert load_session_user(str(volunteer.user_id)) is None
+
+
+def test_closing_forgets_the_national_number_and_the_sms_sent_from_the_phone(
+        client, db, served, auth_header):
+    """The 志愿者编号 would tie the pseudonymized hours back to the person in the national
+    system; SMS replies from their phone (also those stored before the phone matched an
+    account) hold the number and the person's own words."""
+    from volunteer_hub.notify.models import InboundSms
+    from volunteer_hub.notify.services import receive_sms
+
+    volunteer = served["volunteer"]
+    phone = volunteer.user.phone
+    volunteer.national_number = "A1100000012345"
+    db.session.add(InboundSms(from_phone=phone, text="我是李小梅，明天不能来", user_id=None))
+    db.session.commit()
+    receive_sms(from_phone="+86" + phone, text="收到")
+    db.session.add(InboundSms(from_phone="13900000000", text="someone else", user_id=None))
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(InboundSms)) == 3
+
+    assert _close(client, auth_header(volunteer.user)).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Volunteer, volunteer.id).national_number is None
+    left = db.session.execute(select(InboundSms)).scalars().all()
+    assert [row.from_phone for row in left] == ["13900000000"]

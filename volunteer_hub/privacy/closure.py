@@ -1,7 +1,8 @@
 """Closing an account: personal data deleted or pseudonymized, hours kept (PIPL Art. 47).
 
 The person becomes "已注销志愿者 #<n>" (n: the closed_accounts row). Logins are refused
-(no phone, e-mail or password left, the user inactive), tokens, push subscriptions,
+(no phone, e-mail or password left, the user inactive; the national number 志愿者编号 and the
+SMS sent from the person's phone go too), tokens, push subscriptions,
 bindings and the other rows registry.SECTIONS marks DELETE go; service records, the ledger,
 evaluations, awards, training and the access log stay under the pseudonym, so reports
 still sum the hours and issued certificates still verify (with the masked name they
@@ -59,6 +60,7 @@ def close_account(user, *, reason: str) -> ClosedAccount:
     db.session.add(closed)
     db.session.flush()
     name = pseudonym(closed.id)
+    _forget_sms_replies(user, volunteer)
     _delete_and_clear(user, volunteer)
     _forget_messages(user)
     _forget_stored_replies(user)
@@ -106,6 +108,18 @@ def _forget_messages(user) -> None:
                        .values(status="dead", last_error="account closed"))
 
 
+def _forget_sms_replies(user, volunteer) -> None:
+    """SMS sent from the person's phone, also those stored before it matched the account
+    (user_id NULL): they hold the number and the person's own words."""
+    from volunteer_hub.notify.models import InboundSms
+    from volunteer_hub.notify.services import normalize_phone
+
+    phones = {normalize_phone(phone) for phone in
+              (user.phone, volunteer.phone if volunteer is not None else None) if phone}
+    if phones:
+        db.session.execute(delete(InboundSms).where(InboundSms.from_phone.in_(phones)))
+
+
 def _forget_stored_replies(user) -> None:
     """Replies kept for the person's retried requests (Idempotency-Key) may hold their data."""
     from volunteer_hub.accounts.models import IdempotencyRecord
@@ -134,6 +148,7 @@ def _pseudonymize_volunteer(volunteer, name: str, number: int) -> None:
     volunteer.id_number_encrypted = ""
     volunteer.id_number_hash = CLOSED_ID_MARKER.format(number=number)
     volunteer.id_number_masked = ""
+    volunteer.national_number = None  # would tie the hours back to the person nationally
     # The year stays for the age bands of past reports; the day and month go.
     volunteer.birth_date = date(volunteer.birth_date.year, 1, 1)
     volunteer.lat = volunteer.lon = None

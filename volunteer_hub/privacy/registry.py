@@ -64,6 +64,8 @@ def _certificate(person):
 
 SECTIONS: tuple[Section, ...] = (
     Section("account", "users", "user", "id", _l("Account"), on_close=CUSTOM),
+    # closing: name pseudonymized; phone, ID number, national number (志愿者编号, it would
+    # tie the hours back to the person), birth day and location cleared (privacy/closure.py)
     Section("profile", "volunteers", "volunteer", "id", _l("Volunteer profile"),
             on_close=CUSTOM, decrypt={"id_number": "id_number_encrypted"}),
     Section("consents", "consents", "volunteer", "volunteer_id", _l("Consents"),
@@ -109,6 +111,7 @@ SECTIONS: tuple[Section, ...] = (
             _l("Emergency call-out answers")),
     Section("messages", "outbox_messages", "user", "recipient_id", _l("Messages and inbox"),
             on_close=CUSTOM, rows=_messages),
+    # closing also deletes the SMS from the person's phone not yet tied to the account
     Section("sms_replies", "inbound_sms", "user", "user_id", _l("SMS replies"),
             on_close=DELETE),
     Section("notification_preferences", "notification_preferences", "user", "user_id",
