@@ -173,3 +173,21 @@ def test_a_short_link_leads_only_to_our_own_site(app, db, provider, make_user):
     assert opened.headers["Location"] == f"{SITE}/emergency/respond/abc"
     opened = phone.get(f"/s/{short_code(foreign.id, link_secret(app))}")
     assert opened.headers["Location"].endswith("/me/inbox")
+
+
+def test_an_aliyun_report_of_another_system_on_the_account_touches_none_of_ours(
+        client, db, provider, dispatcher, make_user):
+    """Systems sharing an Alibaba Cloud account set their own OutId (often an order number):
+    its report must neither mark our message of that number nor fail the whole push."""
+    _users, rows = sent_sms(db, dispatcher, make_user, count=1)
+    ours = rows[0]
+    items = [{"phone_number": "13700000000", "success": False, "err_code": "MK:0001",
+              "biz_id": "777^0", "out_id": str(ours.id)},
+             {"phone_number": "13700000001", "success": True, "biz_id": "778^0",
+              "out_id": "2026120512345678901234567"},
+             {"phone_number": "13700000002", "success": True, "biz_id": "779^0",
+              "out_id": "vh-99999999999999999999999"}]
+    answer = client.post(f"/sms/callbacks/aliyun/{CALLBACK_SECRET}/report", json=items)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(OutboxMessage, ours.id).status == "sent"

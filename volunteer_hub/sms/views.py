@@ -128,6 +128,24 @@ def _reply(*, phone: str, text: str, provider_message_id: str,
                          received_at=received_at)
 
 
+# An outbox id fits a signed 64-bit column: a longer number is no key of ours.
+_OUR_KEY_DIGITS = 18
+
+
+def _our_key(out_id) -> str | None:
+    """The OutId when it is one of our messages' keys ("<prefix><outbox id>"): systems that
+    share the provider account set their own (an order number "17" is not our message 17,
+    and a 25-digit one must not fail the whole push)."""
+    from volunteer_hub.notify import services
+
+    prefix = services.settings().idempotency_prefix
+    text = str(out_id or "")
+    number = text[len(prefix):] if prefix and text.startswith(prefix) else ""
+    if not (number.isascii() and number.isdigit()) or len(number) > _OUR_KEY_DIGITS:
+        return None
+    return text
+
+
 def _inbound_id(provider: str, *parts) -> str:
     """An inbound message's id for de-duplication, without the number in clear."""
     digest = hmac.new(link_secret(), "|".join(map(str, parts)).encode(), hashlib.sha256)
@@ -153,7 +171,7 @@ def aliyun_report(secret: str):
             _receipt("delivered" if item.get("success") in (True, "true") else "failed",
                      provider_message_id=f"{biz_id}:{phone_tag(phone, link_secret())}"
                      if biz_id and phone else None,
-                     key=str(item.get("out_id") or "") or None,
+                     key=_our_key(item.get("out_id")),
                      error=f"{item.get('err_code')}: {item.get('err_msg')}"[:300])
     return jsonify(ALIYUN_OK)
 
