@@ -99,3 +99,19 @@ def test_a_text_published_later_is_not_current_yet(client, db, tree, make_volunt
     db.session.commit()
     assert client.get("/api/v1/volunteers/me",
                       headers=auth_header(volunteer.user)).status_code == 200
+
+
+def test_a_person_who_does_not_agree_can_still_take_their_data_or_close(
+        client, db, tree, make_volunteer):
+    """The question offers it, and the API allows it: the web must not hold these pages."""
+    volunteer = make_volunteer(tree["b"])
+    _publish(db)
+    assert "/account/consent" in login(client, volunteer.user).headers["Location"]
+    page = client.get("/account/consent")
+    assert "/account/privacy" in text(page)
+    assert client.get("/account/privacy").status_code == 200
+    download = client.get("/account/data-export")
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert client.get("/account/close").status_code == 200
+    # anything else still leads back to the question
+    assert "/account/consent" in client.get("/account").headers["Location"]

@@ -22,8 +22,11 @@ blp = Blueprint("privacy", __name__, template_folder="templates")
 
 CONSENT_PENDING = "consent_pending"  # session flag set at login while a text waits
 # What a person with a pending consent may still open: the question itself, leaving, the
-# language switch and the files every page needs.
+# language switch, the files every page needs, and (as the API allows) taking their data
+# or closing the account, which a person who does not agree must still be able to do.
 OPEN_WHILE_PENDING = frozenset({"privacy.consent", "accounts.logout", "static",
+                                "privacy.my_privacy", "privacy.data_export",
+                                "privacy.close_account",
                                 "web.switch_language", "notify.service_worker",
                                 "notify.manifest", "web.offline"})
 
