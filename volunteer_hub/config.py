@@ -90,15 +90,10 @@ class DefaultConfig:
     TIMEBANK_EXPIRY_DAYS: int | None = None  # [open] no expiry
 
     # Certificates (DOMAIN.md "Certificate"). The Ed25519 key: PEM here (env), else generated
-    # once into instance/certificate_key.pem. Issuer fields: globally or per org code in
-    # CERTIFICATE_ISSUERS = {"CA": {"issuer_name": ..., "person_in_charge": ..., ...}}.
+    # once into instance/certificate_key.pem. The issuer is the org that recorded the hours;
+    # its fields (负责人, 经办人, 联系方式, credit code, seal) are set at /org/certificate-settings.
     CERTIFICATE_SIGNING_KEY: str | None = None
     CERTIFICATE_BASE_URL: str | None = None  # public URL in the QR code; default: request host
-    CERTIFICATE_ISSUER_NAME: str | None = None  # default: the volunteer's community
-    CERTIFICATE_PERSON_IN_CHARGE = ""
-    CERTIFICATE_HANDLER = ""
-    CERTIFICATE_CONTACT = ""
-    CERTIFICATE_ISSUERS: dict = {}
 
     # Matching cost weights per organization code, e.g. {"CY-JX-01": {"distance": 1.0,
     # "load": 0.4}}; missing keys use volunteer_hub.matching.domain.Weights defaults.
