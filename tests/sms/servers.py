@@ -229,6 +229,9 @@ class TencentSms(_Server):
         if not phones or len(phones) > 200 or not all(re.fullmatch(r"\+\d{6,15}", p)
                                                       for p in phones):
             return self.error("InvalidParameterValue.IncorrectPhoneNumber", "phones")
+        if len({p.startswith("+86") for p in phones}) > 1:  # documented: all mainland or all
+            return self.error("InvalidParameterValue.IncorrectPhoneNumber",  # global numbers
+                              "mainland and global numbers in one request")
         statuses = []
         for phone in phones:
             serial = f"2640:{next(self.serials):020d}"

@@ -123,6 +123,21 @@ def test_tencent_batch_groups_numbers_that_share_the_parameters(app, provider, m
     assert len({r.provider_message_id for r in results}) == 253
 
 
+@pytest.mark.parametrize("provider", ["tencent"], indirect=True)
+def test_tencent_batch_never_mixes_mainland_and_global_numbers(app, provider, monkeypatch):
+    """SendSms takes "all Chinese mainland mobile numbers or all global mobile numbers"."""
+    monkeypatch.setitem(app.config, "SMS_BATCH", 200)
+    channel = build_channel(None, app)
+    phones = ["13700000001", "+85291234567", "+8613700000002", "+6591234567"]
+    results = channel.send_many([outgoing(700 + n, phone=phone,
+                                          event_key="emergency:7:stand_down")
+                                 for n, phone in enumerate(phones)])
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert provider.refused == [] and provider.requests == 2
+    assert sorted(s["phone"] for s in provider.sent) == sorted(
+        ["+8613700000001", "+85291234567", "+8613700000002", "+6591234567"])
+
+
 @BOTH
 def test_a_wrong_secret_is_refused_for_good(app, provider, monkeypatch):
     key = "ALIYUN_SMS_ACCESS_KEY_SECRET" if provider.name == "aliyun" else \

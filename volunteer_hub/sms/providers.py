@@ -355,8 +355,11 @@ class TencentSmsChannel(TemplateSmsChannel):
         self.sdk_app_id, self.region = sdk_app_id, region
 
     def group_key(self, item) -> str:
-        _message, template, params = item
-        return json.dumps([template, list(params.values())], ensure_ascii=False)
+        """Same template and parameters, and all mainland or all global numbers: SendSms
+        refuses a request that mixes them."""
+        message, template, params = item
+        mainland = e164(message.address).startswith("+86")
+        return json.dumps([template, list(params.values()), mainland], ensure_ascii=False)
 
     def payload(self, request: list) -> bytes:
         _message, template, params = request[0]
