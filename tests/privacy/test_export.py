@@ -5,6 +5,8 @@ import csv
 import io
 import json
 import zipfile
+from datetime import UTC
+from zoneinfo import ZoneInfo
 
 from tests.web.helpers import login
 from volunteer_hub.privacy.models import PersonalDataAccess
@@ -43,14 +45,20 @@ def test_api_export_holds_every_section_with_my_own_data(client, db, served, aut
     assert sections["ledger_balance"][0]["balance_minutes"] == 180
     assert sorted((row["kind"], row["actor_user_id"]) for row in sections["access_log"]) == [
         ("data_export", volunteer.user_id), ("id_reveal", admin.id)]
-    assert sections["access_log"][0]["at"].endswith("+00:00")
+    # times read as the person reads them elsewhere: Beijing time, with the offset
+    assert sections["access_log"][0]["at"].endswith("+08:00")
+    record = served["record"]
+    check_in = record.check_in_at.replace(tzinfo=record.check_in_at.tzinfo or UTC)
+    assert sections["service_records"][0]["check_in_at"] == \
+        check_in.astimezone(ZoneInfo("Asia/Shanghai")).isoformat(timespec="seconds")
+    assert data["generated_at"].endswith("+08:00")
     # the CSV of a section has the same rows, with a BOM for Excel
     raw = archive.read("service_records.csv").decode("utf-8")
     assert raw.startswith("\ufeff")
     rows = list(csv.DictReader(io.StringIO(raw.lstrip("\ufeff"))))
     assert [row["minutes"] for row in rows] == ["180"]
     readme = archive.read("README.txt").decode("utf-8")
-    assert "服务记录" in readme and "Service records" in readme
+    assert "服务记录" in readme and "Service records" in readme and "+08:00" in readme
 
 
 def test_export_never_holds_someone_elses_rows(client, db, served, make_volunteer, tree,

@@ -12,8 +12,10 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
+from flask import current_app
 from flask_babel import force_locale
 from sqlalchemy import or_, select
 
@@ -40,11 +42,16 @@ def person_of(user) -> Person:
     return Person(user, user.volunteer)
 
 
+def _local_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+
+
 def _plain(value):
-    """A JSON- and CSV-friendly value; stored naive times are UTC and say so."""
+    """A JSON- and CSV-friendly value; times (stored naive ones are UTC) in Beijing time with
+    their offset, as the person reads them elsewhere."""
     if isinstance(value, datetime):
-        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return aware.isoformat(timespec="seconds")
+        aware = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return aware.astimezone(_local_zone()).isoformat(timespec="seconds")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Decimal):
@@ -93,13 +100,13 @@ def _csv(rows: list[dict]) -> bytes:
 
 README_HEAD = """个人数据副本 / Copy of your personal data
 格式 / Format: {format}
-生成时间 / Generated: {generated} (UTC)
+生成时间 / Generated: {generated}
 
 data.json 含全部内容；每个部分另有一个 CSV 文件（UTF-8，可用 Excel 打开）。
 data.json holds everything; each section is also a CSV file (UTF-8, opens in Excel).
 
-时间均为 UTC（带 +00:00），时长单位为分钟（minutes），*_id 为本系统内的编号。
-Times are UTC (with +00:00), durations are minutes, *_id fields are numbers inside this
+时间均为北京时间（带 +08:00），时长单位为分钟（minutes），*_id 为本系统内的编号。
+Times are Beijing time (with +08:00), durations are minutes, *_id fields are numbers inside this
 service. Fields ending in _at are times, _on dates. Secrets (password hashes, keyed hashes,
 token digests) are never included; your own encrypted fields (ID number, guardian details,
 WeChat openid) are included decrypted.
@@ -125,7 +132,7 @@ def readme(sections: dict[str, list[dict]], generated: str) -> str:
 
 def build_zip(person: Person) -> bytes:
     """The ZIP a person downloads: data.json, one CSV per section, README.txt."""
-    generated = utcnow().isoformat(timespec="seconds")
+    generated = _plain(utcnow())
     sections = collect(person)
     document = {"format": FORMAT, "generated_at": generated, "sections": sections}
     buffer = io.BytesIO()
