@@ -191,3 +191,20 @@ def test_an_aliyun_report_of_another_system_on_the_account_touches_none_of_ours(
     assert answer.status_code == 200, answer.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(OutboxMessage, ours.id).status == "sent"
+
+
+@BOTH
+def test_a_reply_with_an_impossible_time_is_kept_with_the_time_it_arrived(client, db,
+                                                                        provider):
+    if provider.name == "aliyun":
+        body = [{"phone_number": "13700000003", "send_time": "0001-01-01 00:00:00",
+                 "content": "2", "sequence_id": 1}]
+        path = f"/sms/callbacks/aliyun/{CALLBACK_SECRET}/reply"
+    else:
+        body = {"mobile": "13700000003", "nationcode": "86", "text": "2",
+                "time": 10 ** 12}
+        path = f"/sms/callbacks/tencent/{CALLBACK_SECRET}/reply"
+    answer = client.post(path, json=body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    [inbound] = db.session.execute(select(InboundSms)).scalars().all()
+    assert inbound.received_at.year >= 2026

@@ -153,9 +153,12 @@ def _inbound_id(provider: str, *parts) -> str:
 
 
 def _shanghai_time(text) -> datetime | None:
+    """A provider's Beijing time, in UTC (None when unreadable or not a real moment, e.g.
+    year 1, which has no UTC value)."""
     try:
-        return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
-    except (TypeError, ValueError):
+        return datetime.strptime(str(text), "%Y-%m-%d %H:%M:%S").replace(
+            tzinfo=SHANGHAI).astimezone(timezone.utc)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
