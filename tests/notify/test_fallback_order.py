@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests import factories
-from volunteer_hub.notify import channels as sending, models, services
+from volunteer_hub.notify import channels as sending, models, registry, services
 from volunteer_hub.notify import dispatcher as dispatcher_module
 from volunteer_hub.notify.dispatcher import Dispatcher, build_channels
 from volunteer_hub.notify.models import OutboxMessage
@@ -232,6 +232,30 @@ def test_the_channel_order_page_is_only_for_the_orgs_admins(db, client, make_sta
 
     login(client, make_staff(tree["b"], "admin"))
     assert client.get(f'/org/{tree["a"].id}/channel-order').status_code == 404
+
+
+@pytest.mark.parametrize("role, shown", [("admin", True), ("organizer", False)])
+def test_the_menu_shows_the_channel_order_to_who_may_set_it(db, client, make_staff, tree,
+                                                            role, shown):
+    from tests.web.helpers import login
+
+    login(client, make_staff(tree["a"], role))
+    page = client.get("/org/volunteers", headers={"Accept-Language": "zh-CN"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert ('href="/org/channel-order"' in html) is shown
+    assert ("渠道顺序" in html) is shown
+
+
+def test_a_broadcast_requests_every_channel_set_up_and_no_other(app, notify_config,
+                                                               wechat_config, monkeypatch):
+    # SMS (the local gateway), e-mail, the inbox and WeChat are set up; Web Push without a
+    # VAPID key is not (it would only fall back to SMS, requested anyway)
+    monkeypatch.setitem(app.config, "VAPID_PRIVATE_KEY", None)
+    assert set(registry.broadcast_channels(services.settings())) == {
+        "sms", "email", "inbox", "wechat"}
+    app.config["WECHAT_APP_ID"] = ""
+    assert set(registry.broadcast_channels(services.settings())) == {"sms", "email", "inbox"}
 
 
 def test_a_person_switches_wechat_messages_off(db, client, make_user, person, wechat_config):

@@ -34,13 +34,11 @@ from volunteer_hub.emergency.models import (
 from volunteer_hub.emergency.plans import DEFAULT_TEMPLATES
 from volunteer_hub.emergency.settings import emergency_settings
 from volunteer_hub.errors import Conflict, NotFound, ValidationFailed
-from volunteer_hub.notify import fanout
+from volunteer_hub.notify import fanout, registry, services
 from volunteer_hub.notify.fanout import LINK_PLACEHOLDER
-from volunteer_hub.notify.models import CHANNELS
 from volunteer_hub.orgs.models import Org, TeamMember
 from volunteer_hub.volunteers.models import Certification, Volunteer
 
-FAN_OUT_CHANNELS = ("sms", "email", "inbox")
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = 111.32
 
@@ -288,26 +286,17 @@ def send_alerts(activation: Activation, which, *, round_: int) -> None:
 def broadcast(activation: Activation, event_key: str, texts: dict[str, tuple[str, str]],
               which=None, *, with_links: bool = False) -> None:
     """`texts` (locale -> subject and body) to the responders of `activation` that `which`
-    selects, on every fan-out channel; an event that none of them has had yet (each
-    volunteer is one user and one responder of an activation). Web Push goes along where
-    notify supports it: for someone without a live subscription it falls back to SMS,
-    which they get anyway, so it adds a message only for those who have one."""
-    channels = FAN_OUT_CHANNELS + (("webpush",) if "webpush" in CHANNELS else ())
-    channels += _wechat_when_configured()
+    selects, on every channel the registry sends broadcasts on that is set up; an event
+    that none of them has had yet (each volunteer is one user and one responder of an
+    activation). A channel a person cannot receive (no push subscription, no WeChat binding)
+    falls back along their chain to one they get anyway: it adds a message only for those
+    who have it."""
+    channels = registry.broadcast_channels(services.settings())
     recipients = select(Responder.user_id.label("user_id"),
                         (Responder.id if with_links else null()).label("ref_id")).where(
         Responder.activation_id == activation.id, true() if which is None else which)
     fanout.enqueue_query(event_key, recipients, texts=texts, channels=channels,
                          new_event=True)
-
-
-def _wechat_when_configured() -> tuple[str, ...]:
-    """WeChat along with SMS where it is set up: someone not bound resolves WeChat to SMS,
-    which they get anyway (the fan-out writes it once)."""
-    from volunteer_hub.notify import registry, services
-
-    wechat = registry.WECHAT
-    return (wechat.name,) if wechat.configured(services.settings()) else ()
 
 
 # --- activate ---------------------------------------------------------------------------------

@@ -290,6 +290,7 @@ class ChannelSpec:
     receipts: bool = False  # delivery receipts arrive (apply_receipt)
     delivered_on_commit: bool = False  # the database is the channel: nothing to send
     billed_in_segments: bool = False  # cost counts segments (SMS)
+    broadcast: bool = False  # a call-out requests it (where the server is set up for it)
 
     @cached_property
     def available(self) -> Rule:
@@ -366,26 +367,29 @@ def _push_subscribed(scope: SqlScope):
                           PushSubscription.gone_at.is_(None))
 
 
-INBOX = ChannelSpec("inbox", _l("In-app inbox"), None, READ, delivered_on_commit=True)
+INBOX = ChannelSpec("inbox", _l("In-app inbox"), None, READ, delivered_on_commit=True,
+                    broadcast=True)
 EMAIL = ChannelSpec("email", _l("E-mail"), "inbox", ACCEPTED, preference="email",
                     address=UserField("email"),
-                    sender="volunteer_hub.notify.senders:email", rate_setting="email_rate")
+                    sender="volunteer_hub.notify.senders:email", rate_setting="email_rate",
+                    broadcast=True)
 SMS = ChannelSpec("sms", _l("SMS"), "email", RECEIPT, preference="sms",
                   address=UserField("phone"), requires=(Configured(_sms_configured),),
                   sender="volunteer_hub.notify.senders:sms", rate_setting="sms_rate",
-                  receipts=True, billed_in_segments=True)
+                  receipts=True, billed_in_segments=True, broadcast=True)
 WEBPUSH = ChannelSpec("webpush", _l("Push notification"), "sms", RECEIPT, preference="webpush",
                       requires=(Configured(_push_configured), Live(
                           _push_subscribed, "volunteer_hub.notify.services:live_push_users")),
                       sender="volunteer_hub.notify.senders:webpush",
                       rate_setting="webpush_rate", receipt_timeout_setting="webpush_ack_timeout",
-                      receipts=True)
+                      receipts=True, broadcast=True)
 WECHAT = ChannelSpec("wechat", _l("WeChat"), "sms", RECEIPT, preference="wechat",
                      address=Binding("volunteer_hub.wechat.models:WeChatBinding", "user_id",
                                      "openid_encrypted"),
                      requires=(Configured(_wechat_configured),),
                      sender="volunteer_hub.notify.senders:wechat", rate_setting="wechat_rate",
-                     receipt_timeout_setting="wechat_receipt_timeout", receipts=True)
+                     receipt_timeout_setting="wechat_receipt_timeout", receipts=True,
+                     broadcast=True)
 
 SPECS: dict[str, ChannelSpec] = {spec.name: spec for spec in (INBOX, EMAIL, SMS, WEBPUSH,
                                                               WECHAT)}
@@ -394,6 +398,14 @@ LAST = INBOX.name  # every chain ends here: the inbox is always available
 LABELS = {name: spec.label for name, spec in SPECS.items()}
 PREFERENCES = tuple(spec.preference for spec in SPECS.values() if spec.preference)
 RECEIPT_CHANNELS = tuple(name for name, spec in SPECS.items() if spec.receipts)
+
+
+def broadcast_channels(config) -> tuple[str, ...]:
+    """The channels a broadcast (a call-out) requests: those declared for broadcasts that the
+    server is set up for. One not set up would only resolve along its chain to a channel
+    requested anyway (the fan-out writes a person's channel once)."""
+    return tuple(name for name, spec in SPECS.items()
+                 if spec.broadcast and spec.configured(config))
 
 
 def get(name: str) -> ChannelSpec:

@@ -17,6 +17,17 @@ from volunteer_hub.notify.forms import PreferencesForm, channel_order_form, hh_m
 blp = Blueprint("notify", __name__, template_folder="templates")
 
 
+@blp.app_context_processor
+def inject_channel_order_menu():
+    """The menu shows the channel order page to who may set one (org admins), asked only
+    when drawn."""
+    def may_set_channel_order() -> bool:
+        from volunteer_hub.accounts.permissions import scope_paths
+
+        return bool(scope_paths(current_user, orders.MANAGE))
+    return {"may_set_channel_order": may_set_channel_order}
+
+
 def device_label(user_agent: str) -> str:
     """'Android · Chrome' from a User-Agent string, for the list of subscribed devices."""
     platforms = (("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"),

@@ -97,9 +97,10 @@ def _forget_messages(user) -> None:
     """Inbox messages go; other channels' rows stay for the costs of past call-outs, without
     the address they were sent to."""
     from volunteer_hub.notify.models import OutboxMessage
+    from volunteer_hub.notify.registry import INBOX
 
     mine = OutboxMessage.recipient_id == user.id
-    db.session.execute(delete(OutboxMessage).where(mine, OutboxMessage.channel == "inbox"))
+    db.session.execute(delete(OutboxMessage).where(mine, OutboxMessage.channel == INBOX.name))
     db.session.execute(update(OutboxMessage).where(mine).values(address=None))
     # a text written for this person alone may name them; shared texts (NULL) stay shared
     db.session.execute(update(OutboxMessage).where(mine, OutboxMessage.body.is_not(None))
