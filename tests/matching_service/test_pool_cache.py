@@ -132,6 +132,7 @@ def test_a_bulk_statement_through_the_session_bumps_everything(app, tree):
     _proposals(tree["b"], day)
     old = dict(db.session.execute(db.select(MatchingDataVersion.org_id, MatchingDataVersion.version)).all())
     db.session.execute(db.update(Certification).values(issuer="x"))
+    db.session.commit()
     new = dict(db.session.execute(db.select(MatchingDataVersion.org_id, MatchingDataVersion.version)).all())
     assert new[tree["city"].id] != old.get(tree["city"].id)
 

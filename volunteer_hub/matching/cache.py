@@ -10,10 +10,11 @@ assignment: every run reads them fresh (loading.with_dynamic).
 
 Who sets a new token: every flush that writes a watched table (the volunteer's own row
 where a column the pool reads changed, their skills, certifications, windows, exceptions,
-preferences; an org's place in the tree) sets one on the volunteer's home node (or on the
-org), in the same transaction as the write; a bulk statement through the session on a
-watched table (insert/update/delete of many rows) sets one on every root, as does
-`bump_all()`. Writers that bypass the session (raw SQL, COPY) call `bump(org_ids)`.
+preferences; an org's place in the tree) notes the volunteer's home node (or the org), and
+the transaction's commit sets the noted nodes' tokens in one statement, in org id order (so
+two writers never lock version rows in opposite orders); a bulk statement through the
+session on a watched table (insert/update/delete of many rows) sets one on every root at
+commit, as does `bump_all()`. Writers that bypass the session (raw SQL, COPY) call `bump(org_ids)`.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ ORG_COLUMNS = ("parent_id", "path", "level")
 WATCHED_TABLES = frozenset(m.__tablename__ for m in (Volunteer, Org, *VOLUNTEER_ROWS))
 _TOUCHED_NODES = "matching_touched_nodes"
 _TOUCHED_VOLUNTEERS = "matching_touched_volunteers"
+_PENDING_NODES = "matching_pending_nodes"
+_PENDING_ALL = "matching_pending_all"
 DEFAULT_SIZE = 8
 
 
@@ -67,7 +70,8 @@ def _upsert(connection, rows_select) -> None:
 
 
 def _node_ids(ids) -> select:
-    return select(Org.id).where(Org.id.in_(sorted(set(ids)))).distinct()
+    # In id order: the rows an upsert locks, locked in one order by every writer.
+    return select(Org.id).where(Org.id.in_(sorted(set(ids)))).order_by(Org.id)
 
 
 def bump(org_ids, *, connection=None) -> None:
@@ -81,7 +85,8 @@ def bump(org_ids, *, connection=None) -> None:
 
 def bump_all(*, connection=None) -> None:
     """New versions on every root: no kept pool stays valid."""
-    _upsert(connection or db.session.connection(), select(Org.id).where(Org.parent_id.is_(None)))
+    _upsert(connection or db.session.connection(),
+            select(Org.id).where(Org.parent_id.is_(None)).order_by(Org.id))
 
 
 def home_node(org_path: str | None) -> int | None:
@@ -142,24 +147,41 @@ def _org_updated(mapper, connection, target) -> None:
 
 
 def _after_flush(session, flush_context) -> None:
+    """Note the nodes this flush touched; their versions are set at commit (_before_commit)."""
     nodes = session.info.pop(_TOUCHED_NODES, set())
     volunteers = session.info.pop(_TOUCHED_VOLUNTEERS, set())
-    if not nodes and not volunteers:
-        return
-    connection = session.connection()
     volunteers.discard(None)
     if volunteers:
         # A handful per flush in practice; a bulk add through the ORM bumps everything
         # rather than binding one parameter per volunteer.
         if len(volunteers) > 1000:
-            bump_all(connection=connection)
-            return
-        paths = connection.execute(select(Volunteer.org_path).where(
-            Volunteer.id.in_(sorted(volunteers))).distinct()).scalars()
-        nodes.update(home_node(p) for p in paths)
+            session.info[_PENDING_ALL] = True
+        else:
+            paths = session.connection().execute(select(Volunteer.org_path).where(
+                Volunteer.id.in_(sorted(volunteers))).distinct()).scalars()
+            nodes.update(home_node(p) for p in paths)
     nodes.discard(None)
     if nodes:
-        bump(nodes, connection=connection)
+        session.info.setdefault(_PENDING_NODES, set()).update(nodes)
+
+
+def _has_pending(session) -> bool:
+    return bool(session.info.get(_PENDING_NODES) or session.info.get(_PENDING_ALL))
+
+
+def _before_commit(session) -> None:
+    """One upsert per transaction, last, rows in org id order: two transactions writing
+    the same communities in opposite orders would deadlock on the version rows if each
+    flush bumped its own nodes (A then B against B then A)."""
+    if session.in_nested_transaction():
+        return  # a savepoint: the outer commit sets them
+    session.flush()
+    bump_everything = session.info.pop(_PENDING_ALL, False)
+    nodes = session.info.pop(_PENDING_NODES, set())
+    if bump_everything:
+        bump_all(connection=session.connection())
+    elif nodes:
+        bump(nodes, connection=session.connection())
 
 
 def _bulk_statement(orm_execute_state) -> None:
@@ -170,7 +192,7 @@ def _bulk_statement(orm_execute_state) -> None:
         return
     table = getattr(state.statement, "table", None)
     if getattr(table, "name", None) in WATCHED_TABLES:
-        bump_all(connection=state.session.connection())
+        state.session.info[_PENDING_ALL] = True
 
 
 _registered = False
@@ -190,6 +212,7 @@ def register_listeners() -> None:
             event.listen(model, name, _row_written)
     event.listen(Org, "after_update", _org_updated)
     event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "before_commit", _before_commit)
     event.listen(Session, "do_orm_execute", _bulk_statement)
 
 
@@ -251,7 +274,8 @@ def org_pool(path: str, *, today: date, now: datetime, except_slot_ids=()) -> lo
     query = loading.active_pool_query(path)
     cache = pool_cache()
     static = None
-    if cache is not None:
+    if cache is not None and not _has_pending(db.session):
+        # (writes of this transaction not yet versioned: neither read nor keep a pool)
         key, current_versions = (path, today), versions(path)
         static = cache.get(key, current_versions)
         if static is None:
