@@ -196,3 +196,38 @@ def test_settings_page_saves_and_shows_field_errors(client, db, tree, make_staff
 def test_settings_page_is_for_the_orgs_admins(client, tree, make_staff):
     login(client, make_staff(tree["a"], "organizer"))
     assert client.get(f"/org/{tree['a'].id}/certificate-settings").status_code == 404
+
+
+def test_a_pixel_bomb_seal_is_refused_before_its_pixels_are_decoded(app, monkeypatch):
+    """A small file can declare a huge image (a 12,000 px square PNG of one colour is a few
+    hundred KB and ~576 MB once decoded, below Pillow's own bomb limit): its size is
+    refused from the header, the pixels are never decoded."""
+    import struct
+    import zlib
+
+    from PIL import ImageFile
+
+    from volunteer_hub.errors import ValidationFailed
+    from volunteer_hub.orgs import issuer
+
+    side = 12_000
+    row = b"\0" + b"\0" * side  # filter byte + one grey byte per pixel
+    raw = zlib.compress(row * side, 9)
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0,
+                                                             0, 0))
+            + chunk(b"IDAT", raw) + chunk(b"IEND", b""))
+    assert len(bomb) < app.config["ORG_SEAL_MAX_BYTES"]
+
+    def no_decoding(self, *args, **kwargs):
+        raise AssertionError("the seal's pixels were decoded before its size was checked")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with app.test_request_context(), pytest.raises(ValidationFailed) as refused:
+        issuer.validated_seal_type(bomb)
+    assert refused.value.code == "SEAL_INVALID"
+    assert "2000" in str(refused.value.message)

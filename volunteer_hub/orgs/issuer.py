@@ -75,22 +75,26 @@ def validated_seal_type(data: bytes) -> str:
     if len(data) > config["ORG_SEAL_MAX_BYTES"]:
         raise _seal_error(_l("The seal image may be at most %(kb)d KB.",
                              kb=config["ORG_SEAL_MAX_BYTES"] // 1024))
+    not_an_image = _seal_error(_l("The seal must be a PNG or JPEG image."))
+    limit = config["ORG_SEAL_MAX_PIXELS"]
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
             kind = image.format
             width, height = image.size
+        if kind not in SEAL_FORMATS:
+            raise not_an_image
+        # the size the header declares, before any pixel is decoded (a pixel bomb: a small
+        # file declaring a huge image)
+        if max(width, height) > limit or min(width, height) < 32:
+            raise _seal_error(_l("The seal image must be between 32 and %(px)d pixels on "
+                                 "each side.", px=limit))
+        with Image.open(io.BytesIO(data)) as image:
             image.verify()
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # verify() does not decode the pixels of every format
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError,
             Image.DecompressionBombError):
-        raise _seal_error(_l("The seal must be a PNG or JPEG image.")) from None
-    if kind not in SEAL_FORMATS:
-        raise _seal_error(_l("The seal must be a PNG or JPEG image."))
-    limit = config["ORG_SEAL_MAX_PIXELS"]
-    if max(width, height) > limit or min(width, height) < 32:
-        raise _seal_error(_l("The seal image must be between 32 and %(px)d pixels on each "
-                             "side.", px=limit))
+        raise not_an_image from None
     return SEAL_FORMATS[kind]
 
 
