@@ -165,3 +165,32 @@ def test_a_damaged_tree_store_never_gives_a_wrong_proof(app, client, earned, aut
     history.write_bytes(response.data)
     result = _run_verify(app, history, *keys[2:])
     assert result.exit_code == 0, result.output
+
+
+def test_new_hours_are_certified_without_a_full_audit(app, db, tree, client, earned,
+                                                      auth_header, keys, tmp_path, monkeypatch):
+    """Once a checkpoint and its tree store exist, a certificate for hours recorded since
+    makes an incremental checkpoint (only the new transactions hashed): it never waits for
+    an audit of the whole ledger."""
+    from datetime import timedelta
+
+    from tests.records import builders
+    from tests.timebank.test_certificates import _earn
+    from volunteer_hub.timebank import services
+
+    volunteer = earned["volunteer"]
+    _pdf(client, auth_header, volunteer.user, volunteer)  # the first checkpoint and the store
+    _earn(db, tree, earned["organizer"], volunteer, 60, name="助老送餐",
+          start=builders.START + timedelta(days=2))
+
+    def no_full_audit(*args, **kwargs):
+        raise AssertionError("a certificate waited for a full audit of the ledger")
+
+    monkeypatch.setattr(services, "audit_ledger", no_full_audit)
+    pdf = _pdf(client, auth_header, volunteer.user, volunteer)
+    assert len(checkpoints.stored_paths(app)) == 2  # a new one covers the new MINT
+    assert len(_embedded(pdf)["proofs"]["transactions"]) == 3
+    path = tmp_path / "certificate.pdf"
+    path.write_bytes(pdf)
+    result = _run_verify(app, path, *keys)
+    assert result.exit_code == 0, result.output
