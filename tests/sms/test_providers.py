@@ -167,6 +167,23 @@ def test_flow_control_is_transient_a_missing_template_permanent(app, provider, m
 
 
 @BOTH
+def test_a_refusal_that_quotes_the_number_keeps_no_number_in_the_error(app, provider):
+    """The error goes to the outbox row and the log: a provider's message that echoes the
+    number (a parameter-check message) is kept without it."""
+    quoted = "号码 +8613712345678 / 13712345678 无效"
+    provider.fail_next.append((200, {"Code": "isv.MOBILE_NUMBER_ILLEGAL", "Message": quoted}
+                                if provider.name == "aliyun" else
+                                {"Response": {"Error": {
+                                    "Code": "InvalidParameterValue.IncorrectPhoneNumber",
+                                    "Message": quoted}}}))
+    channel = build_channel(None, app)
+    [result] = channel.send_many([outgoing(12)])
+    assert not result.ok and result.permanent
+    assert "12345678" not in result.error and "无效" in result.error
+    channel.close()
+
+
+@BOTH
 def test_no_answer_is_unanswered_and_no_phone_is_permanent(app, provider, monkeypatch):
     key = "ALIYUN_SMS_ENDPOINT" if provider.name == "aliyun" else "TENCENT_SMS_ENDPOINT"
     from tests.notify.servers import free_port

@@ -33,6 +33,7 @@ import hmac
 import http.client
 import json
 import logging
+import re
 import socket
 import threading
 import time
@@ -111,6 +112,15 @@ def phone_tag(phone: str, secret: bytes) -> str:
     """A short keyed digest of a number: matches a receipt to its message, reveals nothing."""
     digits = mainland_or_international(phone)
     return hmac.new(secret, digits.encode(), hashlib.sha256).hexdigest()[:12]
+
+
+_NUMBER = re.compile(r"\+?\d{7,}")
+
+
+def provider_text(text) -> str:
+    """A provider's message for the outbox row and the log: short, and without anything
+    like a phone number (a parameter check may quote the number it refused)."""
+    return _NUMBER.sub("***", str(text or ""))[:200]
 
 
 # --- HTTP -------------------------------------------------------------------------------------
@@ -334,7 +344,7 @@ class AliyunSmsChannel(TemplateSmsChannel):
                 f"{biz_id}:{phone_tag(message.address, self.link_secret)}"))
                 for message, _t, _p in request}
         transient = code in self.TRANSIENT_CODES or code.startswith("isp.") or status >= 500
-        error = f"aliyun {status} {code}: {str(answer.get('Message', ''))[:200]}"
+        error = f"aliyun {status} {code}: {provider_text(answer.get('Message'))}"
         return dict.fromkeys(ids, Result(ok=False, permanent=not transient, error=error))
 
 
@@ -417,4 +427,5 @@ class TencentSmsChannel(TemplateSmsChannel):
 
     def _refused(self, code: str, text: str) -> Result:
         transient = code.startswith(self.TRANSIENT_PREFIXES)
-        return Result(ok=False, permanent=not transient, error=f"tencent {code}: {text[:200]}")
+        return Result(ok=False, permanent=not transient,
+                      error=f"tencent {code}: {provider_text(text)}")

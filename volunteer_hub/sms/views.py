@@ -36,7 +36,7 @@ from volunteer_hub.db import db, transaction
 from volunteer_hub.errors import DomainError
 from volunteer_hub.extensions import csrf, limiter
 from volunteer_hub.sms.links import link_secret, message_id_of
-from volunteer_hub.sms.providers import phone_tag
+from volunteer_hub.sms.providers import phone_tag, provider_text
 
 log = logging.getLogger(__name__)
 blp = Blueprint("sms", __name__)
@@ -175,7 +175,7 @@ def aliyun_report(secret: str):
                      provider_message_id=f"{biz_id}:{phone_tag(phone, link_secret())}"
                      if biz_id and phone else None,
                      key=_our_key(item.get("out_id")),
-                     error=f"{item.get('err_code')}: {item.get('err_msg')}"[:300])
+                     error=provider_text(f"{item.get('err_code')}: {item.get('err_msg')}"))
     return jsonify(ALIYUN_OK)
 
 
@@ -207,7 +207,8 @@ def tencent_status(secret: str):
                 continue
             delivered = str(item.get("report_status", "")).upper() == "SUCCESS"
             _receipt("delivered" if delivered else "failed", provider_message_id=sid,
-                     key=None, error=f"{item.get('errmsg')}: {item.get('description')}"[:300])
+                     key=None,
+                     error=provider_text(f"{item.get('errmsg')}: {item.get('description')}"))
     return jsonify(TENCENT_OK)
 
 
