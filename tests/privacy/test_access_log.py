@@ -67,3 +67,23 @@ def test_admins_see_their_orgs_log_and_the_person_sees_who(client, db, tree, mak
     client.post("/logout")
     login(client, volunteer.user)
     assert "乙社区组织者" in text(client.get("/account/privacy"))
+
+
+def test_nothing_is_recorded_as_seen_once_the_account_is_closed(client, db, tree,
+                                                                make_volunteer, make_staff,
+                                                                auth_header, caplog):
+    """The closed profile holds no ID number: the log must not claim one was viewed."""
+    from volunteer_hub.privacy.closure import close_account
+
+    volunteer = make_volunteer(tree["b"])
+    organizer = make_staff(tree["b"], "organizer")
+    close_account(volunteer.user, reason="self")
+    db.session.commit()
+    seen = client.get(f"/api/v1/volunteers/{volunteer.id}/id-number",
+                      headers=auth_header(organizer))
+    assert seen.status_code == 200 and seen.get_json()["id_number"] == ""
+    assert _rows(db) == []
+    assert "DATA_ENCRYPTION_KEY" not in caplog.text  # no false alarm about the key
+    stranger = make_staff(tree["a"], "organizer")  # the scope is still checked
+    assert client.get(f"/api/v1/volunteers/{volunteer.id}/id-number",
+                      headers=auth_header(stranger)).status_code == 404

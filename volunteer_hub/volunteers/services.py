@@ -123,7 +123,10 @@ def reveal_id_number(volunteer: Volunteer, *, by,
         require(by, "volunteers.reveal_id", volunteer.community, hide=True)
         from volunteer_hub.privacy.services import record_reveal
 
-        record_reveal(volunteer, by=by, route=route)
+        if volunteer.id_number_encrypted:  # a closed account holds none: nothing was seen
+            record_reveal(volunteer, by=by, route=route)
+    if not volunteer.id_number_encrypted:
+        return ""  # not a wrong key: decrypting nothing would raise that alarm
     return decrypt(volunteer.id_number_encrypted) or ""
 
 
