@@ -181,3 +181,40 @@ def test_a_replayed_create_keeps_no_personal_data_in_clear(client, tree, auth_he
     assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
     assert again.get_json() == first.get_json()
     assert db.session.execute(text("SELECT count(*) FROM beneficiaries")).scalar() == 1
+
+
+def test_a_stored_request_digest_cannot_be_checked_against_a_guess(client, tree, auth_header,
+                                                                   make_staff):
+    """A body may hold a password (closing an account): whoever reads the table must not be
+    able to test guesses against the stored digest, yet a retry is still recognised."""
+    import hashlib
+    import json
+
+    headers = {**auth_header(make_staff(tree["b"], "organizer")), "Idempotency-Key": "digest-1",
+               "Content-Type": "application/json"}
+    body = json.dumps({"category": "disability", "name": "赵叔叔",
+                       "community_id": tree["b"].id}).encode()
+    first = client.post("/api/v1/beneficiaries", data=body, headers=headers)
+    assert first.status_code == 201
+    stored = db.session.execute(text("SELECT request_hash FROM idempotency_records")).scalar()
+    assert stored != hashlib.sha256(body).hexdigest()
+    again = client.post("/api/v1/beneficiaries", data=body, headers=headers)
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+
+
+def test_a_record_stored_with_the_old_unkeyed_digest_still_replays(client, tree, auth_header,
+                                                                  make_staff):
+    import hashlib
+    import json
+
+    headers = {**auth_header(make_staff(tree["b"], "organizer")), "Idempotency-Key": "digest-2",
+               "Content-Type": "application/json"}
+    body = json.dumps({"category": "disability", "name": "孙奶奶",
+                       "community_id": tree["b"].id}).encode()
+    first = client.post("/api/v1/beneficiaries", data=body, headers=headers)
+    db.session.execute(text("UPDATE idempotency_records SET request_hash = :old"),
+                       {"old": hashlib.sha256(body).hexdigest()})
+    db.session.commit()
+    again = client.post("/api/v1/beneficiaries", data=body, headers=headers)
+    assert again.status_code == 201 and again.get_json() == first.get_json()

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from collections.abc import Callable
 from copy import deepcopy
 
-from flask import Response, make_response, request
+from flask import Response, current_app, make_response, request
 from flask_babel import gettext, lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
@@ -31,6 +32,14 @@ def _scope() -> str:
 
 
 def _request_hash() -> str:
+    """Keyed: a body may hold a password (closing an account), and a plain digest of a
+    guessable body kept for days would give it away to whoever reads the table."""
+    key = b"idempotency:" + current_app.config["ID_HASH_KEY"].encode()
+    return hmac.new(key, request.get_data() or b"", hashlib.sha256).hexdigest()
+
+
+def _unkeyed_request_hash() -> str:
+    """How records stored before 2026-12 digested the body (kept for their replay window)."""
     return hashlib.sha256(request.get_data() or b"").hexdigest()
 
 
@@ -76,7 +85,8 @@ def _check_key(key: str) -> None:
 
 
 def _replay(stored, digest: str) -> Response:
-    if stored.request_hash != digest or stored.path != request.path:
+    same_body = stored.request_hash in (digest, _unkeyed_request_hash())
+    if not same_body or stored.path != request.path:
         raise Conflict(
             _l("This Idempotency-Key was already used with a different request."),
             code="IDEMPOTENCY_KEY_REUSED",
