@@ -194,3 +194,35 @@ def test_new_hours_are_certified_without_a_full_audit(app, db, tree, client, ear
     path.write_bytes(pdf)
     result = _run_verify(app, path, *keys)
     assert result.exit_code == 0, result.output
+
+
+def test_a_history_resigned_with_another_key_fails_without_a_ledger_key(app, client, earned,
+                                                                       auth_header, tmp_path):
+    """A history file carries no signature of its own: the checkpoint key it names cannot
+    vouch for it. A forger who edits an amount, rebuilds the tree and signs a checkpoint with
+    their own key under the same origin must fail also when no --ledger-key is given (the
+    deployment's key is the default, as for a PDF's certificate key)."""
+    from volunteer_hub.timebank import merkle
+
+    volunteer = earned["volunteer"]
+    document = json.loads(client.get(f"/api/v1/volunteers/{volunteer.id}/ledger/proofs",
+                                     headers=auth_header(volunteer.user)).data)
+    forged = copy.deepcopy(document)
+    entry = forged["transactions"][0]
+    entry["canonical"] = entry["canonical"].replace(",180]", ",1800]").replace(",-180]",
+                                                                                ",-1800]")
+    entry["minutes"] = 1800
+    forged["balance_minutes"] = sum(t["minutes"] for t in forged["transactions"])
+    leaves = [merkle.leaf_hash(t["canonical"].encode()) for t in forged["transactions"]]
+    tree = merkle.MerkleTree(leaves)
+    for index, transaction in enumerate(forged["transactions"]):
+        transaction["leaf_index"] = index
+        transaction["inclusion_proof"] = [base64.b64encode(node).decode()
+                                          for node in tree.inclusion_proof(index)]
+    forger = signing.new_signer(document["log"]["origin"])
+    forged["log"]["checkpoint"] = checkpoints.make_checkpoint(forger, len(leaves), tree.root())
+    forged["log"]["verifier_key"] = forger.verifier.encoded
+    path = tmp_path / "forged.json"
+    path.write_text(json.dumps(forged))
+    result = _run_verify(app, path)
+    assert result.exit_code == 1 and "INVALID" in result.output, result.output

@@ -30,8 +30,9 @@ def _ledger_keys(values: tuple[str, ...]) -> list[str]:
                    "public-key.pem); default: this deployment's key.")
 @click.option("--ledger-key", "ledger_keys", multiple=True,
               help="The ledger's checkpoint key (<name>+<hash>+<base64>, from /certificates/"
-                   "ledger-key.txt) or a file holding it; repeatable. Default: the key the "
-                   "certificate names (covered by its signature).")
+                   "ledger-key.txt) or a file holding it; repeatable. Default: for a PDF "
+                   "the key the certificate names (covered by its signature), for a "
+                   "history file (unsigned) this deployment's checkpoint key(s).")
 @click.pass_context
 def certificate_verify_command(ctx, document: str, public_key_file: str | None,
                                ledger_keys: tuple[str, ...]):
@@ -45,6 +46,14 @@ def certificate_verify_command(ctx, document: str, public_key_file: str | None,
     keys = _ledger_keys(ledger_keys) or None
     data = Path(document).read_bytes()
     if data.lstrip()[:1] == b"{":
+        try:
+            # A history file is not signed: the key it names vouches for nothing. Without
+            # --ledger-key the deployment's own checkpoint key(s) are the trusted ones.
+            keys = keys or _deployment_ledger_keys(ctx)
+        except Exception as error:  # noqa: BLE001 (no deployment to read a key from)
+            click.echo(f"ERROR: give the ledger's checkpoint key with --ledger-key "
+                       f"({error})", err=True)
+            sys.exit(1)
         try:
             message = proofs.verify_history(json.loads(data), keys)
         except (ValueError, proofs.ProofError) as error:
@@ -63,6 +72,16 @@ def certificate_verify_command(ctx, document: str, public_key_file: str | None,
     result = certificates.verify_pdf(data, public_key, keys)
     click.echo(result.message, err=not result.ok)
     sys.exit(0 if result.ok else 1)
+
+
+def _deployment_ledger_keys(ctx) -> list[str]:
+    from flask.cli import ScriptInfo
+
+    from volunteer_hub.timebank import signing
+
+    app = ctx.ensure_object(ScriptInfo).load_app()
+    with app.app_context():
+        return [verifier.encoded for verifier in signing.checkpoint_verifiers(app)]
 
 
 def _deployment_key(ctx):
