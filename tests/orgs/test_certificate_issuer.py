@@ -231,3 +231,35 @@ def test_a_pixel_bomb_seal_is_refused_before_its_pixels_are_decoded(app, monkeyp
         issuer.validated_seal_type(bomb)
     assert refused.value.code == "SEAL_INVALID"
     assert "2000" in str(refused.value.message)
+
+
+def test_a_reversed_record_leaves_only_the_other_orgs_certificate(client, db, tree, served,
+                                                                  make_staff, auth_header):
+    """Org A's record is reversed after its certificate was issued: A no longer certifies
+    anything for the volunteer, A's certificate reads as superseded, B's is untouched."""
+    from sqlalchemy import select
+
+    from volunteer_hub.timebank import services
+    from volunteer_hub.timebank.models import LedgerTransaction
+
+    volunteer = served["volunteer"]
+    ready_issuer(db, tree["a"])
+    ready_issuer(db, tree["b"])
+    headers = auth_header(volunteer.user)
+    first = _embedded(_certificate(client, headers, volunteer, org_id=tree["a"].id).data)
+    second = _embedded(_certificate(client, headers, volunteer, org_id=tree["b"].id).data)
+    mint = first["service"]["records"][0]["transaction_id"]
+    assert db.session.execute(select(LedgerTransaction.kind).where(
+        LedgerTransaction.id == mint)).scalar() == "MINT"
+    services.reverse(mint, "recorded twice", by=make_staff(tree["a"], "admin"))
+    db.session.commit()
+
+    listed = client.get(f"/api/v1/volunteers/{volunteer.id}/certificates",
+                        headers=headers).get_json()
+    assert {(row["org_id"], row["verified_minutes"]) for row in listed} == {(tree["b"].id, 60)}
+    assert _certificate(client, headers, volunteer).status_code == 200  # the only one left
+    assert _certificate(client, headers, volunteer, org_id=tree["a"].id).status_code == 422
+    superseded = client.get(f"/certificates/{first['number']}").get_data(as_text=True)
+    assert 'data-certificate-valid="false"' in superseded
+    untouched = client.get(f"/certificates/{second['number']}").get_data(as_text=True)
+    assert 'data-certificate-valid="true"' in untouched
