@@ -225,10 +225,12 @@ def downgrade():
     refuse_data_loss(revision, tables=('check_events', 'service_records', 'ledger_postings',
                                      'ledger_kinships', 'record_settings', 'ledger_transactions',
                                      'activities', 'ledger_head', 'ledger_accounts',
-                                     'ledger_format_versions_kept'))
+                                     'ledger_format_versions_kept', 'ledger_macs_kept'))
     _drop_triggers()
-    # Kept by e7f8a9b0c1d2's downgrade for its upgrade; it goes with the ledger.
+    # Kept by e7f8a9b0c1d2's and f4a5b6c7d8e9's downgrades for their upgrades; they go with
+    # the ledger.
     op.execute('DROP TABLE IF EXISTS ledger_format_versions_kept')
+    op.execute('DROP TABLE IF EXISTS ledger_macs_kept')
     with op.batch_alter_table('check_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_check_events_volunteer_id'))
         batch_op.drop_index(batch_op.f('ix_check_events_activity_id'))
