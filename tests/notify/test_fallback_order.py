@@ -38,10 +38,15 @@ class LocalWeChat(sending.Channel):
 def wechat_config(app, notify_config):
     values = {"WECHAT_APP_ID": "wx-order-test", "WECHAT_APP_SECRET": "secret",
               "WECHAT_RECEIPT_TIMEOUT_SECONDS": 300, "NOTIFY_ACK_TIMEOUT_SECONDS": 600}
-    saved = {key: app.config.get(key) for key in values}
+    missing = object()
+    saved = {key: app.config.get(key, missing) for key in values}
     app.config.update(values)
     yield values
-    app.config.update(saved)
+    for key, value in saved.items():  # a setting absent before is absent again
+        if value is missing:
+            app.config.pop(key, None)
+        else:
+            app.config[key] = value
 
 
 @pytest.fixture
@@ -232,6 +237,31 @@ def test_the_channel_order_page_is_only_for_the_orgs_admins(db, client, make_sta
 
     login(client, make_staff(tree["b"], "admin"))
     assert client.get(f'/org/{tree["a"].id}/channel-order').status_code == 404
+
+
+@pytest.mark.parametrize("receipt, then", [("delivered", ["wechat"]),
+                                            ("failed", ["wechat", "sms"])])
+def test_a_receipt_that_comes_while_the_dispatcher_sends_counts_the_message_sent_once(
+        db, person, wechat, monkeypatch, receipt, then):
+    # WeChat pushes its receipt about a second after the send, sometimes before the
+    # dispatcher records the send: the message still counts as sent (the after-action
+    # report's Sent column and send times read sent_at) and falls back at most once.
+    worker, _channel = wechat
+    services.enqueue("drill:early", person, body="集合", channels=("wechat",), urgent=True)
+    db.session.commit()
+    token, claimed = worker.claim()
+    [in_flight] = claimed
+    services.apply_receipt(status=receipt, provider_message_id=f"wx-{in_flight.id}",
+                           key=str(in_flight.id), channel="wechat")
+    db.session.commit()
+    worker.record(token, worker.send(claimed))
+    db.session.expire_all()
+    first = _messages(person.id)[0]
+    assert first.status == receipt and first.sent_at is not None
+    _later(monkeypatch, 3600)
+    assert services.expire_unacknowledged() == 0
+    db.session.commit()
+    assert [m.channel for m in _messages(person.id)] == then
 
 
 @pytest.mark.parametrize("role, shown", [("admin", True), ("organizer", False)])

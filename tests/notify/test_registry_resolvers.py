@@ -159,3 +159,35 @@ def test_the_property_test_meets_every_channel(app, db, pool):
         chosen = {channel for _user, channel, _address in _chosen("all:sql")}
         assert chosen == set(registry.NAMES)
         db.session.rollback()
+
+
+def test_the_board_and_the_report_count_the_same_messages_as_reached(app, db, pool):
+    """The board counts reached people in SQL (`reached_sql`), the after-action report per
+    message in Python (`reached_at`): every channel, status and receipt time agree."""
+    from itertools import product
+
+    from volunteer_hub.notify.models import STATUSES, now
+
+    people, _tree = pool
+    user_id = people[0][0]
+    moment = now()
+    try:
+        rows = []
+        for channel, status, sent, delivered, read in product(
+                registry.NAMES, STATUSES, (None, moment), (None, moment), (None, moment)):
+            row = OutboxMessage(event_key="reach:parity", recipient_id=user_id, channel=channel,
+                                status=status, sent_at=sent, delivered_at=delivered,
+                                read_at=read, body="测试")
+            rows.append(row)
+        for index, row in enumerate(rows):  # (event, person, channel) is unique
+            row.event_key = f"reach:parity:{index}"
+        db.session.add_all(rows)
+        db.session.flush()
+        by_sql = set(db.session.execute(
+            select(OutboxMessage.id).where(OutboxMessage.event_key.like("reach:parity:%"),
+                                           registry.reached_sql(OutboxMessage))).scalars())
+        by_python = {row.id for row in rows if registry.reached_at(row) is not None}
+        assert by_sql == by_python
+        assert by_python and by_python != {row.id for row in rows}  # both answers occur
+    finally:
+        db.session.rollback()

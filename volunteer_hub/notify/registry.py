@@ -246,17 +246,16 @@ class Binding(AddressSource):
 
 @dataclass(frozen=True)
 class Reached:
-    """When a message counts as having reached the person: its status is one of `statuses`
-    (none given: its `column` is set); `column` is the time it did."""
+    """When a message counts as having reached the person: its `column`, the time it did, is
+    set and its status is one of `statuses` (if any given)."""
 
     column: str
     statuses: tuple[str, ...] = ()
     why: str = ""
 
     def sql(self, m):
-        if self.statuses:
-            return m.status.in_(self.statuses)
-        return getattr(m, self.column).isnot(None)
+        known = getattr(m, self.column).isnot(None)  # `at` has a time to give
+        return and_(m.status.in_(self.statuses), known) if self.statuses else known
 
     def at(self, message) -> datetime | None:
         if self.statuses and message.status not in self.statuses:

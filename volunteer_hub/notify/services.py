@@ -583,6 +583,10 @@ def apply_receipt(*, status: str, provider_message_id: str | None = None,
         raise NotFound(_l("No message matches this receipt."))
     if provider_message_id and not message.provider_message_id:
         message.provider_message_id = provider_message_id
+    if status in RECEIPT_STATUSES and message.status == "sending" and message.sent_at is None:
+        # The receipt came before the dispatcher recorded the send (WeChat's push follows
+        # within a second): the send is no longer recorded, yet the message went out.
+        message.sent_at = now()
     if status == "delivered":
         if message.status != "delivered":
             message.status = "delivered"
