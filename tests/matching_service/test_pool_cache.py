@@ -207,3 +207,20 @@ def test_a_warm_run_reads_no_static_table_but_fresh_busy_time(app, tree):
     assert [s for s in seen if "FROM assignments JOIN need_slots" in s]
     [slot_id] = [s for s in again if s in first]
     assert again[slot_id] == far.id and slot_id == visit.slots[0].id
+
+
+def test_a_move_to_another_community_and_a_deactivation_are_seen_by_the_next_runs(app, tree):
+    """A move bumps the old home and the new one; a deactivated volunteer leaves the pool."""
+    day = helpers.next_weekday(1)
+    mover = helpers.volunteer(tree["b"])
+    helpers.need(tree["b"], first_date=day)
+    helpers.need(tree["a"], first_date=day)
+    assert list(_proposals(tree["b"], day).values()) == [mover.id]
+    assert _proposals(tree["a"], day) == {}
+    mover.community_id, mover.org_path = tree["a"].id, mover.org_path.replace(tree["b"].path, tree["a"].path)
+    db.session.commit()
+    assert _proposals(tree["b"], day) == {}
+    assert list(_proposals(tree["a"], day).values()) == [mover.id]
+    mover.status = "suspended"
+    db.session.commit()
+    assert _proposals(tree["a"], day) == {}
