@@ -208,3 +208,15 @@ def test_a_reply_with_an_impossible_time_is_kept_with_the_time_it_arrived(client
     assert answer.status_code == 200, answer.get_data(as_text=True)
     [inbound] = db.session.execute(select(InboundSms)).scalars().all()
     assert inbound.received_at.year >= 2026
+
+
+def test_a_callback_secret_with_a_slash_stops_the_start(tmp_path):
+    """The secret is one path segment: with a slash no callback could ever match, and every
+    delivery report would be refused without a word."""
+    import pytest
+
+    from volunteer_hub import create_app
+
+    with pytest.raises(ValueError, match="SMS_CALLBACK_SECRET"):
+        create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                    "SMS_CALLBACK_SECRET": "abc/def"})

@@ -48,6 +48,10 @@ def _check_provider(state) -> None:
     from volunteer_hub.sms.settings import provider
 
     provider(state.app)
+    secret = state.app.config.get("SMS_CALLBACK_SECRET") or ""
+    if "/" in secret:  # one path segment: a slash would make every callback a silent 401
+        raise ValueError("SMS_CALLBACK_SECRET must not contain '/': use letters and digits")
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALIYUN_OK = {"code": 0, "msg": "成功"}
 TENCENT_OK = {"result": 0, "errmsg": "OK"}
@@ -55,7 +59,7 @@ _URL = re.compile(r"https?://[^\s<>\"'，。）)]+")
 
 
 def short_link_limit() -> str:
-    return current_app.config.get("SMS_SHORT_LINK_RATE_LIMIT") or "60/minute"
+    return current_app.config.get("SMS_SHORT_LINK_RATE_LIMIT") or "600/minute"
 
 
 # --- short links ------------------------------------------------------------------------------
