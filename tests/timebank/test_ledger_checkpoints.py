@@ -91,3 +91,34 @@ def test_the_key_ring_computes_rfc_2104_hmac_sha256():
         assert ring.check("a", expected, 7, chain_hash)
         assert not ring.check("a", expected, 8, chain_hash)
         assert not ring.check("b", expected, 7, chain_hash)
+
+
+def test_two_writers_storing_the_same_checkpoint_at_once_both_succeed(app, tmp_path,
+                                                                        monkeypatch):
+    # the nightly job and a certificate's checkpoint in the same second over the same ledger
+    import threading
+
+    monkeypatch.setitem(app.config, "LEDGER_CHECKPOINT_DIR", str(tmp_path))
+    signer = signing.new_signer("example.org/ledger")
+    when = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
+    errors: list[BaseException] = []
+
+    def store(checkpoint, barrier):
+        barrier.wait()
+        try:
+            checkpoints.store(app, checkpoint)
+        except BaseException as error:  # noqa: BLE001  (reported by the assertion)
+            errors.append(error)
+
+    for size in range(1, 41):
+        text = checkpoints.make_checkpoint(signer, size, merkle.leaf_hash(b"%d" % size), when)
+        checkpoint = checkpoints.parse_checkpoint(text)
+        barrier = threading.Barrier(4)
+        threads = [threading.Thread(target=store, args=(checkpoint, barrier)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    assert len(checkpoints.stored_paths(app)) == 40
+    assert not list(tmp_path.glob("*.tmp"))

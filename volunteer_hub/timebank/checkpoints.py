@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
@@ -180,17 +181,25 @@ def store(app, checkpoint: Checkpoint) -> Path:
     folder = directory(app)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = (checkpoint.time or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"{checkpoint.size:012d}-{stamp}{SUFFIX}"
-    counter = 1
-    while path.exists():
-        if path.read_text(encoding="utf-8") == checkpoint.text:
-            return path
-        path = folder / f"{checkpoint.size:012d}-{stamp}-{counter}{SUFFIX}"
-        counter += 1
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(checkpoint.text, encoding="utf-8")
-    os.replace(temporary, path)
-    return path
+    # Another process (the nightly job, a certificate) may store at the same moment: each
+    # writes its own temporary file and links it under a name only if none is there yet.
+    descriptor, temporary = tempfile.mkstemp(dir=folder, suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(checkpoint.text)
+        counter = 0
+        while True:
+            path = folder / (f"{checkpoint.size:012d}-{stamp}"
+                             f"{f'-{counter}' if counter else ''}{SUFFIX}")
+            try:
+                os.link(temporary, path)
+                return path
+            except FileExistsError:
+                if path.read_text(encoding="utf-8") == checkpoint.text:
+                    return path
+            counter += 1
+    finally:
+        os.unlink(temporary)
 
 
 def stored_paths(app=None) -> list[Path]:
