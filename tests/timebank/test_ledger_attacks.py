@@ -407,3 +407,21 @@ def test_mac_keys_rotate_and_old_rows_keep_verifying(app, db, ledger_rows, monke
         assert _verify(app).exit_code == 0
     finally:
         app.extensions.pop("ledger_mac_keys", None)
+
+
+def test_a_rotated_key_file_stays_readable_by_the_owner_only(tmp_path):
+    """Rotation rewrites instance/ledger-keys.json; a leftover temporary file with a looser
+    mode (an earlier crash, another tool) must not lend its mode to the new key file."""
+    import os
+    import stat
+
+    from volunteer_hub.timebank.signing import _write_keys
+
+    path = tmp_path / "ledger-keys.json"
+    leftover = path.with_suffix(".tmp")
+    leftover.write_text("{}")
+    leftover.chmod(0o644)
+    _write_keys(path, {"mac_keys": {"mac-1": "a2V5"}}, exclusive=True)
+    _write_keys(path, {"mac_keys": {"mac-1": "a2V5", "mac-2": "a2V5"}})
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert "mac-2" in path.read_text()

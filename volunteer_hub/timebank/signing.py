@@ -17,6 +17,7 @@ import hmac
 import json
 import os
 import secrets
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -266,8 +267,8 @@ def _write_keys(path: Path, content: dict, *, exclusive: bool = False) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         return
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # A fresh file of our own (mkstemp: 0600, never an older file's looser mode) renamed over.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".ledger-keys-")
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(data)
     os.replace(temporary, path)
