@@ -25,6 +25,7 @@ translations: $(STAMP)
 run: install
 	$(BIN)/volunteer-hub db upgrade
 	$(BIN)/volunteer-hub demo --if-empty
+	$(BIN)/volunteer-hub ledger checkpoint  # the first one audits everything: not on a volunteer's wait
 	@trap 'kill 0' INT TERM EXIT; \
 	$(BIN)/volunteer-hub worker & \
 	$(BIN)/volunteer-hub scheduler & \

@@ -109,13 +109,12 @@ class DefaultConfig:
     NOTIFY_BREAKER_FAILURES = 5
     NOTIFY_BREAKER_COOL_DOWN_SECONDS = 30.0
 
-    # --- MATCH: matching cache (issue 12) ---
+    # Matching cache (issue 12)
     # Static volunteer pools kept per process (org subtrees x days), checked against the
     # matching-data versions in the database before each run; 0 turns the cache off.
     MATCHING_POOL_CACHE_SIZE = 8
-    # --- end MATCH ---
 
-    # --- LEDGER: ledger authentication and checkpoints (issue 14) ---
+    # Ledger authentication and checkpoints (issue 14)
     # Every transaction carries an HMAC-SHA256 made with a key the database does not hold.
     # LEDGER_MAC_KEYS = {"key id": "base64 key", ...} (old ids kept to verify old rows) and
     # LEDGER_MAC_CURRENT_KEY the id new rows use; unset: generated once into
@@ -130,9 +129,8 @@ class DefaultConfig:
     LEDGER_CHECKPOINT_DIR: str | None = None  # default instance/ledger-checkpoints
     LEDGER_WITNESS_URLS: tuple = ()  # each new checkpoint is POSTed (text/plain) to these
     LEDGER_WITNESS_TIMEOUT_SECONDS = 5.0
-    # --- end LEDGER ---
 
-    # --- PROOFS: certificates, proofs, backups, issuer fields, stars (issues 14 and 16) ---
+    # Certificates, proofs, backups, issuer fields, stars (issues 14 and 16)
     # Star levels 1-5 at these cumulative verified service hours ([local]: sources disagree,
     # 100/300/600/1000/1500 and 100/200/500/800/1000 both circulate), and how many days a new
     # level is publicly listed (公示) before it is final.
@@ -142,12 +140,10 @@ class DefaultConfig:
     # The official seal an org uploads for its certificates (PNG or JPEG).
     ORG_SEAL_MAX_BYTES = 512 * 1024
     ORG_SEAL_MAX_PIXELS = 2000  # per side
-    # --- end PROOFS ---
 
-    # --- CHANNELS: channel registry and fallback order (issue 15) ---
-    # --- end CHANNELS ---
+    # Channel registry and fallback order (issue 15)
 
-    # --- SMS: template SMS providers (issue 15) ---
+    # Template SMS providers (issue 15)
     # Who sends SMS (volunteer_hub/sms): "webhook" (SMS_GATEWAY_URL, any gateway behind a
     # thin shim), "aliyun" (Alibaba Cloud SMS) or "tencent" (Tencent Cloud SMS). The last two
     # send only approved templates: `volunteer-hub sms-templates` prints the wordings to
@@ -176,9 +172,8 @@ class DefaultConfig:
     TENCENT_SMS_SDK_APP_ID: str | None = None
     TENCENT_SMS_ENDPOINT = "https://sms.tencentcloudapi.com/"
     TENCENT_SMS_REGION = "ap-guangzhou"
-    # --- end SMS ---
 
-    # --- WECHAT: WeChat Official Account (issue 15) ---
+    # WeChat Official Account (issue 15)
     # The channel and the WeChat login are on when WECHAT_APP_ID and WECHAT_APP_SECRET are set.
     WECHAT_APP_ID: str | None = None
     WECHAT_APP_SECRET: str | None = None
@@ -192,9 +187,8 @@ class DefaultConfig:
     WECHAT_TEMPLATES: dict = {}
     WECHAT_TIMEOUT_SECONDS = 10
     WECHAT_TOKEN_REFRESH_SECONDS = 300  # renew the shared access token this long before expiry
-    # --- end WECHAT ---
 
-    # --- LAND: working days, national record, calendar feeds, coordinates, import (issue 16) ---
+    # Working days, national record, calendar feeds, coordinates, import (issue 16)
     # China's working days (workdays.py): local extra holidays / extra working days on top of
     # the national calendar (ISO dates; env: a JSON list). Reminders this many working days
     # before the recording deadline.
@@ -206,9 +200,8 @@ class DefaultConfig:
     FEEDS_PAST_DAYS = 30
     FEEDS_DUTY_HOURS = 4
     FEEDS_UID_DOMAIN = "volunteer-hub"
-    # --- end LAND ---
 
-    # --- PRIVACY: personal-data rights and retention (issue 16) ---
+    # Personal-data rights and retention (issue 16)
     # Retention (privacy/retention.py, nightly job and `volunteer-hub privacy retention`).
     # [open] An account with no login and no service for this many days is closed
     # (pseudonymized, hours kept); 0 turns the rule off.
@@ -224,7 +217,6 @@ class DefaultConfig:
     RETENTION_IDEMPOTENCY_DAYS = 7  # stored replies to retried writes
     # Downloads of "everything about me" per person (Flask-Limiter syntax).
     DATA_EXPORT_RATE_LIMIT = "5 per hour;20 per day"
-    # --- end PRIVACY ---
 
 
 def _coerce(raw: str, current: object) -> object:
