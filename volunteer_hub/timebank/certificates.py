@@ -81,6 +81,9 @@ _ZH = {
     "Contact": "联系方式",
     "Unified social credit code": "统一社会信用代码",
     "Issuing organization (seal)": "出具单位（盖章）",
+    "Ledger transactions %(ids)s are proven (embedded inclusion proofs) in the signed ledger "
+    "checkpoint of %(size)s transactions of %(origin)s.":
+        "时间银行账本交易 %(ids)s 已由签名账本检查点（%(origin)s，共 %(size)s 笔交易）的包含证明确认（证明已嵌入本文件）。",
     "Scan to verify": "扫码核验",
     "This is to certify that the volunteer below has the following verified volunteer "
     "service hours recorded in Volunteer Hub.":
