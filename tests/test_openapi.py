@@ -31,3 +31,18 @@ def test_language_switch_never_redirects_to_another_site(client):
     assert response.headers["Location"] == "/"
     page = client.get("/login").get_data(as_text=True)
     assert 'lang="en"' in page
+
+
+def test_a_start_refused_for_a_bad_setting_leaves_the_running_apps_document_whole(client,
+                                                                                  tmp_path):
+    """The API object is shared by every app of a process: a second app refused for a bad
+    setting must fail before it registers anything, or /api/openapi.json loses paths."""
+    import pytest
+
+    from volunteer_hub import create_app
+
+    before = set(client.get("/api/openapi.json").get_json()["paths"])
+    with pytest.raises(ValueError):
+        create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+                    "WORKDAYS_EXTRA_HOLIDAYS": ["2026-11-31"]})
+    assert set(client.get("/api/openapi.json").get_json()["paths"]) == before

@@ -31,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = GuardedFlask(__name__, static_folder="web/static", template_folder="web/templates")
     app.url_map.converters["int"] = DatabaseInteger
     load_config(app, test_config)
+    _check_settings(app)
     _init_extensions(app)
     _register_features(app)
     from volunteer_hub.cli import register_cli
@@ -48,6 +49,17 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.wsgi_app = FastAnswer(app)  # the one-tap answer's fast lane, before Flask
     install_http_guards(app)  # around it: headers on every response, the fast lane's too
     return app
+
+
+def _check_settings(app: Flask) -> None:
+    """Settings that would fail later fail the start, before anything is registered: the API
+    object and its OpenAPI document are shared by every app of the process, and a start that
+    failed halfway would leave them half-built."""
+    from volunteer_hub import workdays
+    from volunteer_hub.sms.views import check_settings as check_sms_settings
+
+    workdays.check_settings(app.config)
+    check_sms_settings(app)
 
 
 def _init_extensions(app: Flask) -> None:

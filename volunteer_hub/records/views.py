@@ -21,13 +21,6 @@ from volunteer_hub.timebank.services import run_in_transaction
 blp = Blueprint("records", __name__, template_folder="templates")
 
 
-@blp.record_once
-def check_workday_settings(state) -> None:
-    from volunteer_hub import workdays
-
-    workdays.check_settings(state.app.config)
-
-
 @blp.app_context_processor
 def inject_record_labels():
     return {"RECORD_STATUS_LABELS": STATUS_LABELS, "RECORD_METHOD_LABELS": METHOD_LABELS}

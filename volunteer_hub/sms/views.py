@@ -42,15 +42,16 @@ log = logging.getLogger(__name__)
 blp = Blueprint("sms", __name__)
 
 
-@blp.record_once
-def _check_provider(state) -> None:
-    """A misspelt SMS_PROVIDER stops the start, not every later message."""
+def check_settings(app) -> None:
+    """A misspelt SMS_PROVIDER or an unusable callback secret stops the start (called by
+    create_app before anything is registered), not every later message."""
     from volunteer_hub.sms.settings import provider
 
-    provider(state.app)
-    secret = state.app.config.get("SMS_CALLBACK_SECRET") or ""
+    provider(app)
+    secret = app.config.get("SMS_CALLBACK_SECRET") or ""
     if "/" in secret:  # one path segment: a slash would make every callback a silent 401
         raise ValueError("SMS_CALLBACK_SECRET must not contain '/': use letters and digits")
+
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 ALIYUN_OK = {"code": 0, "msg": "成功"}
